@@ -1,0 +1,364 @@
+//! The command line: clap types only. Doc comments are the help text.
+//!
+//! Each subcommand's layer comes from [`crate::layers`] and is added to its `--help` by
+//! [`command`], so it is declared once.
+
+use std::net::{SocketAddr, ToSocketAddrs};
+
+use clap::{Args, CommandFactory, Parser, Subcommand};
+
+/// wirelab teaches networking by running it.
+///
+/// Every command says where it works on the OSI and TCP/IP models. Start with
+/// `wirelab layers`, then `wirelab lesson list`, or run everything with `wirelab tour`.
+/// Servers listen on 127.0.0.1 unless told otherwise. Exit codes: 0 success, 1 run-time
+/// failure (peer gone, I/O error), 2 bad usage or bad input.
+#[derive(Debug, Parser)]
+#[command(name = "wirelab", version, propagate_version = true)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// The OSI and TCP/IP models side by side, with each wirelab command at its layer.
+    Layers {
+        /// One JSON object instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// TCP: a connection-oriented, reliable byte stream.
+    #[command(subcommand)]
+    Tcp(TcpCommand),
+    /// UDP: independent datagrams, no connection, no acknowledgement, no retransmission.
+    #[command(subcommand)]
+    Udp(UdpCommand),
+    /// The same workload over plain UDP, reliable UDP (acks + retransmission) and kernel TCP.
+    ///
+    /// All three run on loopback inside this process. The lossy link drops, reorders and
+    /// duplicates datagrams with a seeded random generator, so the same --seed gives the same
+    /// losses. Kernel TCP cannot be made lossy on loopback without root; with --netem (root
+    /// only) its row runs between two network namespaces joined by a veth pair with
+    /// `tc netem loss P`, and the kernel's own retransmission count is shown.
+    Compare(CompareArgs),
+    /// The lessons in lessons/: list them, show one, or run its steps.
+    #[command(subcommand)]
+    Lesson(LessonCommand),
+    /// Run every lesson end to end on loopback: servers are started and stopped on free ports.
+    Tour {
+        /// Only these lessons (by id), in this order.
+        #[arg(long = "only", value_name = "ID")]
+        only: Vec<String>,
+    },
+    /// Print shell completions for SHELL to standard output.
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TcpCommand {
+    /// TCP echo server: shows each accept, every read as hex+ASCII, the echo, FIN or RST.
+    ///
+    /// "accepted" means the kernel has finished the three-way handshake (SYN, SYN-ACK, ACK)
+    /// before the program ever sees the connection. Each read shows how many bytes arrived
+    /// together: TCP keeps no message boundaries. Ctrl-C stops the server and prints totals.
+    Serve(TcpServeArgs),
+    /// TCP client: connects, sends each MSG, prints the echo and the kernel's TCP_INFO.
+    Send(TcpSendArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct TcpServeArgs {
+    /// Address to listen on (HOST:PORT, or a bare PORT on 127.0.0.1; port 0 picks a free one).
+    #[arg(long, short, default_value = "127.0.0.1:7007", value_parser = parse_addr)]
+    pub listen: SocketAddr,
+    /// Close a connection after this many seconds without data.
+    #[arg(long, default_value_t = 60.0, value_name = "SECONDS", value_parser = parse_seconds)]
+    pub idle_timeout: f64,
+    /// Stop after serving this many connections (default: run until Ctrl-C).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    pub max_conns: Option<u64>,
+    /// Show at most this many bytes of each read in the hex dump.
+    #[arg(long, default_value_t = 256, value_name = "BYTES")]
+    pub dump_limit: usize,
+    /// JSON lines, one event a line.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct TcpSendArgs {
+    /// The server (HOST:PORT, or a bare PORT on 127.0.0.1).
+    #[arg(value_parser = parse_addr)]
+    pub addr: SocketAddr,
+    /// Messages to send, one write each.
+    #[arg(required = true, value_name = "MSG")]
+    pub messages: Vec<String>,
+    /// Send all messages back to back before reading: the echo then arrives as one stream, and
+    /// message boundaries are gone (TCP is a byte stream; applications need their own framing).
+    #[arg(long)]
+    pub coalesce: bool,
+    /// Set TCP_NODELAY: turn off Nagle's algorithm, so small writes leave at once.
+    #[arg(long)]
+    pub no_delay: bool,
+    /// Give up on connect or on a read after this many seconds.
+    #[arg(long, default_value_t = 5.0, value_name = "SECONDS", value_parser = parse_seconds)]
+    pub timeout: f64,
+    /// JSON lines, one event a line.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum UdpCommand {
+    /// Receive numbered datagrams and report received, lost, duplicated, out of order.
+    ///
+    /// Stops after --count datagrams, after the sender's end marker, or after --timeout
+    /// seconds of silence, then prints the report.
+    Recv(UdpRecvArgs),
+    /// Send numbered, timestamped datagrams through a seeded lossy link.
+    ///
+    /// The sender itself drops, holds back (reorders) and duplicates datagrams with a random
+    /// generator seeded by --seed, so the same seed loses the same datagrams on every run.
+    /// After the last datagram it sends an end marker (not subject to loss) telling the
+    /// receiver how many were numbered.
+    Send(UdpSendArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct UdpRecvArgs {
+    /// Address to listen on (HOST:PORT, or a bare PORT on 127.0.0.1; port 0 picks a free one).
+    #[arg(long, short, default_value = "127.0.0.1:7008", value_parser = parse_addr)]
+    pub listen: SocketAddr,
+    /// Stop after this many datagrams (duplicates included).
+    #[arg(long, short = 'n', value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    pub count: Option<u64>,
+    /// Stop after this many seconds of silence.
+    #[arg(long, default_value_t = 5.0, value_name = "SECONDS", value_parser = parse_seconds)]
+    pub timeout: f64,
+    /// Print every datagram as it arrives.
+    #[arg(long, short)]
+    pub verbose: bool,
+    /// JSON: the final report as one object (with --verbose, one line per datagram first).
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct LinkArgs {
+    /// Probability in 0..1 that the link drops a datagram.
+    #[arg(long, default_value_t = 0.0, value_name = "P", value_parser = parse_probability)]
+    pub loss: f64,
+    /// Probability in 0..1 that the link holds a datagram back and sends it after the next one.
+    #[arg(long, default_value_t = 0.0, value_name = "P", value_parser = parse_probability)]
+    pub reorder: f64,
+    /// Probability in 0..1 that the link sends a datagram twice.
+    #[arg(long, default_value_t = 0.0, value_name = "P", value_parser = parse_probability)]
+    pub duplicate: f64,
+    /// Seed of the link's random generator: the same seed drops the same datagrams.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+}
+
+#[derive(Debug, Args)]
+pub struct UdpSendArgs {
+    /// The receiver (HOST:PORT, or a bare PORT on 127.0.0.1).
+    #[arg(value_parser = parse_addr)]
+    pub addr: SocketAddr,
+    /// How many datagrams to number and send.
+    #[arg(long, short = 'n', default_value_t = 100, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    pub count: u64,
+    /// UDP payload size in bytes, header included (24 to 65507).
+    #[arg(long, default_value_t = 64, value_name = "BYTES", value_parser = parse_size)]
+    pub size: usize,
+    /// Datagrams per second (0: as fast as the socket takes them).
+    #[arg(long, default_value_t = 10_000, value_name = "PPS")]
+    pub rate: u64,
+    #[command(flatten)]
+    pub link: LinkArgs,
+    /// JSON: the final report as one object.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct CompareArgs {
+    /// Messages in the workload.
+    #[arg(long, short = 'n', default_value_t = 1000, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    pub count: u64,
+    /// Message size in bytes, header included (24 to 1400).
+    #[arg(long, default_value_t = 512, value_name = "BYTES", value_parser = parse_compare_size)]
+    pub size: usize,
+    /// Probability in 0..1 that the lossy link drops a datagram (both directions).
+    #[arg(long, default_value_t = 0.1, value_name = "P", value_parser = parse_probability)]
+    pub loss: f64,
+    /// Seed of the lossy link's random generator.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Reliable UDP: how many unacknowledged datagrams may be in flight.
+    #[arg(long, default_value_t = 32, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=4096))]
+    pub window: u32,
+    /// Root only: run the tcp row across two network namespaces with `tc netem loss`.
+    #[arg(long)]
+    pub netem: bool,
+    /// One JSON object: {"rows": [...]}.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum LessonCommand {
+    /// List the lessons.
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Print a lesson's text.
+    Show { id: String },
+    /// Run a lesson: its text, and each command step run for real.
+    Run {
+        id: String,
+        /// Do not wait for Enter between steps.
+        #[arg(long)]
+        no_pause: bool,
+    },
+}
+
+/// The clap command with each subcommand's layer added to its help, from [`crate::layers`].
+pub fn command() -> clap::Command {
+    decorate(Cli::command(), "")
+}
+
+fn decorate(mut cmd: clap::Command, prefix: &str) -> clap::Command {
+    let names: Vec<String> = cmd
+        .get_subcommands()
+        .map(|s| s.get_name().to_string())
+        .collect();
+    for name in names {
+        let path = if prefix.is_empty() {
+            name.clone()
+        } else {
+            format!("{prefix} {name}")
+        };
+        cmd = cmd.mut_subcommand(&name, |sub| {
+            let sub = match crate::layers::help_heading(&path) {
+                Some(h) => sub.before_help(h),
+                None => sub,
+            };
+            decorate(sub, &path)
+        });
+    }
+    cmd
+}
+
+/// `HOST:PORT`, `[V6]:PORT`, `localhost:PORT`, or a bare `PORT` (on 127.0.0.1).
+pub fn parse_addr(s: &str) -> Result<SocketAddr, String> {
+    let bad = || format!("'{s}' is not an address: expected HOST:PORT such as 127.0.0.1:7007");
+    if !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()) {
+        let port: u16 = s.parse().map_err(|_| bad())?;
+        return Ok(SocketAddr::from(([127, 0, 0, 1], port)));
+    }
+    if let Ok(a) = s.parse() {
+        return Ok(a);
+    }
+    if !s.contains(':') {
+        return Err(bad());
+    }
+    match s.to_socket_addrs() {
+        Ok(mut addrs) => addrs.next().ok_or_else(bad),
+        Err(e) => Err(format!("'{s}' does not resolve: {e}")),
+    }
+}
+
+/// A probability: a number from 0 to 1.
+pub fn parse_probability(s: &str) -> Result<f64, String> {
+    let p: f64 = s
+        .parse()
+        .map_err(|_| format!("'{s}' is not a number; expected a probability from 0 to 1"))?;
+    if (0.0..=1.0).contains(&p) {
+        Ok(p)
+    } else {
+        Err(format!("{s} is outside 0..1; a probability is from 0 to 1"))
+    }
+}
+
+/// A positive number of seconds.
+pub fn parse_seconds(s: &str) -> Result<f64, String> {
+    let v: f64 = s
+        .parse()
+        .map_err(|_| format!("'{s}' is not a number of seconds"))?;
+    if v.is_finite() && v > 0.0 && v <= 86_400.0 {
+        Ok(v)
+    } else {
+        Err(format!(
+            "{s} seconds is out of range (more than 0, at most 86400)"
+        ))
+    }
+}
+
+fn parse_size_in(s: &str, max: usize) -> Result<usize, String> {
+    let min = crate::wire::probe::HEADER_LEN;
+    let v: usize = s
+        .parse()
+        .map_err(|_| format!("'{s}' is not a size in bytes"))?;
+    if (min..=max).contains(&v) {
+        Ok(v)
+    } else {
+        Err(format!(
+            "{v} bytes is out of range: from {min} (the sequence-number header) to {max}"
+        ))
+    }
+}
+
+fn parse_size(s: &str) -> Result<usize, String> {
+    parse_size_in(s, crate::wire::probe::MAX_UDP_PAYLOAD)
+}
+
+fn parse_compare_size(s: &str) -> Result<usize, String> {
+    parse_size_in(s, 1400)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn addresses() {
+        assert_eq!(parse_addr("7007").unwrap().to_string(), "127.0.0.1:7007");
+        assert_eq!(parse_addr("[::1]:9").unwrap().to_string(), "[::1]:9");
+        assert!(parse_addr("localhost:80").unwrap().ip().is_loopback());
+        let e = parse_addr("nonsense").unwrap_err();
+        assert!(e.contains("'nonsense'"), "{e}");
+        assert!(parse_addr("99999").is_err());
+    }
+
+    #[test]
+    fn probabilities() {
+        assert_eq!(parse_probability("0.2"), Ok(0.2));
+        assert!(parse_probability("1.5").unwrap_err().contains("1.5"));
+        assert!(parse_probability("-0.1").is_err());
+        assert!(parse_probability("NaN").is_err());
+    }
+
+    #[test]
+    fn cli_parses_and_rejects() {
+        let c = Cli::try_parse_from(["wirelab", "udp", "send", "9000", "--loss", "0.3"]).unwrap();
+        match c.command {
+            Command::Udp(UdpCommand::Send(a)) => {
+                assert_eq!(a.link.loss, 0.3);
+                assert_eq!(a.addr.port(), 9000);
+            }
+            other => panic!("parsed as {other:?}"),
+        }
+        assert!(Cli::try_parse_from(["wirelab", "udp", "send", "9000", "--count", "0"]).is_err());
+        assert!(Cli::try_parse_from(["wirelab", "udp", "send", "9000", "--size", "3"]).is_err());
+    }
+
+    #[test]
+    fn clap_definition_is_consistent() {
+        command().debug_assert();
+    }
+}

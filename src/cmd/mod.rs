@@ -1,0 +1,38 @@
+//! Glue: one file per subcommand, turning arguments into library calls and a renderer.
+
+mod compare;
+mod lesson;
+mod tcp;
+mod udp;
+
+use std::io::{self, Write};
+
+use anyhow::Result;
+
+use crate::cli::{Cli, Command};
+
+/// Runs one parsed command line.
+pub fn run(cli: Cli) -> Result<()> {
+    match cli.command {
+        Command::Layers { json } => {
+            let mut out = io::stdout().lock();
+            if json {
+                crate::render::layers::json(&mut out)?;
+            } else {
+                crate::render::layers::text(&mut out)?;
+            }
+            out.flush()?;
+            Ok(())
+        }
+        Command::Tcp(c) => tcp::run(c),
+        Command::Udp(c) => udp::run(c),
+        Command::Compare(a) => compare::run(a),
+        Command::Lesson(c) => lesson::run(c),
+        Command::Tour { only } => lesson::tour(&only),
+        Command::Completions { shell } => {
+            let mut cmd = crate::cli::command();
+            clap_complete::generate(shell, &mut cmd, "wirelab", &mut io::stdout());
+            Ok(())
+        }
+    }
+}

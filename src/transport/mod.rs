@@ -1,0 +1,1 @@
+//! Transport-layer lessons (OSI 4): TCP echo, the lossy UDP link, reliable UDP, compare.

@@ -84,6 +84,9 @@ pub struct TcpServeArgs {
     /// Show at most this many bytes of each read in the hex dump.
     #[arg(long, default_value_t = 256, value_name = "BYTES")]
     pub dump_limit: usize,
+    /// Report connections only, not every read (for benchmarks and busy servers).
+    #[arg(long, short)]
+    pub quiet: bool,
     /// JSON lines, one event a line.
     #[arg(long)]
     pub json: bool,
@@ -133,7 +136,7 @@ pub struct UdpRecvArgs {
     /// Address to listen on (HOST:PORT, or a bare PORT on 127.0.0.1; port 0 picks a free one).
     #[arg(long, short, default_value = "127.0.0.1:7008", value_parser = parse_addr)]
     pub listen: SocketAddr,
-    /// Stop after this many datagrams (duplicates included).
+    /// Stop after this many distinct datagrams.
     #[arg(long, short = 'n', value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
     pub count: Option<u64>,
     /// Stop after this many seconds of silence.
@@ -201,6 +204,10 @@ pub struct CompareArgs {
     /// Reliable UDP: how many unacknowledged datagrams may be in flight.
     #[arg(long, default_value_t = 32, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=4096))]
     pub window: u32,
+    /// Messages per second for every row (0 is not allowed: a burst would overflow the
+    /// kernel's UDP buffers and add losses that are not the link's).
+    #[arg(long, default_value_t = 20_000, value_name = "PPS", value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
+    pub rate: u64,
     /// Root only: run the tcp row across two network namespaces with `tc netem loss`.
     #[arg(long)]
     pub netem: bool,

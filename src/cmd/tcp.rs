@@ -1,5 +1,107 @@
-use anyhow::{bail, Result};
+//! `wirelab tcp serve` and `wirelab tcp send`.
 
-pub fn run<T: std::fmt::Debug>(_c: T) -> Result<()> {
-    bail!("tcp: being built")
+use std::io::{self, Write};
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+
+use crate::cli::{TcpCommand, TcpSendArgs, TcpServeArgs};
+use crate::exit::{bind_error, BadInput};
+use crate::render;
+use crate::transport::tcp_client::{self, SendConfig};
+use crate::transport::tcp_echo::{self, EchoConfig, TcpEvent};
+
+pub fn run(c: TcpCommand) -> Result<()> {
+    match c {
+        TcpCommand::Serve(a) => serve(a),
+        TcpCommand::Send(a) => send(a),
+    }
+}
+
+fn serve(a: TcpServeArgs) -> Result<()> {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
+    rt.block_on(async {
+        let listener = tokio::net::TcpListener::bind(a.listen)
+            .await
+            .map_err(|e| bind_error(a.listen, e))?;
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<TcpEvent>();
+        let idle = a.idle_timeout;
+        let json = a.json;
+        let printer = tokio::task::spawn_blocking(move || -> io::Result<()> {
+            let mut out = io::stdout().lock();
+            while let Some(e) = rx.blocking_recv() {
+                if json {
+                    render::json_line(&mut out, &e)?;
+                } else {
+                    render::transport::tcp_event(&mut out, &e, idle)?;
+                }
+                out.flush()?;
+            }
+            Ok(())
+        });
+        let cfg = EchoConfig {
+            idle_timeout: Duration::from_secs_f64(a.idle_timeout),
+            max_conns: a.max_conns,
+            dump_limit: if a.quiet { 0 } else { a.dump_limit.max(1) },
+        };
+        tcp_echo::serve(listener, cfg, tx, stop_signal()).await?;
+        printer.await??;
+        Ok(())
+    })
+}
+
+/// Completes on Ctrl-C (SIGINT) or SIGTERM.
+async fn stop_signal() {
+    use tokio::signal::unix::{signal, SignalKind};
+    match signal(SignalKind::terminate()) {
+        Ok(mut term) => {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term.recv() => {}
+            }
+        }
+        Err(_) => {
+            let _ = tokio::signal::ctrl_c().await;
+        }
+    }
+}
+
+fn send(a: TcpSendArgs) -> Result<()> {
+    let cfg = SendConfig {
+        addr: a.addr,
+        messages: a.messages.iter().map(|m| m.as_bytes().to_vec()).collect(),
+        coalesce: a.coalesce,
+        no_delay: a.no_delay,
+        timeout: Duration::from_secs_f64(a.timeout),
+    };
+    let mut out = io::stdout().lock();
+    let mut write_err = None;
+    let result = tcp_client::run(&cfg, |e| {
+        let r = if a.json {
+            render::json_line(&mut out, &e)
+        } else {
+            render::transport::client_event(&mut out, &e)
+        };
+        if let Err(e) = r.and_then(|_| out.flush()) {
+            write_err.get_or_insert(e);
+        }
+    });
+    if let Some(e) = write_err {
+        return Err(e.into());
+    }
+    result
+        .map_err(|e| match e.kind() {
+            io::ErrorKind::ConnectionRefused => anyhow::Error::new(e).context(format!(
+            "cannot connect to {}: nothing listens there (the kernel answered our SYN with RST)",
+            a.addr
+        )),
+            io::ErrorKind::InvalidInput => {
+                BadInput(format!("cannot connect to {}: {e}", a.addr)).into()
+            }
+            _ => anyhow::Error::new(e).context(format!("tcp send to {}", a.addr)),
+        })
+        .context("tcp send failed")
 }

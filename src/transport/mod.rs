@@ -1,1 +1,12 @@
-//! Transport-layer lessons (OSI 4): TCP echo, the lossy UDP link, reliable UDP, compare.
+//! Transport-layer lessons (OSI 4): the TCP echo server and client, the lossy UDP link, the
+//! reliable-UDP (ARQ) demo and the side-by-side comparison.
+
+pub mod arq;
+pub mod compare;
+pub mod interrupt;
+pub mod lossy;
+pub mod netns;
+pub mod stats;
+pub mod tcp_client;
+pub mod tcp_echo;
+pub mod udp;

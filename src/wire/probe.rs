@@ -19,7 +19,9 @@
 //! ```
 //!
 //! All numbers are big-endian (network byte order). For `End` the sequence number field holds
-//! how many datagrams were numbered; for `Ack` it is the sequence number acknowledged.
+//! how many datagrams were numbered; for `Ack` it is the sequence number acknowledged, and the
+//! 8 bytes after the header carry the cumulative acknowledgement: every sequence number below
+//! it has arrived (so one ack that gets through repairs the loss of earlier ones).
 
 use thiserror::Error;
 
@@ -147,6 +149,28 @@ impl Probe {
     }
 }
 
+/// Bytes of an `Ack`: the header and the cumulative acknowledgement.
+pub const ACK_LEN: usize = HEADER_LEN + 8;
+
+/// An `Ack` datagram for `seq`, echoing its send time, with the cumulative acknowledgement.
+pub fn ack(seq: u64, sent_ns: u64, cumulative: u64) -> [u8; ACK_LEN] {
+    let mut b = [0u8; ACK_LEN];
+    Probe {
+        kind: Kind::Ack,
+        retransmit: false,
+        seq,
+        sent_ns,
+    }
+    .emit(&mut b);
+    b[HEADER_LEN..].copy_from_slice(&cumulative.to_be_bytes());
+    b
+}
+
+/// The cumulative acknowledgement of an `Ack` datagram, if it carries one.
+pub fn cumulative_ack(buf: &[u8]) -> Option<u64> {
+    buf.get(HEADER_LEN..ACK_LEN).map(be_u64)
+}
+
 fn be_u64(b: &[u8]) -> u64 {
     let mut a = [0u8; 8];
     a.copy_from_slice(&b[..8]);
@@ -190,6 +214,15 @@ mod tests {
             };
             assert_eq!(Probe::parse(&p.to_vec(64)).unwrap(), p);
         }
+    }
+
+    #[test]
+    fn ack_carries_cumulative() {
+        let a = ack(9, 5, 7);
+        let p = Probe::parse(&a).unwrap();
+        assert_eq!((p.kind, p.seq, p.sent_ns), (Kind::Ack, 9, 5));
+        assert_eq!(cumulative_ack(&a), Some(7));
+        assert_eq!(cumulative_ack(&a[..HEADER_LEN]), None);
     }
 
     #[test]

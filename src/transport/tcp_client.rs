@@ -1,0 +1,239 @@
+//! `tcp send`: connect, send, read the echo, and ask the kernel how the connection went.
+
+use std::io::{self, Read, Write};
+use std::net::{Shutdown, SocketAddr, TcpStream};
+use std::os::fd::AsRawFd;
+use std::time::{Duration, Instant};
+
+use serde::{Serialize, Serializer};
+
+fn as_hex<S: Serializer>(b: &[u8], s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&hex::encode(b))
+}
+
+/// The kernel's own view of a TCP connection (Linux `TCP_INFO`, see tcp(7)).
+#[derive(Debug, Clone, Copy, Serialize, PartialEq)]
+pub struct TcpInfo {
+    /// Smoothed round-trip time the kernel measured, in ms.
+    pub rtt_ms: f64,
+    /// Its variation, in ms.
+    pub rttvar_ms: f64,
+    /// Retransmission timeout in force, in ms.
+    pub rto_ms: f64,
+    /// Congestion window, in segments: how many may be unacknowledged at once.
+    pub snd_cwnd: u32,
+    /// Largest segment we send, in bytes.
+    pub snd_mss: u32,
+    /// Segments retransmitted over the connection's life.
+    pub total_retrans: u32,
+    /// Segments sent but not yet acknowledged.
+    pub unacked: u32,
+    /// The receive window the peer may fill, as the kernel sized it, in bytes.
+    pub rcv_space: u32,
+}
+
+/// Reads `TCP_INFO` for a connected socket.
+pub fn tcp_info(stream: &TcpStream) -> io::Result<TcpInfo> {
+    // SAFETY: tcp_info is plain old data; getsockopt writes at most `len` bytes into it.
+    let mut info: libc::tcp_info = unsafe { std::mem::zeroed() };
+    let mut len = std::mem::size_of::<libc::tcp_info>() as libc::socklen_t;
+    // SAFETY: a valid fd, a pointer to a live struct and its length.
+    let rc = unsafe {
+        libc::getsockopt(
+            stream.as_raw_fd(),
+            libc::IPPROTO_TCP,
+            libc::TCP_INFO,
+            (&mut info as *mut libc::tcp_info).cast(),
+            &mut len,
+        )
+    };
+    if rc != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(TcpInfo {
+        rtt_ms: info.tcpi_rtt as f64 / 1e3,
+        rttvar_ms: info.tcpi_rttvar as f64 / 1e3,
+        rto_ms: info.tcpi_rto as f64 / 1e3,
+        snd_cwnd: info.tcpi_snd_cwnd,
+        snd_mss: info.tcpi_snd_mss,
+        total_retrans: info.tcpi_total_retrans,
+        unacked: info.tcpi_unacked,
+        rcv_space: info.tcpi_rcv_space,
+    })
+}
+
+#[derive(Debug, Clone)]
+pub struct SendConfig {
+    pub addr: SocketAddr,
+    pub messages: Vec<Vec<u8>>,
+    pub coalesce: bool,
+    pub no_delay: bool,
+    pub timeout: Duration,
+}
+
+/// What the client saw, in order.
+#[derive(Debug, Clone, Serialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
+pub enum ClientEvent {
+    /// `connect()` returned: SYN sent, SYN-ACK received, ACK sent.
+    Connected {
+        local: SocketAddr,
+        peer: SocketAddr,
+        connect_ms: f64,
+        no_delay: bool,
+    },
+    /// One `write()` of one message.
+    Sent {
+        bytes: usize,
+    },
+    /// The echo of one message, which may have taken several reads.
+    Echo {
+        bytes: usize,
+        reads: usize,
+        rtt_ms: f64,
+        #[serde(serialize_with = "as_hex")]
+        data: Vec<u8>,
+    },
+    /// `--coalesce`: all writes went out back to back; here is how the echo came back.
+    Stream {
+        writes: Vec<usize>,
+        /// Sizes of the reads that brought the echo back.
+        reads: Vec<usize>,
+        #[serde(serialize_with = "as_hex")]
+        data: Vec<u8>,
+    },
+    Info(TcpInfo),
+    /// We sent FIN; the server's FIN came back after `extra` more bytes.
+    Closed {
+        bytes_sent: u64,
+        bytes_received: u64,
+        total_ms: f64,
+    },
+}
+
+/// Runs the exchange, reporting each step to `on`.
+pub fn run(cfg: &SendConfig, mut on: impl FnMut(ClientEvent)) -> io::Result<()> {
+    let t0 = Instant::now();
+    let mut s = TcpStream::connect_timeout(&cfg.addr, cfg.timeout)?;
+    on(ClientEvent::Connected {
+        local: s.local_addr()?,
+        peer: s.peer_addr()?,
+        connect_ms: t0.elapsed().as_secs_f64() * 1e3,
+        no_delay: cfg.no_delay,
+    });
+    s.set_nodelay(cfg.no_delay)?;
+    s.set_read_timeout(Some(cfg.timeout))?;
+    s.set_write_timeout(Some(cfg.timeout))?;
+    let (mut sent, mut received) = (0u64, 0u64);
+    if cfg.coalesce {
+        let mut writes = Vec::new();
+        for m in &cfg.messages {
+            s.write_all(m)?;
+            sent += m.len() as u64;
+            writes.push(m.len());
+        }
+        let total: usize = writes.iter().sum();
+        // Wait until the whole echo is queued in our receive buffer (MSG_PEEK|MSG_WAITALL does
+        // not consume it), then read: the application gets one stream of bytes and cannot tell
+        // where one message ended and the next began.
+        wait_for_bytes(&s, total)?;
+        let (data, reads) = read_exact_counting(&mut s, total)?;
+        received += data.len() as u64;
+        on(ClientEvent::Stream {
+            writes,
+            reads,
+            data,
+        });
+    } else {
+        for m in &cfg.messages {
+            let t = Instant::now();
+            s.write_all(m)?;
+            sent += m.len() as u64;
+            on(ClientEvent::Sent { bytes: m.len() });
+            let (data, reads) = read_exact_counting(&mut s, m.len())?;
+            received += data.len() as u64;
+            on(ClientEvent::Echo {
+                bytes: data.len(),
+                reads: reads.len(),
+                rtt_ms: t.elapsed().as_secs_f64() * 1e3,
+                data,
+            });
+        }
+    }
+    if let Ok(info) = tcp_info(&s) {
+        on(ClientEvent::Info(info));
+    }
+    // Our FIN, then read to the server's FIN (EOF); anything more is counted too.
+    s.shutdown(Shutdown::Write)?;
+    let mut rest = Vec::new();
+    s.read_to_end(&mut rest)
+        .map_err(|e| timeout_context(e, "the server's FIN"))?;
+    received += rest.len() as u64;
+    on(ClientEvent::Closed {
+        bytes_sent: sent,
+        bytes_received: received,
+        total_ms: t0.elapsed().as_secs_f64() * 1e3,
+    });
+    Ok(())
+}
+
+fn timeout_context(e: io::Error, what: &str) -> io::Error {
+    if matches!(
+        e.kind(),
+        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+    ) {
+        io::Error::new(
+            io::ErrorKind::TimedOut,
+            format!("timed out waiting for {what}"),
+        )
+    } else {
+        e
+    }
+}
+
+/// Reads exactly `n` bytes, returning them and the size of each read it took.
+fn read_exact_counting(s: &mut TcpStream, n: usize) -> io::Result<(Vec<u8>, Vec<usize>)> {
+    let mut data = vec![0u8; n];
+    let mut got = 0;
+    let mut reads = Vec::new();
+    while got < n {
+        match s.read(&mut data[got..]) {
+            Ok(0) => {
+                return Err(io::Error::new(
+                    io::ErrorKind::UnexpectedEof,
+                    format!("the server closed the connection after echoing {got} of {n} bytes"),
+                ))
+            }
+            Ok(k) => {
+                got += k;
+                reads.push(k);
+            }
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => {
+                return Err(timeout_context(
+                    e,
+                    &format!("the echo (got {got} of {n} bytes; is the server an echo server?)"),
+                ))
+            }
+        }
+    }
+    Ok((data, reads))
+}
+
+/// Blocks until `n` bytes are waiting in the receive buffer (or the read timeout passes).
+fn wait_for_bytes(s: &TcpStream, n: usize) -> io::Result<()> {
+    let mut scratch = vec![0u8; n];
+    // SAFETY: recv into a buffer we own, of its own length.
+    let rc = unsafe {
+        libc::recv(
+            s.as_raw_fd(),
+            scratch.as_mut_ptr().cast(),
+            scratch.len(),
+            libc::MSG_PEEK | libc::MSG_WAITALL,
+        )
+    };
+    if rc < 0 {
+        return Err(timeout_context(io::Error::last_os_error(), "the echo"));
+    }
+    Ok(())
+}

@@ -153,13 +153,13 @@ pub struct UdpRecvArgs {
 #[derive(Debug, Args, Clone)]
 pub struct LinkArgs {
     /// Probability in 0..1 that the link drops a datagram.
-    #[arg(long, default_value_t = 0.0, value_name = "P", value_parser = parse_probability)]
+    #[arg(long, default_value_t = 0.0, value_name = "P", value_parser = parse_probability, allow_negative_numbers = true)]
     pub loss: f64,
     /// Probability in 0..1 that the link holds a datagram back and sends it after the next one.
-    #[arg(long, default_value_t = 0.0, value_name = "P", value_parser = parse_probability)]
+    #[arg(long, default_value_t = 0.0, value_name = "P", value_parser = parse_probability, allow_negative_numbers = true)]
     pub reorder: f64,
     /// Probability in 0..1 that the link sends a datagram twice.
-    #[arg(long, default_value_t = 0.0, value_name = "P", value_parser = parse_probability)]
+    #[arg(long, default_value_t = 0.0, value_name = "P", value_parser = parse_probability, allow_negative_numbers = true)]
     pub duplicate: f64,
     /// Seed of the link's random generator: the same seed drops the same datagrams.
     #[arg(long, default_value_t = 1)]
@@ -196,7 +196,7 @@ pub struct CompareArgs {
     #[arg(long, default_value_t = 512, value_name = "BYTES", value_parser = parse_compare_size)]
     pub size: usize,
     /// Probability in 0..1 that the lossy link drops a datagram (both directions).
-    #[arg(long, default_value_t = 0.1, value_name = "P", value_parser = parse_probability)]
+    #[arg(long, default_value_t = 0.1, value_name = "P", value_parser = parse_probability, allow_negative_numbers = true)]
     pub loss: f64,
     /// Seed of the lossy link's random generator.
     #[arg(long, default_value_t = 1)]
@@ -362,6 +362,34 @@ mod tests {
         }
         assert!(Cli::try_parse_from(["wirelab", "udp", "send", "9000", "--count", "0"]).is_err());
         assert!(Cli::try_parse_from(["wirelab", "udp", "send", "9000", "--size", "3"]).is_err());
+    }
+
+    /// Every command has its layer declared in `layers.rs`, and every declaration names a real
+    /// command.
+    #[test]
+    fn every_command_has_a_layer() {
+        let cmd = command();
+        let mut paths = Vec::new();
+        for top in cmd.get_subcommands() {
+            let name = top.get_name().to_string();
+            if top.has_subcommands() && crate::layers::placement(&name).is_none() {
+                for sub in top.get_subcommands() {
+                    paths.push(format!("{name} {}", sub.get_name()));
+                }
+            } else {
+                paths.push(name);
+            }
+        }
+        for p in &paths {
+            assert!(crate::layers::placement(p).is_some(), "no layer for `{p}`");
+        }
+        for p in crate::layers::COMMANDS {
+            assert!(
+                paths.iter().any(|x| x == p.command),
+                "placement for unknown `{}`",
+                p.command
+            );
+        }
     }
 
     #[test]

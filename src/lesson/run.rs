@@ -171,11 +171,27 @@ impl Runner {
                 bail!("still running after {}s", STEP_TIMEOUT.as_secs());
             }
         }
+        self.settle(out)?;
         match status {
             Some(s) if s.success() => Ok(()),
             Some(s) => Err(anyhow!("exited with {s}")),
             None => Ok(()),
         }
+    }
+
+    /// Gives background servers a moment to print what the last step made them say, so their
+    /// output appears next to the step rather than after the following prose.
+    fn settle<W: Write>(&mut self, out: &mut W) -> Result<()> {
+        if self.background.is_empty() {
+            return Ok(());
+        }
+        let until = Instant::now() + Duration::from_millis(150);
+        while Instant::now() < until {
+            if let Some((id, msg)) = self.recv(Duration::from_millis(10))? {
+                self.background_msg(id, msg, out)?;
+            }
+        }
+        Ok(())
     }
 
     fn recv(&self, wait: Duration) -> Result<Option<(usize, Msg)>> {

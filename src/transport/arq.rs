@@ -47,6 +47,8 @@ pub struct ArqResult {
     pub buffered: u64,
     /// Delivery order was exactly 0, 1, 2, ...
     pub in_order: bool,
+    /// Messages delivered at a position other than their sequence number (0 when in order).
+    pub out_of_order: u64,
     /// First send to in-order delivery, per message, in ns.
     pub latencies_ns: Vec<u64>,
     pub elapsed: Duration,
@@ -85,15 +87,20 @@ pub fn run_on(cfg: ArqConfig, tx_sock: UdpSocket, rx_sock: UdpSocket) -> io::Res
         .join()
         .map_err(|_| io::Error::other("receiver thread panicked"))??;
     let (retransmissions, gave_up) = sender?;
-    let in_order =
-        rx.order.windows(2).all(|w| w[1] == w[0] + 1) && rx.order.first().is_none_or(|&f| f == 0);
+    let out_of_order = rx
+        .order
+        .iter()
+        .enumerate()
+        .filter(|&(i, &s)| i as u64 != s)
+        .count() as u64;
     Ok(ArqResult {
         sent: cfg.count,
         delivered: rx.order.len() as u64,
         retransmissions,
         duplicates_discarded: rx.duplicates,
         buffered: rx.buffered,
-        in_order,
+        in_order: out_of_order == 0,
+        out_of_order,
         latencies_ns: rx.latencies,
         elapsed: started.elapsed(),
         gave_up,

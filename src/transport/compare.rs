@@ -117,6 +117,7 @@ pub fn run(cfg: CompareConfig, mut progress: impl FnMut(&str)) -> io::Result<Com
         r.elapsed,
     );
     rr.retransmissions = r.retransmissions;
+    rr.out_of_order = r.out_of_order;
     rr.note = match &r.gave_up {
         Some(why) => why.clone(),
         None => format!(

@@ -13,7 +13,7 @@ use tokio::task::JoinSet;
 
 /// How the peer ended its side of the connection.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
+#[serde(rename_all = "snake_case")]
 pub enum PeerEnd {
     /// An orderly half-close: the peer sent FIN (its `shutdown(SHUT_WR)` or `close()`).
     Fin,

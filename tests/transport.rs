@@ -1,0 +1,313 @@
+//! The transport commands against real peers: ncat and socat as clients and servers.
+
+mod common;
+
+use std::io::Write;
+use std::net::TcpStream;
+use std::process::{Command, Stdio};
+
+use common::{interrupt, require, start_peer, wirelab, Server};
+use serde_json::Value;
+
+fn json_out(args: &[&str]) -> Value {
+    let out = wirelab().args(args).output().expect("run wirelab");
+    assert!(
+        out.status.success(),
+        "wirelab {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    let last = text.lines().last().expect("some output");
+    serde_json::from_str(last).expect("JSON")
+}
+
+fn events(v: &[Value], name: &str) -> Vec<Value> {
+    v.iter().filter(|e| e["event"] == name).cloned().collect()
+}
+
+#[test]
+fn tcp_serve_echoes_to_ncat() {
+    require("ncat");
+    let srv = Server::start(&["tcp", "serve", "--max-conns", "1"]);
+    let mut nc = Command::new("ncat")
+        .args(["127.0.0.1", &srv.addr.port().to_string()])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("ncat");
+    nc.stdin
+        .take()
+        .expect("stdin")
+        .write_all(b"hello from ncat\n")
+        .expect("write");
+    // Dropping stdin: ncat half-closes (FIN), reads the echo to EOF and exits.
+    let out = nc.wait_with_output().expect("ncat output");
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "hello from ncat\n");
+    let ev = srv.finish(10);
+    assert_eq!(events(&ev, "accepted").len(), 1);
+    let reads = events(&ev, "read");
+    let data: String = reads.iter().map(|r| r["data"].as_str().unwrap()).collect();
+    assert_eq!(data, hex::encode("hello from ncat\n"));
+    assert_eq!(events(&ev, "peer_closed")[0]["how"], "fin");
+    let closed = &events(&ev, "closed")[0];
+    assert_eq!(closed["bytes_in"], 16);
+    assert_eq!(closed["bytes_out"], 16);
+    assert_eq!(events(&ev, "shutdown")[0]["connections"], 1);
+}
+
+#[test]
+fn tcp_send_against_ncat_exec_cat() {
+    require("ncat");
+    let port = common::free_port().to_string();
+    let (mut peer, _err) = start_peer(
+        Command::new("ncat").args(["-v", "-l", "-k", "127.0.0.1", &port, "--exec", "/bin/cat"]),
+        "Listening on",
+    );
+    let v = json_out(&[
+        "tcp",
+        "send",
+        &format!("127.0.0.1:{port}"),
+        "--json",
+        "abc",
+        "defg",
+    ]);
+    let _ = peer.kill();
+    let _ = peer.wait();
+    assert_eq!(v["event"], "closed");
+    assert_eq!(v["bytes_sent"], 7);
+    assert_eq!(v["bytes_received"], 7);
+}
+
+#[test]
+fn tcp_send_against_socat_shows_echo_and_tcp_info() {
+    require("socat");
+    let port = common::free_port();
+    let (mut peer, _err) = start_peer(
+        Command::new("socat").args([
+            "-d",
+            "-d",
+            &format!("TCP-LISTEN:{port},bind=127.0.0.1,reuseaddr,fork"),
+            "EXEC:cat",
+        ]),
+        "listening on",
+    );
+    let out = wirelab()
+        .args([
+            "tcp",
+            "send",
+            &port.to_string(),
+            "--json",
+            "--no-delay",
+            "ping",
+            "pong",
+        ])
+        .output()
+        .expect("run");
+    let _ = peer.kill();
+    let _ = peer.wait();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let lines: Vec<Value> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("JSON line"))
+        .collect();
+    let echoes = events(&lines, "echo");
+    assert_eq!(echoes.len(), 2);
+    assert_eq!(echoes[0]["data"], hex::encode("ping"));
+    assert_eq!(echoes[1]["data"], hex::encode("pong"));
+    let connected = &events(&lines, "connected")[0];
+    assert!(connected["connect_ms"].as_f64().unwrap() >= 0.0);
+    let info = &events(&lines, "info")[0];
+    assert!(info["snd_mss"].as_u64().unwrap() > 0, "{info}");
+    assert!(info["snd_cwnd"].as_u64().unwrap() > 0, "{info}");
+}
+
+#[test]
+fn coalesced_writes_come_back_as_one_stream() {
+    let srv = Server::start(&["tcp", "serve", "--max-conns", "1"]);
+    let v = json_out(&[
+        "tcp",
+        "send",
+        &srv.addr.to_string(),
+        "--coalesce",
+        "--json",
+        "one",
+        "two",
+        "three",
+    ]);
+    assert_eq!(v["event"], "closed");
+    let ev = srv.finish(10);
+    let total: u64 = events(&ev, "read")
+        .iter()
+        .map(|r| r["bytes"].as_u64().unwrap())
+        .sum();
+    assert_eq!(total, 11);
+}
+
+#[test]
+fn tcp_serve_reports_reset_and_idle_timeout() {
+    let srv = Server::start(&["tcp", "serve", "--max-conns", "2", "--idle-timeout", "0.5"]);
+    // An abortive close: SO_LINGER 0 makes close() send RST.
+    let s = TcpStream::connect(srv.addr).expect("connect");
+    let sock = socket2::SockRef::from(&s);
+    sock.set_linger(Some(std::time::Duration::ZERO))
+        .expect("linger");
+    (&s).write_all(b"x").expect("write");
+    drop(s);
+    // An idle client: connects, says nothing, and is closed by the server.
+    let idle = TcpStream::connect(srv.addr).expect("connect");
+    let ev = srv.finish(10);
+    drop(idle);
+    let hows: Vec<String> = events(&ev, "peer_closed")
+        .iter()
+        .map(|e| e["how"].as_str().unwrap().to_string())
+        .collect();
+    assert!(hows.contains(&"reset".to_string()), "{hows:?}");
+    assert!(hows.contains(&"idle_timeout".to_string()), "{hows:?}");
+}
+
+#[test]
+fn tcp_serve_stops_cleanly_on_sigint() {
+    let srv = Server::start(&["tcp", "serve"]);
+    interrupt(&srv.child);
+    let ev = srv.finish(10);
+    let s = &events(&ev, "shutdown")[0];
+    assert_eq!(s["reason"], "interrupted");
+}
+
+#[test]
+fn same_seed_drops_the_same_datagrams() {
+    let rx = std::net::UdpSocket::bind("127.0.0.1:0").expect("bind");
+    let addr = rx.local_addr().unwrap().to_string();
+    let run = |seed: &str| {
+        json_out(&[
+            "udp", "send", &addr, "--count", "500", "--loss", "0.2", "--seed", seed, "--rate", "0",
+            "--json",
+        ])["dropped_seqs"]
+            .clone()
+    };
+    let a = run("11");
+    assert_eq!(a, run("11"));
+    assert_ne!(a, run("12"));
+}
+
+#[test]
+fn loss_03_over_2000_drops_about_600_and_receiver_agrees() {
+    for seed in ["1", "2", "3"] {
+        let srv = Server::start(&["udp", "recv", "--timeout", "10"]);
+        let s = json_out(&[
+            "udp",
+            "send",
+            &srv.addr.to_string(),
+            "--count",
+            "2000",
+            "--loss",
+            "0.3",
+            "--seed",
+            seed,
+            "--rate",
+            "50000",
+            "--json",
+        ]);
+        let dropped = s["dropped"].as_u64().unwrap();
+        assert!(
+            (540..=660).contains(&dropped),
+            "seed {seed}: dropped {dropped}"
+        );
+        let r = srv.finish(15).pop().expect("report");
+        assert_eq!(r["ended"], "end-marker");
+        assert_eq!(r["expected"], 2000);
+        assert_eq!(r["lost"].as_u64().unwrap(), dropped, "seed {seed}");
+        assert_eq!(r["received"].as_u64().unwrap(), 2000 - dropped);
+        assert_eq!(r["lost_seqs"], s["dropped_seqs"]);
+        assert_eq!(r["duplicated"], 0);
+        assert_eq!(r["out_of_order"], 0);
+    }
+}
+
+#[test]
+fn receiver_sees_duplicates_and_reordering() {
+    let srv = Server::start(&["udp", "recv", "--timeout", "10"]);
+    let s = json_out(&[
+        "udp",
+        "send",
+        &srv.addr.to_string(),
+        "--count",
+        "1000",
+        "--reorder",
+        "0.1",
+        "--duplicate",
+        "0.1",
+        "--seed",
+        "4",
+        "--json",
+    ]);
+    let r = srv.finish(15).pop().expect("report");
+    assert_eq!(r["lost"], 0);
+    assert_eq!(r["duplicated"], s["duplicated"]);
+    assert!(s["duplicated"].as_u64().unwrap() > 50);
+    let ooo = r["out_of_order"].as_u64().unwrap();
+    assert!(ooo > 0 && ooo <= s["reordered"].as_u64().unwrap(), "{r}");
+}
+
+#[test]
+fn udp_recv_stops_after_count_and_after_silence() {
+    let srv = Server::start(&["udp", "recv", "--count", "10", "--timeout", "10"]);
+    json_out(&[
+        "udp",
+        "send",
+        &srv.addr.to_string(),
+        "--count",
+        "50",
+        "--json",
+    ]);
+    let r = srv.finish(15).pop().expect("report");
+    assert_eq!(r["ended"], "count");
+    assert_eq!(r["unique"], 10);
+
+    let srv = Server::start(&["udp", "recv", "--timeout", "0.3"]);
+    let r = srv.finish(15).pop().expect("report");
+    assert_eq!(r["ended"], "timeout");
+    assert_eq!(r["received"], 0);
+}
+
+#[test]
+fn compare_reliable_udp_delivers_everything_udp_does_not() {
+    let v = json_out(&[
+        "compare", "--count", "500", "--size", "256", "--loss", "0.2", "--seed", "3", "--json",
+    ]);
+    let rows = v["rows"].as_array().expect("rows");
+    let row = |t: &str| rows.iter().find(|r| r["transport"] == t).expect(t).clone();
+    let udp = row("udp");
+    assert!(udp["delivered"].as_u64().unwrap() < 500, "{udp}");
+    assert_eq!(
+        udp["lost"].as_u64().unwrap() + udp["delivered"].as_u64().unwrap(),
+        500
+    );
+    let rel = row("reliable-udp");
+    assert_eq!(rel["delivered"], 500, "{rel}");
+    assert_eq!(rel["lost"], 0);
+    assert_eq!(rel["out_of_order"], 0);
+    assert!(rel["retransmissions"].as_u64().unwrap() > 0);
+    let tcp = row("tcp");
+    assert_eq!(tcp["delivered"], 500);
+    assert_eq!(tcp["out_of_order"], 0);
+    for r in rows {
+        for k in [
+            "sent",
+            "delivered",
+            "lost",
+            "duplicated",
+            "out_of_order",
+            "retransmissions",
+            "p50_ms",
+            "p99_ms",
+            "elapsed_ms",
+        ] {
+            assert!(r.get(k).is_some(), "row {} has no {k}", r["transport"]);
+        }
+    }
+}

@@ -212,25 +212,25 @@ fn send(sock: &UdpSocket, to: SocketAddr, cfg: ArqConfig) -> io::Result<(u64, Op
                         }
                         // Everything below the cumulative ack arrived, even if its own ack
                         // was lost.
-                        let cum = probe::cumulative_ack(&ack_buf[..n]).unwrap_or(0).min(next);
-                        while base < cum {
+                        let (cum, sack) = probe::cumulative_ack(&ack_buf[..n]).unwrap_or((0, 0));
+                        while base < cum.min(next) {
                             slots.remove(&base);
                             acked.remove(&base);
                             base += 1;
                         }
+                        // Selective acks: arrivals above the gap, as TCP's SACK reports them.
+                        for i in 0..64u64 {
+                            if sack & (1 << i) != 0 {
+                                let s = cum.saturating_add(1 + i);
+                                if s >= base && s < next && slots.remove(&s).is_some() {
+                                    acked.insert(s);
+                                }
+                            }
+                        }
                     }
                     sock.set_nonblocking(true)?;
                 }
-                Err(e)
-                    if matches!(
-                        e.kind(),
-                        io::ErrorKind::WouldBlock
-                            | io::ErrorKind::TimedOut
-                            | io::ErrorKind::Interrupted
-                    ) =>
-                {
-                    break
-                }
+                Err(e) if super::no_data_yet(&e) => break,
                 Err(e) if e.kind() == io::ErrorKind::ConnectionRefused => break,
                 Err(e) => return Err(e),
             }
@@ -291,16 +291,7 @@ fn receive(
     while started.elapsed() < deadline + Duration::from_secs(2) {
         let (n, from) = match sock.recv_from(&mut buf) {
             Ok(x) => x,
-            Err(e)
-                if matches!(
-                    e.kind(),
-                    io::ErrorKind::WouldBlock
-                        | io::ErrorKind::TimedOut
-                        | io::ErrorKind::Interrupted
-                ) =>
-            {
-                continue
-            }
+            Err(e) if super::no_data_yet(&e) => continue,
             Err(e) => return Err(e),
         };
         let Ok(p) = Probe::parse(&buf[..n]) else {
@@ -329,7 +320,10 @@ fn receive(
             }
         }
         // Acknowledge every copy: the ack of the first one may have been lost.
-        let ack = probe::ack(p.seq, p.sent_ns, next_expected);
+        let sack = early
+            .range(next_expected + 1..next_expected + 65)
+            .fold(0u64, |m, (&s, _)| m | 1 << (s - next_expected - 1));
+        let ack = probe::ack(p.seq, p.sent_ns, next_expected, sack);
         link.send(&ack, |d| sock.send_to(d, from).map(|_| ()))?;
         link.flush(|d| sock.send_to(d, from).map(|_| ()))?;
     }

@@ -10,3 +10,13 @@ pub mod stats;
 pub mod tcp_client;
 pub mod tcp_echo;
 pub mod udp;
+
+/// A read that timed out or was interrupted: nothing arrived yet, which is not an error.
+pub(crate) fn no_data_yet(e: &std::io::Error) -> bool {
+    matches!(
+        e.kind(),
+        std::io::ErrorKind::WouldBlock
+            | std::io::ErrorKind::TimedOut
+            | std::io::ErrorKind::Interrupted
+    )
+}

@@ -230,14 +230,7 @@ pub fn recv(
         }
         let (n, from) = match sock.recv_from(&mut buf) {
             Ok(x) => x,
-            Err(e)
-                if matches!(
-                    e.kind(),
-                    io::ErrorKind::WouldBlock
-                        | io::ErrorKind::TimedOut
-                        | io::ErrorKind::Interrupted
-                ) =>
-            {
+            Err(e) if super::no_data_yet(&e) => {
                 if last_heard.elapsed() >= cfg.timeout {
                     break Ended::Timeout;
                 }

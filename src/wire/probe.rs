@@ -21,7 +21,9 @@
 //! All numbers are big-endian (network byte order). For `End` the sequence number field holds
 //! how many datagrams were numbered; for `Ack` it is the sequence number acknowledged, and the
 //! 8 bytes after the header carry the cumulative acknowledgement: every sequence number below
-//! it has arrived (so one ack that gets through repairs the loss of earlier ones).
+//! it has arrived (so one ack that gets through repairs the loss of earlier ones); the next 8
+//! are a selective-acknowledgement bitmap, as TCP's SACK option: bit *i* (least significant
+//! first) set means `cumulative + 1 + i` has arrived too.
 
 use thiserror::Error;
 
@@ -149,11 +151,12 @@ impl Probe {
     }
 }
 
-/// Bytes of an `Ack`: the header and the cumulative acknowledgement.
-pub const ACK_LEN: usize = HEADER_LEN + 8;
+/// Bytes of an `Ack`: the header, the cumulative acknowledgement and the SACK bitmap.
+pub const ACK_LEN: usize = HEADER_LEN + 16;
 
-/// An `Ack` datagram for `seq`, echoing its send time, with the cumulative acknowledgement.
-pub fn ack(seq: u64, sent_ns: u64, cumulative: u64) -> [u8; ACK_LEN] {
+/// An `Ack` datagram for `seq`, echoing its send time, with the cumulative acknowledgement and
+/// the selective-acknowledgement bitmap.
+pub fn ack(seq: u64, sent_ns: u64, cumulative: u64, sack: u64) -> [u8; ACK_LEN] {
     let mut b = [0u8; ACK_LEN];
     Probe {
         kind: Kind::Ack,
@@ -162,13 +165,16 @@ pub fn ack(seq: u64, sent_ns: u64, cumulative: u64) -> [u8; ACK_LEN] {
         sent_ns,
     }
     .emit(&mut b);
-    b[HEADER_LEN..].copy_from_slice(&cumulative.to_be_bytes());
+    b[HEADER_LEN..HEADER_LEN + 8].copy_from_slice(&cumulative.to_be_bytes());
+    b[HEADER_LEN + 8..].copy_from_slice(&sack.to_be_bytes());
     b
 }
 
-/// The cumulative acknowledgement of an `Ack` datagram, if it carries one.
-pub fn cumulative_ack(buf: &[u8]) -> Option<u64> {
-    buf.get(HEADER_LEN..ACK_LEN).map(be_u64)
+/// The cumulative acknowledgement and SACK bitmap of an `Ack` datagram, if it carries them.
+pub fn cumulative_ack(buf: &[u8]) -> Option<(u64, u64)> {
+    let cum = buf.get(HEADER_LEN..HEADER_LEN + 8).map(be_u64)?;
+    let sack = buf.get(HEADER_LEN + 8..ACK_LEN).map(be_u64)?;
+    Some((cum, sack))
 }
 
 fn be_u64(b: &[u8]) -> u64 {
@@ -218,11 +224,11 @@ mod tests {
 
     #[test]
     fn ack_carries_cumulative() {
-        let a = ack(9, 5, 7);
+        let a = ack(9, 5, 7, 0b101);
         let p = Probe::parse(&a).unwrap();
         assert_eq!((p.kind, p.seq, p.sent_ns), (Kind::Ack, 9, 5));
-        assert_eq!(cumulative_ack(&a), Some(7));
-        assert_eq!(cumulative_ack(&a[..HEADER_LEN]), None);
+        assert_eq!(cumulative_ack(&a), Some((7, 0b101)));
+        assert_eq!(cumulative_ack(&a[..HEADER_LEN + 8]), None);
     }
 
     #[test]

@@ -145,8 +145,10 @@ pub fn summary<W: Write>(out: &mut W, p: &Packet) -> io::Result<()> {
                 if let Some((id, seq)) = m.echo {
                     write!(out, ", id {id}, seq {seq}")?;
                 }
-                if let Some(t) = m.target {
-                    write!(out, ", who has {t}")?;
+                match (m.icmp_type, m.target) {
+                    (135, Some(t)) => write!(out, ", who has {t}")?,
+                    (_, Some(t)) => write!(out, ", tgt is {t}")?,
+                    _ => {}
                 }
                 write!(out, ", length {ip_payload}")?;
                 wrote = true;
@@ -259,6 +261,9 @@ fn arp_line<W: Write>(out: &mut W, a: &arp::Packet) -> io::Result<()> {
 }
 
 fn problem_note<W: Write>(out: &mut W, p: &Packet) -> io::Result<()> {
+    if p.info.caplen < p.info.len {
+        write!(out, " [captured {} of {} bytes]", p.info.caplen, p.info.len)?;
+    }
     if let Some(l) = p.layers.iter().find(|l| l.problem.is_some()) {
         if let Some(e) = &l.problem {
             write!(out, " [{e}]")?;

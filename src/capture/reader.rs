@@ -239,13 +239,15 @@ impl<'r> Reader<'r> {
                     }
                     .into())
                 }
-                Err(PcapError::BufferTooSmall) => return Err(CaptureError::Malformed {
-                    offset,
-                    reason: format!(
+                Err(PcapError::BufferTooSmall) => {
+                    return Err(CaptureError::Malformed {
+                        offset,
+                        reason: format!(
                         "a record claims more than {BUFFER} bytes (an impossible captured length)"
                     ),
+                    }
+                    .into())
                 }
-                .into()),
                 Err(PcapError::ReadError) => {
                     return Err(CaptureError::Io(io::Error::other("read failed")).into())
                 }

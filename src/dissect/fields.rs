@@ -178,32 +178,42 @@ pub fn of(layer: &Layer, frame: &[u8]) -> Vec<Field> {
                 Value::U(e.next_header.into()),
                 format!("next header: {}", ipv4::protocol::name(e.next_header)),
             );
-            f.add(
-                "len",
-                Value::U(e.len as u64),
-                "length of this extension header in bytes",
-            );
+            if e.fragment.is_none() {
+                f.add(
+                    "len",
+                    Value::U((e.len / 8).saturating_sub(1) as u64),
+                    "length field: 8-byte units after the first 8 bytes",
+                );
+                f.add(
+                    "len_oct",
+                    Value::U(e.len as u64),
+                    "length of this extension header in bytes",
+                );
+            }
             if let Some((t, left)) = e.routing {
                 f.add(
-                    "routing.type",
+                    "type",
                     Value::U(t.into()),
                     "routing type (4: segment routing)",
                 );
                 f.add(
-                    "routing.segleft",
+                    "segleft",
                     Value::U(left.into()),
                     "segments left: intermediate nodes still to visit",
                 );
             }
             if let Some((off, more, id)) = e.fragment {
                 f.add(
-                    "fragment.offset",
-                    Value::U(u64::from(off) * 8),
-                    "offset of this fragment's data in the original packet, in bytes",
+                    "offset",
+                    Value::U(off.into()),
+                    format!(
+                        "fragment offset in 8-byte units: the data starts at byte {} of the packet",
+                        u64::from(off) * 8
+                    ),
                 );
-                f.add("fragment.more", Value::Bool(more), "more fragments follow");
+                f.add("more", Value::Bool(more), "more fragments follow");
                 f.add(
-                    "fragment.id",
+                    "ident",
                     Value::Hex(id.into(), 8),
                     "identification shared by all fragments of one packet",
                 );
@@ -535,8 +545,11 @@ fn ipv4_fields(f: &mut Fields, h: &ipv4::Header, bytes: &[u8], layer: &Layer) {
     f.at(
         8,
         "frag_offset",
-        Value::U(u64::from(h.frag_offset) * 8),
-        "fragment offset: where this piece's data starts in the datagram, in bytes",
+        Value::U(h.frag_offset.into()),
+        format!(
+            "fragment offset in 8-byte units: this piece's data starts at byte {} of the datagram",
+            u64::from(h.frag_offset) * 8
+        ),
     );
     f.at(
         9,

@@ -117,7 +117,7 @@ pub fn ext_name(kind: u8) -> &'static str {
     match kind {
         protocol::HOPOPTS => "ipv6.hopopts",
         protocol::IPV6_ROUTE => "ipv6.routing",
-        protocol::IPV6_FRAG => "ipv6.fragment",
+        protocol::IPV6_FRAG => "ipv6.fraghdr",
         protocol::IPV6_OPTS => "ipv6.dstopts",
         _ => "ipv6.ext",
     }

@@ -6,7 +6,9 @@ use assert_cmd::Command;
 use predicates::prelude::*;
 
 fn fixture(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("fixtures").join(name)
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("fixtures")
+        .join(name)
 }
 
 fn wirelab() -> Command {
@@ -15,7 +17,11 @@ fn wirelab() -> Command {
 
 fn stdout_of(args: &[&str]) -> String {
     let out = wirelab().args(args).output().expect("runs");
-    assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     String::from_utf8(out.stdout).expect("utf-8")
 }
 
@@ -25,7 +31,11 @@ fn summary_labels_handshake_and_teardown() {
     let s = stdout_of(&["dissect", http.to_str().unwrap()]);
     let lines: Vec<&str> = s.lines().collect();
     assert_eq!(lines.len(), 25);
-    assert!(lines[0].contains("Flags [S],") && lines[0].ends_with("[handshake 1/3]"), "{}", lines[0]);
+    assert!(
+        lines[0].contains("Flags [S],") && lines[0].ends_with("[handshake 1/3]"),
+        "{}",
+        lines[0]
+    );
     assert!(lines[1].contains("Flags [S.]") && lines[1].ends_with("[handshake 2/3]"));
     assert!(lines[2].ends_with("[handshake 3/3]"));
     assert!(lines[3].contains("HTTP GET / HTTP/1.1"), "{}", lines[3]);
@@ -37,10 +47,24 @@ fn summary_labels_handshake_and_teardown() {
 #[test]
 fn detail_heads_each_layer_with_osi_and_tcpip() {
     let f = fixture("dns.pcapng");
-    let s = stdout_of(&["dissect", f.to_str().unwrap(), "--format", "detail", "--count", "2"]);
-    assert!(s.contains("Ethernet II  [OSI 2 data link · TCP/IP link]  bytes 0..14"), "{s}");
-    assert!(s.contains("Internet Protocol version 4  [OSI 3 network · TCP/IP internet]  bytes 14..34"));
-    assert!(s.contains("User Datagram Protocol  [OSI 4 transport · TCP/IP transport]  bytes 34..42"));
+    let s = stdout_of(&[
+        "dissect",
+        f.to_str().unwrap(),
+        "--format",
+        "detail",
+        "--count",
+        "2",
+    ]);
+    assert!(
+        s.contains("Ethernet II  [OSI 2 data link · TCP/IP link]  bytes 0..14"),
+        "{s}"
+    );
+    assert!(
+        s.contains("Internet Protocol version 4  [OSI 3 network · TCP/IP internet]  bytes 14..34")
+    );
+    assert!(
+        s.contains("User Datagram Protocol  [OSI 4 transport · TCP/IP transport]  bytes 34..42")
+    );
     assert!(s.contains("Domain Name System  [OSI 7 application · TCP/IP application]"));
     assert!(s.contains("ttl: 64  — TTL 64: hops left before a router discards the packet"));
     assert!(s.contains("qry.name: example.test"));
@@ -51,11 +75,23 @@ fn detail_heads_each_layer_with_osi_and_tcpip() {
 #[test]
 fn hex_marks_header_and_payload() {
     let f = fixture("http.pcap");
-    let s = stdout_of(&["dissect", f.to_str().unwrap(), "--format", "hex", "--skip", "3", "--count", "1"]);
+    let s = stdout_of(&[
+        "dissect",
+        f.to_str().unwrap(),
+        "--format",
+        "hex",
+        "--skip",
+        "3",
+        "--count",
+        "1",
+    ]);
     assert!(s.contains("[eth 0..14 · OSI 2 data link · header]"), "{s}");
     assert!(s.contains("[tcp 34..66 · OSI 4 transport · header]"));
     assert!(s.contains("[http 66..145 · OSI 7 application · header]"));
-    assert!(s.contains("  0042  47 45 54 20"), "offsets are frame offsets");
+    assert!(
+        s.contains("  0042  47 45 54 20"),
+        "offsets are frame offsets"
+    );
     assert!(!s.contains("\x1b["), "no colour off a terminal");
 }
 
@@ -63,13 +99,21 @@ fn hex_marks_header_and_payload() {
 fn json_lines_have_the_documented_keys() {
     let f = fixture("websocket.pcap");
     let s = stdout_of(&["dissect", f.to_str().unwrap(), "--json"]);
-    let packets: Vec<serde_json::Value> = s.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let packets: Vec<serde_json::Value> = s
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
     assert_eq!(packets.len(), 20);
     let p = &packets[7];
     for k in ["frame", "ts", "caplen", "len", "link", "layers"] {
         assert!(p.get(k).is_some(), "missing {k}");
     }
-    let ws = p["layers"].as_array().unwrap().iter().find(|l| l["name"] == "websocket").expect("websocket layer");
+    let ws = p["layers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|l| l["name"] == "websocket")
+        .expect("websocket layer");
     assert_eq!(ws["osi"], 7);
     assert_eq!(ws["tcpip"], "application");
     assert_eq!(ws["fields"]["payload"], "hello");
@@ -84,13 +128,32 @@ fn filter_count_skip_and_stdin() {
     let f = fixture("arp-vlan.pcapng");
     let s = stdout_of(&["dissect", f.to_str().unwrap(), "--filter", "arp"]);
     assert_eq!(s.lines().count(), 3, "{s}");
-    let s = stdout_of(&["dissect", f.to_str().unwrap(), "--filter", "icmpv6 and not host fd00:99::2"]);
+    let s = stdout_of(&[
+        "dissect",
+        f.to_str().unwrap(),
+        "--filter",
+        "icmpv6 and not host fd00:99::2",
+    ]);
     assert!(s.lines().all(|l| l.contains("IP6")), "{s}");
-    let s = stdout_of(&["dissect", f.to_str().unwrap(), "--filter", "vlan", "--skip", "1"]);
+    let s = stdout_of(&[
+        "dissect",
+        f.to_str().unwrap(),
+        "--filter",
+        "vlan",
+        "--skip",
+        "1",
+    ]);
     assert_eq!(s.lines().count(), 1);
-    assert!(s.contains("vlan 100, vlan 200, IP 10.99.200.1 > 10.99.200.2"), "{s}");
+    assert!(
+        s.contains("vlan 100, vlan 200, IP 10.99.200.1 > 10.99.200.2"),
+        "{s}"
+    );
     let bytes = std::fs::read(fixture("dns.pcap")).unwrap();
-    let out = wirelab().args(["dissect", "-", "--count", "2"]).write_stdin(bytes).output().unwrap();
+    let out = wirelab()
+        .args(["dissect", "-", "--count", "2"])
+        .write_stdin(bytes)
+        .output()
+        .unwrap();
     assert!(out.status.success());
     assert_eq!(String::from_utf8_lossy(&out.stdout).lines().count(), 2);
 }
@@ -101,12 +164,20 @@ fn stats_tables() {
     let s = stdout_of(&["dissect", f.to_str().unwrap(), "--stats"]);
     assert!(s.contains("Protocol hierarchy (25 frames"), "{s}");
     assert!(s.contains("    tcp "), "{s}");
-    assert!(s.contains("127.0.0.1:57038") || s.contains("127.0.0.1:"), "{s}");
+    assert!(
+        s.contains("127.0.0.1:57038") || s.contains("127.0.0.1:"),
+        "{s}"
+    );
     let j = stdout_of(&["dissect", f.to_str().unwrap(), "--stats", "--json"]);
     let v: serde_json::Value = serde_json::from_str(j.trim()).unwrap();
     assert_eq!(v["frames"], 25);
     assert_eq!(v["conversations"].as_array().unwrap().len(), 2);
-    let http = v["hierarchy"].as_array().unwrap().iter().find(|r| r["path"] == "eth:ipv4:tcp:http").unwrap();
+    let http = v["hierarchy"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["path"] == "eth:ipv4:tcp:http")
+        .unwrap();
     assert_eq!(http["frames"], 4);
 }
 
@@ -115,7 +186,15 @@ fn snap_length_cut_is_shown() {
     let f = fixture("http-snap80.pcap");
     let s = stdout_of(&["dissect", f.to_str().unwrap()]);
     assert!(s.contains("[captured 80 of 251 bytes]"), "{s}");
-    let j = stdout_of(&["dissect", f.to_str().unwrap(), "--json", "--skip", "5", "--count", "1"]);
+    let j = stdout_of(&[
+        "dissect",
+        f.to_str().unwrap(),
+        "--json",
+        "--skip",
+        "5",
+        "--count",
+        "1",
+    ]);
     let v: serde_json::Value = serde_json::from_str(j.trim()).unwrap();
     assert_eq!(v["caplen"], 80);
 }
@@ -123,18 +202,26 @@ fn snap_length_cut_is_shown() {
 #[test]
 fn hex_input_with_link_types() {
     // The SYN of a real connection (fixtures/http.pcap frame 1), IPv4 header onwards.
-    let syn = "45 00 00 3c 31 79 40 00 40 06 0b 41 7f 00 00 01 7f 00 00 01 db 62 46 a0 4f 77 ca a5 \
+    let syn =
+        "45 00 00 3c 31 79 40 00 40 06 0b 41 7f 00 00 01 7f 00 00 01 db 62 46 a0 4f 77 ca a5 \
                00 00 00 00 a0 02 ff d7 fe 30 00 00 02 04 ff d7 04 02 08 0a 2f 24 78 d1 00 00 00 00 \
                01 03 03 0a";
     let s = stdout_of(&["dissect", "--hex", syn, "--link", "ipv4"]);
-    assert!(s.contains("IP 127.0.0.1.56162 > 127.0.0.1.18080: Flags [S], seq 1333250725"), "{s}");
-    let s = stdout_of(&["dissect", "--hex", syn, "--link", "raw", "--format", "detail"]);
+    assert!(
+        s.contains("IP 127.0.0.1.56162 > 127.0.0.1.18080: Flags [S], seq 1333250725"),
+        "{s}"
+    );
+    let s = stdout_of(&[
+        "dissect", "--hex", syn, "--link", "raw", "--format", "detail",
+    ]);
     assert!(s.contains("options.mss_val: 65495"), "{s}");
     wirelab()
         .args(["dissect", "--hex", "45 0z"])
         .assert()
         .code(2)
-        .stderr(predicate::str::contains("'z' at character 5 is not a hex digit"));
+        .stderr(predicate::str::contains(
+            "'z' at character 5 is not a hex digit",
+        ));
 }
 
 #[test]
@@ -146,7 +233,10 @@ fn not_a_capture_names_the_magic_bytes() {
         .args(["dissect", p.to_str().unwrap()])
         .assert()
         .code(2)
-        .stderr(predicate::str::contains("not a pcap or pcapng file").and(predicate::str::contains("47 49 46 38")));
+        .stderr(
+            predicate::str::contains("not a pcap or pcapng file")
+                .and(predicate::str::contains("47 49 46 38")),
+        );
 }
 
 #[test]
@@ -155,7 +245,10 @@ fn truncated_file_prints_whole_packets_then_the_offset() {
     let dir = tempfile::tempdir().unwrap();
     let p = dir.path().join("cut.pcap");
     std::fs::write(&p, &bytes[..bytes.len() - 20]).unwrap();
-    let out = wirelab().args(["dissect", p.to_str().unwrap()]).output().unwrap();
+    let out = wirelab()
+        .args(["dissect", p.to_str().unwrap()])
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert_eq!(String::from_utf8_lossy(&out.stdout).lines().count(), 24);
     let err = String::from_utf8_lossy(&out.stderr);
@@ -165,7 +258,10 @@ fn truncated_file_prints_whole_packets_then_the_offset() {
     // pcapng cut mid-block too.
     let ng = std::fs::read(fixture("http.pcapng")).unwrap();
     std::fs::write(&p, &ng[..ng.len() - 7]).unwrap();
-    let out = wirelab().args(["dissect", p.to_str().unwrap()]).output().unwrap();
+    let out = wirelab()
+        .args(["dissect", p.to_str().unwrap()])
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("capture truncated"));
 }
@@ -174,7 +270,12 @@ fn truncated_file_prints_whole_packets_then_the_offset() {
 fn bad_filter_is_exit_2() {
     let f = fixture("dns.pcap");
     wirelab()
-        .args(["dissect", f.to_str().unwrap(), "--filter", "tcp and bananas"])
+        .args([
+            "dissect",
+            f.to_str().unwrap(),
+            "--filter",
+            "tcp and bananas",
+        ])
         .assert()
         .code(2)
         .stderr(predicate::str::contains("'bananas' is not a protocol"));
@@ -186,7 +287,12 @@ fn two_interfaces_with_different_link_types() {
     let s = stdout_of(&["dissect", f.to_str().unwrap(), "--json"]);
     let links: Vec<String> = s
         .lines()
-        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["link"].as_str().unwrap().to_string())
+        .map(|l| {
+            serde_json::from_str::<serde_json::Value>(l).unwrap()["link"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
         .collect();
     assert_eq!(links.len(), 12);
     assert!(links.iter().any(|l| l == "Linux cooked capture v2"));

@@ -123,7 +123,7 @@ impl Live {
     }
 
     /// The next frame and its arrival time, or `None` after ~100 ms without one.
-    pub fn next(&mut self) -> io::Result<Option<(Duration, &[u8])>> {
+    pub fn next_frame(&mut self) -> io::Result<Option<(Duration, &[u8])>> {
         match self.rx.next() {
             Ok(frame) => {
                 let now = SystemTime::now()

@@ -31,6 +31,9 @@ pub struct Conversation {
     pub last_ts: f64,
 }
 
+/// A conversation's key: protocol and the two endpoints, lower first.
+type ConvKey = (&'static str, (IpAddr, u16), (IpAddr, u16));
+
 /// Counters filled one packet at a time.
 #[derive(Debug, Default)]
 pub struct Stats {
@@ -38,7 +41,7 @@ pub struct Stats {
     pub bytes: u64,
     phs_index: HashMap<String, usize>,
     pub phs: Vec<PhsRow>,
-    conv_index: HashMap<(&'static str, (IpAddr, u16), (IpAddr, u16)), usize>,
+    conv_index: HashMap<ConvKey, usize>,
     pub conversations: Vec<Conversation>,
     pub dropped_conversations: u64,
 }

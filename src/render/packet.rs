@@ -124,11 +124,9 @@ pub fn summary<W: Write>(out: &mut W, p: &Packet) -> io::Result<()> {
                 }
                 wrote = true;
             }
-            Proto::Udp(u) => {
-                if app.is_none() {
-                    write!(out, "UDP, length {}", u.length.saturating_sub(8))?;
-                    wrote = true;
-                }
+            Proto::Udp(u) if app.is_none() => {
+                write!(out, "UDP, length {}", u.length.saturating_sub(8))?;
+                wrote = true;
             }
             Proto::Icmp(h) => {
                 write!(out, "ICMP {}", icmp::type_name(h.icmp_type))?;

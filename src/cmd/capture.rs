@@ -50,7 +50,10 @@ pub fn run(a: CaptureArgs) -> Result<()> {
         {
             break;
         }
-        let Some((ts, frame)) = live.next_frame().context("reading from the capture socket")? else {
+        let Some((ts, frame)) = live
+            .next_frame()
+            .context("reading from the capture socket")?
+        else {
             continue;
         };
         seen += 1;

@@ -84,7 +84,7 @@ fn s(x: impl std::fmt::Display) -> Value {
 /// The fields of `layer`; `frame` is the whole captured frame.
 pub fn of(layer: &Layer, frame: &[u8]) -> Vec<Field> {
     let mut f = Fields {
-        v: Vec::new(),
+        v: Vec::with_capacity(24),
         captured: layer.captured,
     };
     let bytes = frame.get(layer.start..layer.end).unwrap_or(&[]);

@@ -291,16 +291,19 @@ fn frame_line<W: Write>(out: &mut W, p: &Packet) -> io::Result<()> {
 }
 
 fn layer_heading<W: Write>(out: &mut W, l: &Layer) -> io::Result<()> {
-    writeln!(
-        out,
-        "{}  [OSI {} {} · TCP/IP {}]  bytes {}..{}",
-        l.title(),
-        l.osi(),
-        l.osi_name(),
-        l.tcpip().name(),
-        l.start,
-        l.end
-    )
+    // "Title  [OSI n name · TCP/IP layer]  bytes a..b", written piece by piece (hot path).
+    out.write_all(l.title().as_bytes())?;
+    out.write_all(b"  [OSI ")?;
+    write_u64(out, l.osi().into())?;
+    out.write_all(b" ")?;
+    out.write_all(l.osi_name().as_bytes())?;
+    out.write_all(" · TCP/IP ".as_bytes())?;
+    out.write_all(l.tcpip().name().as_bytes())?;
+    out.write_all(b"]  bytes ")?;
+    write_u64(out, l.start as u64)?;
+    out.write_all(b"..")?;
+    write_u64(out, l.end as u64)?;
+    out.write_all(b"\n")
 }
 
 /// A tree like `tshark -V`: each layer headed with its OSI and TCP/IP layer and byte range,
@@ -309,18 +312,54 @@ pub fn detail<W: Write>(out: &mut W, p: &Packet) -> io::Result<()> {
     frame_line(out, p)?;
     for l in p.layers {
         layer_heading(out, l)?;
-        for f in l.fields(p.data) {
-            if matches!(l.proto, Proto::Data) && f.name != "len" {
-                continue;
-            }
-            writeln!(out, "    {}: {}  — {}", f.name, f.value, f.meaning)?;
-        }
         if matches!(l.proto, Proto::Data) {
+            // The payload: its length, then the bytes themselves (at most 256).
             let bytes = p.data.get(l.start..l.end).unwrap_or(&[]);
-            super::hexdump::write(out, bytes, "    ", 256)?;
+            writeln!(out, "    len: {}  — bytes of payload captured", bytes.len())?;
+            dump_at(out, &bytes[..bytes.len().min(256)], 0, b"    ")?;
+            if bytes.len() > 256 {
+                writeln!(out, "    … {} more bytes not shown", bytes.len() - 256)?;
+            }
+            continue;
+        }
+        for f in l.fields(p.data) {
+            out.write_all(b"    ")?;
+            out.write_all(f.name.as_bytes())?;
+            out.write_all(b": ")?;
+            write_value(out, &f.value)?;
+            out.write_all("  — ".as_bytes())?;
+            out.write_all(f.meaning.as_bytes())?;
+            out.write_all(b"\n")?;
         }
     }
     out.write_all(b"\n")
+}
+
+/// Writes a number in decimal without going through `core::fmt`.
+fn write_u64<W: Write>(out: &mut W, mut n: u64) -> io::Result<()> {
+    let mut buf = [0u8; 20];
+    let mut i = buf.len();
+    loop {
+        i -= 1;
+        buf[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    out.write_all(&buf[i..])
+}
+
+/// A field value as the detail view shows it (the same text as its `Display`).
+fn write_value<W: Write>(out: &mut W, v: &Value) -> io::Result<()> {
+    match v {
+        Value::U(n) => write_u64(out, *n),
+        Value::Str(s) => out.write_all(s.as_bytes()),
+        Value::Static(s) => out.write_all(s.as_bytes()),
+        Value::Bool(true) => out.write_all(b"set"),
+        Value::Bool(false) => out.write_all(b"not set"),
+        other => write!(out, "{other}"),
+    }
 }
 
 const COLOURS: [&str; 6] = [
@@ -354,7 +393,7 @@ pub fn hex<W: Write>(out: &mut W, p: &Packet, colour: bool) -> io::Result<()> {
         )?;
         let bytes = p.data.get(l.start..l.end).unwrap_or(&[]);
         out.write_all(on.as_bytes())?;
-        dump_at(out, bytes, l.start)?;
+        dump_at(out, bytes, l.start, b"  ")?;
         out.write_all(off.as_bytes())?;
         covered = covered.max(l.end);
     }
@@ -365,29 +404,59 @@ pub fn hex<W: Write>(out: &mut W, p: &Packet, colour: bool) -> io::Result<()> {
             covered,
             p.data.len()
         )?;
-        dump_at(out, p.data.get(covered..).unwrap_or(&[]), covered)?;
+        dump_at(out, p.data.get(covered..).unwrap_or(&[]), covered, b"  ")?;
     }
     out.write_all(b"\n")
 }
 
-/// Hex+ASCII lines whose offsets are frame offsets.
-fn dump_at<W: Write>(out: &mut W, bytes: &[u8], base: usize) -> io::Result<()> {
+/// Hex+ASCII lines whose offsets are frame offsets, in the layout of `render::hexdump`
+/// (`OFFS  xx xx … xx  xx … xx  text`), built in a stack buffer: no allocation per byte.
+fn dump_at<W: Write>(out: &mut W, bytes: &[u8], base: usize, indent: &[u8]) -> io::Result<()> {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut line = [b' '; 128];
     for (i, chunk) in bytes.chunks(16).enumerate() {
-        write!(out, "  {:04x}  ", base + i * 16)?;
-        for (j, b) in chunk.iter().enumerate() {
-            if j == 8 {
-                out.write_all(b" ")?;
+        let ind = indent.len().min(16);
+        line[..ind].copy_from_slice(&indent[..ind]);
+        let off = base + i * 16;
+        let mut n = ind;
+        if off > 0xffff {
+            out.write_all(&line[..ind])?;
+            write!(out, "{off:04x}")?;
+            n = 0;
+        } else {
+            for shift in [12, 8, 4, 0] {
+                line[n] = HEX[(off >> shift) & 0xf];
+                n += 1;
             }
-            write!(out, "{b:02x} ")?;
         }
-        for j in chunk.len()..16 {
-            out.write_all(if j == 8 { b"    " } else { b"   " })?;
+        line[n] = b' ';
+        line[n + 1] = b' ';
+        n += 2;
+        let hex_start = n;
+        for (j, &b) in chunk.iter().enumerate() {
+            if j == 8 {
+                line[n] = b' ';
+                n += 1;
+            }
+            line[n] = HEX[usize::from(b >> 4)];
+            line[n + 1] = HEX[usize::from(b & 0xf)];
+            line[n + 2] = b' ';
+            n += 3;
         }
-        out.write_all(b" ")?;
+        while n < hex_start + 50 {
+            line[n] = b' ';
+            n += 1;
+        }
         for &b in chunk {
-            write!(out, "{}", super::hexdump::printable(b))?;
+            line[n] = if b.is_ascii_graphic() || b == b' ' {
+                b
+            } else {
+                b'.'
+            };
+            n += 1;
         }
-        out.write_all(b"\n")?;
+        line[n] = b'\n';
+        out.write_all(&line[..=n])?;
     }
     Ok(())
 }
@@ -554,6 +623,34 @@ mod tests {
         assert_eq!(civil(0), (1970, 1, 1));
         assert_eq!(civil(20_417), (2025, 11, 25));
         assert_eq!(civil(-1), (1969, 12, 31));
+    }
+
+    #[test]
+    fn fast_dump_matches_the_house_hexdump() {
+        let bytes: Vec<u8> = (0u8..=40).chain(b"Hello, wire".iter().copied()).collect();
+        let mut fast = Vec::new();
+        dump_at(&mut fast, &bytes, 0, b"    ").unwrap();
+        let mut house = Vec::new();
+        crate::render::hexdump::write(&mut house, &bytes, "    ", 4096).unwrap();
+        assert_eq!(
+            String::from_utf8(fast).unwrap(),
+            String::from_utf8(house).unwrap()
+        );
+    }
+
+    #[test]
+    fn values_written_like_display() {
+        for v in [
+            Value::U(0),
+            Value::U(u64::MAX),
+            Value::U(1234),
+            Value::Bool(true),
+            Value::Hex(18, 4),
+        ] {
+            let mut fast = Vec::new();
+            write_value(&mut fast, &v).unwrap();
+            assert_eq!(String::from_utf8(fast).unwrap(), v.to_string());
+        }
     }
 
     #[test]

@@ -298,10 +298,10 @@ pub fn rcode_name(r: u8) -> &'static str {
 mod tests {
     use super::*;
 
-    /// A real response from the fixture's loopback responder: example.test A 192.0.2.7, the
+    /// A real response (fixtures/dns.pcap frame 2) from the loopback responder: example.test A 192.0.2.7, the
     /// answer's name compressed to a pointer at offset 12.
     static RESPONSE: [u8; 46] = [
-        0x12, 0x34, 0x81, 0x80, 0x00, 0x01, 0x00, 0x01, 0x00, 0x00, 0x00, 0x00, 0x07, b'e', b'x',
+        0x46, 0xf0, 0x85, 0x80, 0x00, 0x01, 0x00, 0x01, 0x00, 0x00, 0x00, 0x00, 0x07, b'e', b'x',
         b'a', b'm', b'p', b'l', b'e', 0x04, b't', b'e', b's', b't', 0x00, 0x00, 0x01, 0x00, 0x01,
         0xc0, 0x0c, 0x00, 0x01, 0x00, 0x01, 0x00, 0x00, 0x00, 0x3c, 0x00, 0x04, 192, 0, 2, 7,
     ];
@@ -309,7 +309,7 @@ mod tests {
     #[test]
     fn response_with_pointer() {
         let m = Message::parse(&RESPONSE).unwrap();
-        assert_eq!(m.id, 0x1234);
+        assert_eq!((m.id, m.flags), (0x46f0, 0x8580));
         assert!(m.is_response() && m.rd());
         assert_eq!((m.opcode(), m.rcode()), (0, 0));
         assert_eq!(m.questions[0].name, "example.test");

@@ -84,12 +84,13 @@ mod tests {
     use super::*;
 
     /// A real echo request header from `ping -c1 127.0.0.1`.
-    static ECHO_REQ: [u8; 8] = [0x08, 0x00, 0x8b, 0x47, 0x00, 0x07, 0x00, 0x01];
+    static ECHO_REQ: [u8; 8] = [0x08, 0x00, 0x2d, 0xd5, 0x22, 0x1a, 0x00, 0x01];
 
     #[test]
     fn echo() {
         let h = Header::parse(&ECHO_REQ).unwrap();
-        assert_eq!((h.icmp_type, h.code, h.ident, h.seq), (8, 0, 7, 1));
+        assert_eq!((h.icmp_type, h.code, h.ident, h.seq), (8, 0, 8730, 1));
+        assert_eq!(h.checksum, 0x2dd5);
         assert!(h.is_echo() && !h.is_error());
         assert_eq!(type_name(h.icmp_type), "echo request");
         assert_eq!(code_name(3, 3), "port unreachable");

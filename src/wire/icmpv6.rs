@@ -127,14 +127,14 @@ mod tests {
     /// A real neighbour solicitation between the fixture namespaces (fd00:99::1 asks for
     /// fd00:99::2), with a source link-layer address option.
     static NS: [u8; 32] = [
-        0x87, 0x00, 0x00, 0x00, 0, 0, 0, 0, 0xfd, 0x00, 0x00, 0x99, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+        0x87, 0x00, 0x7c, 0x65, 0, 0, 0, 0, 0xfd, 0x00, 0x00, 0x99, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
         0, 2, 0x01, 0x01, 0x02, 0x00, 0x00, 0x00, 0x00, 0x01,
     ];
 
     #[test]
     fn neighbour_solicitation() {
         let m = Message::parse(&NS).unwrap();
-        assert_eq!(m.icmp_type, 135);
+        assert_eq!((m.icmp_type, m.checksum), (135, 0x7c65));
         assert_eq!(type_name(m.icmp_type), "neighbor solicitation");
         assert_eq!(m.target, Some("fd00:99::2".parse().unwrap()));
         assert_eq!(

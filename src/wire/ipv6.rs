@@ -129,7 +129,7 @@ mod tests {
 
     /// The IPv6 header of a real ICMPv6 echo request to ::1 (`ping -6 ::1`).
     static ECHO_IP6: [u8; 40] = [
-        0x60, 0x0d, 0x8a, 0x6e, 0x00, 0x40, 0x3a, 0x40, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+        0x60, 0x0b, 0x39, 0x7e, 0x00, 0x40, 0x3a, 0x40, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
         0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1,
     ];
 
@@ -137,7 +137,7 @@ mod tests {
     fn deconstruct() {
         let h = Header::parse(&ECHO_IP6).unwrap();
         assert_eq!(h.traffic_class, 0);
-        assert_eq!(h.flow_label, 0xd8a6e);
+        assert_eq!(h.flow_label, 0xb397e);
         assert_eq!(h.payload_len, 64);
         assert_eq!(h.next_header, protocol::ICMPV6);
         assert_eq!(h.hop_limit, 64);

@@ -57,13 +57,13 @@ impl Header {
 mod tests {
     use super::*;
 
-    /// A real DNS query's UDP header (dig to a loopback responder on port 53).
-    static DNS_QUERY_UDP: [u8; 8] = [0xa4, 0x1c, 0x00, 0x35, 0x00, 0x33, 0xfe, 0x46];
+    /// A real DNS query's UDP header (dig to the loopback responder, fixtures/dns.pcap frame 1).
+    static DNS_QUERY_UDP: [u8; 8] = [0xac, 0x78, 0x00, 0x35, 0x00, 0x26, 0xfe, 0x39];
 
     #[test]
     fn parse_emit() {
         let h = Header::parse(&DNS_QUERY_UDP).unwrap();
-        assert_eq!((h.src_port, h.dst_port, h.length), (42012, 53, 51));
+        assert_eq!((h.src_port, h.dst_port, h.length), (44152, 53, 38));
         let mut b = [0u8; 8];
         h.emit(&mut b);
         assert_eq!(b, DNS_QUERY_UDP);

@@ -54,8 +54,8 @@ impl Tag {
 mod tests {
     use super::*;
 
-    /// A real tag from the VLAN fixture: VID 100, priority 0, IPv4 inside.
-    static TAG_100: [u8; 4] = [0x00, 0x64, 0x08, 0x00];
+    /// A real tag (fixtures/arp-vlan.pcap frame 17): VID 100, priority 0, ARP inside.
+    static TAG_100: [u8; 4] = [0x00, 0x64, 0x08, 0x06];
 
     #[test]
     fn parse_and_emit() {
@@ -66,7 +66,7 @@ mod tests {
                 pcp: 0,
                 dei: false,
                 vid: 100,
-                ethertype: 0x0800
+                ethertype: 0x0806
             }
         );
         let mut b = [0u8; 4];

@@ -298,3 +298,39 @@ fn two_interfaces_with_different_link_types() {
     assert!(links.iter().any(|l| l == "Linux cooked capture v2"));
     assert!(links.iter().any(|l| l == "Ethernet"));
 }
+
+#[test]
+fn hex_file_one_packet_a_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("packets.hex");
+    // An ICMP echo request and reply from fixtures/icmp-ns.pcap (IPv4 header onwards), cut to
+    // their headers, plus a comment and a blank line.
+    std::fs::write(
+        &p,
+        "# ping 127.0.0.1\n\
+         45 00 00 54 fe 13 40 00 40 01 3e 93 7f 00 00 01 7f 00 00 01 08 00 2d d5 22 1a 00 01\n\
+         \n\
+         45 00 00 54 fe 14 00 00 40 01 7e 92 7f 00 00 01 7f 00 00 01 00 00 35 d5 22 1a 00 01\n",
+    )
+    .unwrap();
+    let s = stdout_of(&[
+        "dissect",
+        "--hex-file",
+        p.to_str().unwrap(),
+        "--link",
+        "ipv4",
+    ]);
+    let lines: Vec<&str> = s.lines().collect();
+    assert_eq!(lines.len(), 2, "{s}");
+    assert!(
+        lines[0].contains("ICMP echo request, id 8730, seq 1"),
+        "{s}"
+    );
+    assert!(lines[1].contains("ICMP echo reply"), "{s}");
+    std::fs::write(&p, "45 00\nzz\n").unwrap();
+    wirelab()
+        .args(["dissect", "--hex-file", p.to_str().unwrap()])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("line 2: 'z' at character 1"));
+}

@@ -568,6 +568,20 @@ mod tests {
     }
 
     #[test]
+    fn bsd_null_link_and_unknown_link() {
+        let mut d = Dissector::new();
+        let mut out = Vec::new();
+        let mut null = vec![2, 0, 0, 0];
+        null.extend_from_slice(&SYN_FRAME[14..]);
+        d.dissect(&info(LinkType::Null, null.len()), &null, &mut out);
+        let names: Vec<&str> = out.iter().map(|l| l.name()).collect();
+        assert_eq!(names, ["null", "ipv4", "tcp"]);
+        d.dissect(&info(LinkType::Other(147), 74), &SYN_FRAME, &mut out);
+        assert_eq!(out.len(), 1);
+        assert_eq!((out[0].name(), out[0].end), ("data", 74));
+    }
+
+    #[test]
     fn raw_ip_and_sll2_links() {
         let mut d = Dissector::new();
         let mut out = Vec::new();

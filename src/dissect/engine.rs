@@ -44,6 +44,9 @@ struct Conn {
     closed: bool,
     ws_requested: bool,
     websocket: bool,
+    /// Per direction: payload bytes of the last WebSocket frame still to come in later
+    /// segments (so they are not mistaken for frame headers).
+    ws_pending: [u64; 2],
 }
 
 /// Turns frames into layers. Keep one per capture: it remembers TCP connections.
@@ -351,7 +354,7 @@ impl Dissector {
             return;
         }
         if websocket {
-            return self.websocket(w, body_at, end);
+            return self.websocket(w, addrs, &h, body_at, end, body_at + seg_len);
         }
         if let Some(m) = http_message::Message::parse(body) {
             let upgrade_req = m.is_websocket_upgrade_request();
@@ -364,7 +367,26 @@ impl Dissector {
         w.data_to(body_at, end);
     }
 
-    fn websocket(&mut self, w: &mut Walk, mut at: usize, end: usize) {
+    fn websocket(
+        &mut self,
+        w: &mut Walk,
+        addrs: (IpAddr, IpAddr),
+        h: &tcp::Header,
+        mut at: usize,
+        end: usize,
+        wire_end: usize,
+    ) {
+        let (key, dir) = Self::key(addrs, h);
+        let pending = self.conns.get(&key).map_or(0, |c| c.ws_pending[dir]);
+        if pending > 0 {
+            // The rest of a frame begun in an earlier segment: payload, not a header.
+            let take = usize::try_from(pending)
+                .unwrap_or(usize::MAX)
+                .min(wire_end.saturating_sub(at));
+            w.data_to(at, (at + take).min(end));
+            at += take;
+            self.set_ws_pending(&key, dir, pending - take as u64);
+        }
         for _ in 0..MAX_WS_FRAMES {
             if at >= end {
                 return;
@@ -382,6 +404,9 @@ impl Dissector {
                         got: captured_end - hend,
                     });
                     // The websocket layer covers header and payload: the payload is the frame's.
+                    if pend > wire_end as u64 {
+                        self.set_ws_pending(&key, dir, pend - wire_end as u64);
+                    }
                     w.push(Proto::WebSocket(f), at, captured_end, problem);
                     at = captured_end;
                 }
@@ -401,6 +426,14 @@ impl Dissector {
             ((a, b), 0)
         } else {
             ((b, a), 1)
+        }
+    }
+
+    fn set_ws_pending(&mut self, key: &(Endpoint, Endpoint), dir: usize, n: u64) {
+        if let Some(c) = self.conns.get_mut(key) {
+            if let Some(p) = c.ws_pending.get_mut(dir) {
+                *p = n;
+            }
         }
     }
 
@@ -565,6 +598,68 @@ mod tests {
         d.dissect(&info(LinkType::Ethernet, 30), &SYN_FRAME[..30], &mut out);
         assert!(matches!(out[1].proto, Proto::Ipv4(h) if h.ttl == 64));
         assert_eq!(out[1].captured, 16);
+    }
+
+    /// An IPv4 + TCP segment (no options) between client 127.0.0.1 and server 127.0.0.2
+    /// (port 80 is the server's).
+    fn segment(sp: u16, dp: u16, seq: u32, payload: &[u8]) -> Vec<u8> {
+        let total = 40 + payload.len();
+        let mut b = vec![
+            0x45,
+            0,
+            (total >> 8) as u8,
+            total as u8,
+            0,
+            0,
+            0x40,
+            0,
+            64,
+            6,
+            0,
+            0,
+        ];
+        if sp == 80 {
+            b.extend_from_slice(&[127, 0, 0, 2, 127, 0, 0, 1]);
+        } else {
+            b.extend_from_slice(&[127, 0, 0, 1, 127, 0, 0, 2]);
+        }
+        b.extend_from_slice(&sp.to_be_bytes());
+        b.extend_from_slice(&dp.to_be_bytes());
+        b.extend_from_slice(&seq.to_be_bytes());
+        b.extend_from_slice(&[0, 0, 0, 1, 0x50, 0x18, 0xff, 0xff, 0, 0, 0, 0]);
+        b.extend_from_slice(payload);
+        b
+    }
+
+    #[test]
+    fn websocket_frame_spanning_segments() {
+        let mut d = Dissector::new();
+        let mut out = Vec::new();
+        let mut run = |bytes: Vec<u8>, out: &mut Vec<Layer>| {
+            d.dissect(&info(LinkType::Ipv4, bytes.len()), &bytes, out);
+            out.iter().map(|l| l.name()).collect::<Vec<_>>().join(" ")
+        };
+        let req = b"GET /chat HTTP/1.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n";
+        assert_eq!(run(segment(5000, 80, 1, req), &mut out), "ipv4 tcp http");
+        let resp = b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n\r\n";
+        assert_eq!(run(segment(80, 5000, 1, resp), &mut out), "ipv4 tcp http");
+        // A 256-byte binary frame: header and 100 bytes here, 156 bytes in the next segment,
+        // followed there by a 2-byte text frame.
+        let mut first = vec![0x82, 0x7e, 0x01, 0x00];
+        first.extend(std::iter::repeat_n(0xab, 100));
+        assert_eq!(
+            run(segment(80, 5000, 100, &first), &mut out),
+            "ipv4 tcp websocket"
+        );
+        assert!(out[2].problem.is_some(), "the frame continues later");
+        let mut second = vec![0xab; 156];
+        second.extend_from_slice(&[0x81, 0x02, b'h', b'i']);
+        assert_eq!(
+            run(segment(80, 5000, 204, &second), &mut out),
+            "ipv4 tcp data websocket"
+        );
+        assert_eq!((out[2].start, out[2].end), (40, 196));
+        assert!(matches!(out[3].proto, Proto::WebSocket(f) if f.opcode == 1 && f.payload_len == 2));
     }
 
     #[test]

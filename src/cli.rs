@@ -51,6 +51,27 @@ pub enum Command {
         #[arg(long = "only", value_name = "ID")]
         only: Vec<String>,
     },
+    /// Dissect a pcap/pcapng capture or raw hex bytes: every header field, placed on its layer.
+    ///
+    /// Reads pcap (µs and ns, either byte order) and pcapng (several interfaces; enhanced and
+    /// simple packet blocks) as a stream, so memory stays flat. Link types: Ethernet, Linux
+    /// cooked v1/v2 (`tcpdump -i any`), raw IP, BSD loopback. Each layer says its OSI layer
+    /// (1–7) and TCP/IP layer, the bytes it spans, and what each field means.
+    ///
+    /// Examples:
+    ///   wirelab dissect fixtures/http.pcap
+    ///   wirelab dissect fixtures/http.pcapng --format detail --count 3
+    ///   wirelab dissect fixtures/dns.pcap --filter 'udp and port 53' --format json
+    ///   wirelab dissect --hex '45 00 00 1c 00 01 00 00 40 01 ...' --link ipv4
+    ///   tcpdump -w - | wirelab dissect -
+    #[command(verbatim_doc_comment)]
+    Dissect(DissectArgs),
+    /// Live capture from an interface (pnet datalink), shown with the same views as dissect.
+    ///
+    /// Needs root or CAP_NET_RAW. Captures on loopback (`lo`) unless told otherwise. Stops
+    /// after --count packets, after --duration seconds, or on Ctrl-C; --write saves a pcap
+    /// file that tshark, tcpdump and Wireshark open.
+    Capture(CaptureArgs),
     /// Print shell completions for SHELL to standard output.
     Completions {
         #[arg(value_enum)]
@@ -232,6 +253,108 @@ pub enum LessonCommand {
         #[arg(long)]
         no_pause: bool,
     },
+}
+
+/// How `dissect` and `capture` show packets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum PacketFormat {
+    /// One line a packet, shaped like `tcpdump -nn`; TCP handshake and teardown labelled.
+    Summary,
+    /// Every layer and field with its meaning, like `tshark -V`.
+    Detail,
+    /// The bytes as hex+ASCII, each range marked with its layer (header vs payload).
+    Hex,
+    /// JSON lines, one object a packet (see docs/dissect-json.md).
+    Json,
+}
+
+/// Where raw bytes (--hex, --hex-file) start.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LinkArg {
+    /// An Ethernet II header.
+    Ethernet,
+    /// An IPv4 header.
+    Ipv4,
+    /// An IPv6 header.
+    Ipv6,
+    /// An IP header, version read from the first byte.
+    Raw,
+    /// Linux cooked capture v1.
+    Sll,
+    /// Linux cooked capture v2.
+    Sll2,
+    /// BSD loopback (4-byte address family).
+    Null,
+}
+
+/// Display options shared by `dissect` and `capture`.
+#[derive(Debug, Args, Clone)]
+pub struct ViewArgs {
+    /// How to show each packet.
+    #[arg(long, short = 'f', value_enum, default_value_t = PacketFormat::Summary)]
+    pub format: PacketFormat,
+    /// Same as --format json (and --stats as one JSON object).
+    #[arg(long)]
+    pub json: bool,
+    /// Show at most N packets (after --filter and --skip).
+    #[arg(long, short = 'c', value_name = "N")]
+    pub count: Option<u64>,
+    /// Skip the first N packets that match the filter.
+    #[arg(long, default_value_t = 0, value_name = "N")]
+    pub skip: u64,
+    /// Only packets matching EXPR: protocol names (eth vlan arp ip ipv6 icmp icmpv6 tcp udp
+    /// dns http websocket), `host ADDR`, `port N`, `src`/`dst host|port`, joined with
+    /// and/or/not and parentheses. Example: 'tcp and port 80 and not host 10.0.0.1'.
+    #[arg(long, value_name = "EXPR")]
+    pub filter: Option<String>,
+    /// Instead of packets, print a protocol hierarchy and a conversations table
+    /// (like tshark -z io,phs and -z conv,tcp).
+    #[arg(long)]
+    pub stats: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct DissectArgs {
+    /// A pcap or pcapng file, or - for standard input.
+    #[arg(value_name = "FILE", required_unless_present_any = ["hex", "hex_file"], conflicts_with_all = ["hex", "hex_file"])]
+    pub file: Option<std::path::PathBuf>,
+    /// Raw bytes of one packet in hex ("45 00 00 3c", "45:00", "0x45,0x00"; spaces optional).
+    #[arg(long, value_name = "BYTES", conflicts_with = "hex_file")]
+    pub hex: Option<String>,
+    /// A file of hex bytes, one packet a line (blank lines and # comments skipped).
+    #[arg(long, value_name = "PATH")]
+    pub hex_file: Option<std::path::PathBuf>,
+    /// Where raw bytes start (default ethernet for --hex); with a FILE, overrides its link type.
+    #[arg(long, value_enum)]
+    pub link: Option<LinkArg>,
+    #[command(flatten)]
+    pub view: ViewArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct CaptureArgs {
+    /// The interface to capture on.
+    #[arg(
+        long = "interface",
+        short = 'i',
+        default_value = "lo",
+        value_name = "IFACE"
+    )]
+    pub interface: String,
+    /// Stop after this many seconds.
+    #[arg(long, value_name = "SECONDS", value_parser = parse_seconds)]
+    pub duration: Option<f64>,
+    /// Also write the captured packets (those matching --filter) to a pcap file.
+    #[arg(long, value_name = "FILE.pcap")]
+    pub write: Option<std::path::PathBuf>,
+    /// Keep at most this many bytes of each packet.
+    #[arg(long, default_value_t = 262_144, value_name = "BYTES")]
+    pub snaplen: u32,
+    /// Print no packets (with --write: only save them).
+    #[arg(long, short)]
+    pub quiet: bool,
+    #[command(flatten)]
+    pub view: ViewArgs,
 }
 
 /// The clap command with each subcommand's layer added to its help, from [`crate::layers`].

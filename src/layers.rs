@@ -165,6 +165,16 @@ pub const COMMANDS: &[Placement] = &[
         summary: "runs every lesson end to end on loopback",
     },
     Placement {
+        command: "dissect",
+        osi: &[2, 3, 4, 5, 6, 7],
+        summary: "pcap/pcapng/hex dissector: every header field on its OSI and TCP/IP layer",
+    },
+    Placement {
+        command: "capture",
+        osi: &[2],
+        summary: "live capture with pnet (root or CAP_NET_RAW), same views, --write pcap",
+    },
+    Placement {
         command: "completions",
         osi: &[],
         summary: "shell completions",

@@ -3,8 +3,10 @@
 //! Dependencies point one way: `cmd` (CLI glue) → `lesson`, `transport` (I/O) → `wire` (pure
 //! parsing). `render` turns typed values into text, tables or JSON.
 
+pub mod capture;
 pub mod cli;
 pub mod cmd;
+pub mod dissect;
 pub mod exit;
 pub mod layers;
 pub mod lesson;

@@ -1,6 +1,8 @@
 //! Glue: one file per subcommand, turning arguments into library calls and a renderer.
 
+mod capture;
 mod compare;
+mod dissect;
 mod lesson;
 mod tcp;
 mod udp;
@@ -29,6 +31,8 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Compare(a) => compare::run(a),
         Command::Lesson(c) => lesson::run(c),
         Command::Tour { only } => lesson::tour(&only),
+        Command::Dissect(a) => dissect::run(a),
+        Command::Capture(a) => capture::run(a),
         Command::Completions { shell } => {
             let mut cmd = crate::cli::command();
             clap_complete::generate(shell, &mut cmd, "wirelab", &mut io::stdout());

@@ -3,6 +3,7 @@
 
 pub mod hexdump;
 pub mod layers;
+pub mod packet;
 pub mod transport;
 
 use std::io::{self, Write};

@@ -1,0 +1,1070 @@
+//! Each layer's fields: a name (Wireshark's where it has one), a value, and a one-line
+//! meaning for students. Built only when a view shows them (detail, JSON), never for summary.
+
+use std::borrow::Cow;
+use std::fmt::Write as _;
+
+use super::{Layer, Proto};
+use crate::render::hexdump::printable;
+use crate::wire::{
+    arp, cooked, dns, ethernet, http_message::StartLine, icmp, icmpv6, ipv4, tcp, websocket_frame,
+};
+
+/// A field's value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Value {
+    U(u64),
+    Bool(bool),
+    Str(String),
+    Static(&'static str),
+    /// A number shown in hex with this many digits, e.g. `0x0012`.
+    Hex(u64, u8),
+    List(Vec<String>),
+    /// The bytes holding this field were not captured.
+    Truncated,
+}
+
+impl std::fmt::Display for Value {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Value::U(n) => write!(f, "{n}"),
+            Value::Bool(b) => write!(f, "{}", if *b { "set" } else { "not set" }),
+            Value::Str(s) => f.write_str(s),
+            Value::Static(s) => f.write_str(s),
+            Value::Hex(n, w) => write!(f, "0x{:0w$x}", n, w = usize::from(*w)),
+            Value::List(v) => f.write_str(&v.join(", ")),
+            Value::Truncated => f.write_str("<truncated: not captured>"),
+        }
+    }
+}
+
+/// One field of a layer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Field {
+    pub name: &'static str,
+    pub value: Value,
+    pub meaning: Cow<'static, str>,
+}
+
+struct Fields {
+    v: Vec<Field>,
+    captured: usize,
+}
+
+impl Fields {
+    /// Adds a field held in header bytes up to `end`: past what was captured, it is marked
+    /// truncated.
+    fn at(
+        &mut self,
+        end: usize,
+        name: &'static str,
+        value: Value,
+        meaning: impl Into<Cow<'static, str>>,
+    ) {
+        let value = if end > self.captured {
+            Value::Truncated
+        } else {
+            value
+        };
+        self.v.push(Field {
+            name,
+            value,
+            meaning: meaning.into(),
+        });
+    }
+    fn add(&mut self, name: &'static str, value: Value, meaning: impl Into<Cow<'static, str>>) {
+        self.at(0, name, value, meaning);
+    }
+}
+
+fn s(x: impl std::fmt::Display) -> Value {
+    Value::Str(x.to_string())
+}
+
+/// The fields of `layer`; `frame` is the whole captured frame.
+pub fn of(layer: &Layer, frame: &[u8]) -> Vec<Field> {
+    let mut f = Fields {
+        v: Vec::with_capacity(24),
+        captured: layer.captured,
+    };
+    let bytes = frame.get(layer.start..layer.end).unwrap_or(&[]);
+    match &layer.proto {
+        Proto::Ethernet(h) => ethernet(&mut f, h),
+        Proto::Sll(h) => sll(&mut f, h),
+        Proto::Null(n) => f.add(
+            "family",
+            Value::U(n.family.into()),
+            match (n.is_ipv4(), n.is_ipv6()) {
+                (true, _) => "address family: IPv4 follows",
+                (_, true) => "address family: IPv6 follows",
+                _ => "address family not known to wirelab",
+            },
+        ),
+        Proto::Vlan(t) => {
+            f.add(
+                "priority",
+                Value::U(t.pcp.into()),
+                "priority code point (802.1p): 0 best effort … 7 network control",
+            );
+            f.add(
+                "dei",
+                Value::Bool(t.dei),
+                "drop eligible: may be dropped first when the link is congested",
+            );
+            f.add(
+                "id",
+                Value::U(t.vid.into()),
+                "VLAN ID: which virtual LAN this frame belongs to; switches keep VLANs apart",
+            );
+            f.add(
+                "etype",
+                Value::Hex(t.ethertype.into(), 4),
+                ethertype_meaning(t.ethertype),
+            );
+        }
+        Proto::Arp(p) => arp_fields(&mut f, p),
+        Proto::Ipv4(h) => ipv4_fields(&mut f, h, bytes, layer),
+        Proto::Ipv6(h) => {
+            f.at(1, "version", Value::U(6), "IP version 6");
+            f.at(
+                2,
+                "tclass",
+                Value::Hex(h.traffic_class.into(), 2),
+                "traffic class: DSCP and ECN, like IPv4's type of service",
+            );
+            f.at(
+                4,
+                "flow",
+                Value::Hex(h.flow_label.into(), 5),
+                "flow label: marks the packets of one flow for routers",
+            );
+            f.at(
+                6,
+                "plen",
+                Value::U(h.payload_len.into()),
+                "payload length: bytes after this 40-byte header",
+            );
+            f.at(
+                7,
+                "nxt",
+                Value::U(h.next_header.into()),
+                format!("next header: {}", ipv4::protocol::name(h.next_header)),
+            );
+            f.at(
+                8,
+                "hlim",
+                Value::U(h.hop_limit.into()),
+                format!(
+                    "hop limit {}: hops left before a router discards the packet",
+                    h.hop_limit
+                ),
+            );
+            f.at(
+                24,
+                "src",
+                s(h.src),
+                "source address: the interface that sent the packet",
+            );
+            f.at(
+                40,
+                "dst",
+                s(h.dst),
+                "destination address: where the packet is going",
+            );
+        }
+        Proto::Ipv6Ext(e) => {
+            f.add(
+                "nxt",
+                Value::U(e.next_header.into()),
+                format!("next header: {}", ipv4::protocol::name(e.next_header)),
+            );
+            if e.fragment.is_none() {
+                f.add(
+                    "len",
+                    Value::U((e.len / 8).saturating_sub(1) as u64),
+                    "length field: 8-byte units after the first 8 bytes",
+                );
+                f.add(
+                    "len_oct",
+                    Value::U(e.len as u64),
+                    "length of this extension header in bytes",
+                );
+            }
+            if let Some((t, left)) = e.routing {
+                f.add(
+                    "type",
+                    Value::U(t.into()),
+                    "routing type (4: segment routing)",
+                );
+                f.add(
+                    "segleft",
+                    Value::U(left.into()),
+                    "segments left: intermediate nodes still to visit",
+                );
+            }
+            if let Some((off, more, id)) = e.fragment {
+                f.add(
+                    "offset",
+                    Value::U(off.into()),
+                    format!(
+                        "fragment offset in 8-byte units: the data starts at byte {} of the packet",
+                        u64::from(off) * 8
+                    ),
+                );
+                f.add("more", Value::Bool(more), "more fragments follow");
+                f.add(
+                    "ident",
+                    Value::Hex(id.into(), 8),
+                    "identification shared by all fragments of one packet",
+                );
+            }
+        }
+        Proto::Icmp(h) => {
+            f.at(
+                1,
+                "type",
+                Value::U(h.icmp_type.into()),
+                icmp::type_name(h.icmp_type),
+            );
+            f.at(
+                2,
+                "code",
+                Value::U(h.code.into()),
+                icmp::code_name(h.icmp_type, h.code),
+            );
+            f.at(
+                4,
+                "checksum",
+                Value::Hex(h.checksum.into(), 4),
+                "checksum over the ICMP message",
+            );
+            if h.is_echo() {
+                f.at(
+                    6,
+                    "ident",
+                    Value::U(h.ident.into()),
+                    "identifier: matches replies to this ping process",
+                );
+                f.at(
+                    8,
+                    "seq",
+                    Value::U(h.seq.into()),
+                    "sequence number: counts the pings (ping's icmp_seq)",
+                );
+            }
+        }
+        Proto::Icmpv6(m) => icmpv6_fields(&mut f, m),
+        Proto::Tcp(h, m) => tcp_fields(&mut f, h, m),
+        Proto::Udp(h) => {
+            f.at(
+                2,
+                "srcport",
+                Value::U(h.src_port.into()),
+                "source port: the sending process's socket",
+            );
+            f.at(
+                4,
+                "dstport",
+                Value::U(h.dst_port.into()),
+                "destination port: the receiving process's socket",
+            );
+            f.at(
+                6,
+                "length",
+                Value::U(h.length.into()),
+                "bytes of UDP header plus data",
+            );
+            f.at(
+                8,
+                "checksum",
+                Value::Hex(h.checksum.into(), 4),
+                "checksum over pseudo-header, header and data (0: none)",
+            );
+        }
+        Proto::Dns(m) => dns_fields(&mut f, m),
+        Proto::Http(m) => {
+            match &m.start {
+                StartLine::Request {
+                    method,
+                    target,
+                    version,
+                } => {
+                    f.add(
+                        "request.method",
+                        s(method),
+                        "what the client asks the server to do",
+                    );
+                    f.add("request.uri", s(target), "the resource asked for");
+                    f.add(
+                        "request.version",
+                        s(version),
+                        "HTTP version the client speaks",
+                    );
+                }
+                StartLine::Response {
+                    version,
+                    status,
+                    reason,
+                } => {
+                    f.add(
+                        "response.version",
+                        s(version),
+                        "HTTP version the server speaks",
+                    );
+                    f.add(
+                        "response.code",
+                        Value::U((*status).into()),
+                        status_meaning(*status),
+                    );
+                    f.add(
+                        "response.phrase",
+                        s(reason),
+                        "reason phrase: the status in words",
+                    );
+                }
+            }
+            f.add(
+                "headers",
+                Value::List(m.headers.iter().map(|(n, v)| format!("{n}: {v}")).collect()),
+                "header fields: metadata about the message",
+            );
+            if let Some(u) = m.header("upgrade") {
+                f.add(
+                    "upgrade",
+                    s(u),
+                    "the protocol the client asks to switch this connection to",
+                );
+            }
+            if !m.complete {
+                f.add(
+                    "complete",
+                    Value::Bool(false),
+                    "the header block continues in a later segment",
+                );
+            }
+        }
+        Proto::WebSocket(h) => ws_fields(&mut f, h, bytes),
+        Proto::Data => {
+            f.add(
+                "len",
+                Value::U(bytes.len() as u64),
+                "bytes of payload captured",
+            );
+            let shown = &bytes[..bytes.len().min(64)];
+            f.add(
+                "data",
+                Value::Str(hex::encode(shown)),
+                "the first 64 bytes, in hex",
+            );
+            f.add(
+                "text",
+                Value::Str(shown.iter().map(|&b| printable(b)).collect()),
+                "the same bytes as ASCII (dots for the rest)",
+            );
+        }
+        Proto::Broken(..) => {
+            f.add(
+                "len",
+                Value::U(bytes.len() as u64),
+                "bytes that could not be read as this header",
+            );
+        }
+    }
+    if let Some(p) = &layer.problem {
+        let (name, what) = if p.is_truncated() {
+            ("_truncated", "the capture ends before this header does")
+        } else {
+            ("_malformed", "a field holds an impossible value")
+        };
+        f.add(name, s(p), what);
+    }
+    f.v
+}
+
+fn ethertype_meaning(t: u16) -> String {
+    match ethernet::ethertype::name(t) {
+        Some(n) => format!("type of the payload: {n}"),
+        None if t <= 1500 => format!("IEEE 802.3 length {t}: an LLC header follows"),
+        None => "type of the payload: not known to wirelab".into(),
+    }
+}
+
+fn ethernet(f: &mut Fields, h: &ethernet::Header) {
+    let group = if h.dst.is_group() {
+        "destination MAC: a group (broadcast/multicast) address, every listener on the link takes it"
+    } else {
+        "destination MAC: the neighbour on this link the frame is for"
+    };
+    f.at(6, "dst", s(h.dst), group);
+    f.at(
+        12,
+        "src",
+        s(h.src),
+        "source MAC: the interface that sent the frame",
+    );
+    f.at(
+        14,
+        "type",
+        Value::Hex(h.ethertype.into(), 4),
+        ethertype_meaning(h.ethertype),
+    );
+}
+
+fn sll(f: &mut Fields, h: &cooked::Sll) {
+    f.add(
+        "pkttype",
+        Value::U(h.packet_type.into()),
+        format!("packet type: {}", h.packet_type_name()),
+    );
+    f.add(
+        "hatype",
+        Value::U(h.hatype.into()),
+        "ARPHRD type of the interface (1 Ethernet, 772 loopback)",
+    );
+    f.add(
+        "halen",
+        Value::U(h.halen.into()),
+        "bytes of link-layer address",
+    );
+    let addr: Vec<String> = h.addr_bytes().iter().map(|b| format!("{b:02x}")).collect();
+    f.add(
+        "src",
+        Value::Str(addr.join(":")),
+        "link-layer source address",
+    );
+    f.add(
+        "etype",
+        Value::Hex(h.protocol.into(), 4),
+        ethertype_meaning(h.protocol),
+    );
+    if h.version == 2 {
+        f.add(
+            "ifindex",
+            Value::U(h.ifindex.into()),
+            "index of the interface the packet was seen on",
+        );
+    }
+}
+
+fn arp_fields(f: &mut Fields, p: &arp::Packet) {
+    f.at(
+        2,
+        "hw.type",
+        Value::U(p.htype.into()),
+        "hardware type (1: Ethernet)",
+    );
+    f.at(
+        4,
+        "proto.type",
+        Value::Hex(p.ptype.into(), 4),
+        "protocol type (0x0800: IPv4)",
+    );
+    f.at(
+        5,
+        "hw.size",
+        Value::U(p.hlen.into()),
+        "bytes in a hardware address",
+    );
+    f.at(
+        6,
+        "proto.size",
+        Value::U(p.plen.into()),
+        "bytes in a protocol address",
+    );
+    let op = match p.oper {
+        1 => format!("request: who has {}? tell {}", p.target_ip, p.sender_ip),
+        2 => format!("reply: {} is at {}", p.sender_ip, p.sender_mac),
+        _ => p.oper_name().to_string(),
+    };
+    f.at(8, "opcode", Value::U(p.oper.into()), op);
+    f.at(14, "src.hw_mac", s(p.sender_mac), "sender MAC address");
+    f.at(18, "src.proto_ipv4", s(p.sender_ip), "sender IP address");
+    f.at(
+        24,
+        "dst.hw_mac",
+        s(p.target_mac),
+        "target MAC address (zeros in a request: that is the question)",
+    );
+    f.at(28, "dst.proto_ipv4", s(p.target_ip), "target IP address");
+}
+
+fn ipv4_fields(f: &mut Fields, h: &ipv4::Header, bytes: &[u8], layer: &Layer) {
+    f.at(1, "version", Value::U(4), "IP version 4");
+    f.at(
+        1,
+        "hdr_len",
+        Value::U(h.header_len() as u64),
+        format!(
+            "header length: {} bytes (IHL {} × 4)",
+            h.header_len(),
+            h.ihl
+        ),
+    );
+    f.at(
+        2,
+        "dsfield.dscp",
+        Value::U(h.dscp.into()),
+        "differentiated services code point: the traffic class",
+    );
+    f.at(
+        2,
+        "dsfield.ecn",
+        Value::U(h.ecn.into()),
+        "explicit congestion notification bits",
+    );
+    f.at(
+        4,
+        "len",
+        Value::U(h.total_len.into()),
+        "total length: header plus payload, in bytes",
+    );
+    f.at(
+        6,
+        "id",
+        Value::Hex(h.id.into(), 4),
+        "identification: shared by the fragments of one datagram",
+    );
+    f.at(
+        7,
+        "flags",
+        Value::Hex(h.flags().into(), 2),
+        "flags: reserved, don't fragment, more fragments",
+    );
+    f.at(
+        7,
+        "flags.df",
+        Value::Bool(h.df),
+        "don't fragment: routers must drop rather than split it (path MTU discovery)",
+    );
+    f.at(
+        7,
+        "flags.mf",
+        Value::Bool(h.mf),
+        "more fragments: more pieces of this datagram follow",
+    );
+    f.at(
+        8,
+        "frag_offset",
+        Value::U(h.frag_offset.into()),
+        format!(
+            "fragment offset in 8-byte units: this piece's data starts at byte {} of the datagram",
+            u64::from(h.frag_offset) * 8
+        ),
+    );
+    f.at(
+        9,
+        "ttl",
+        Value::U(h.ttl.into()),
+        format!(
+            "TTL {}: hops left before a router discards the packet",
+            h.ttl
+        ),
+    );
+    f.at(
+        10,
+        "proto",
+        Value::U(h.protocol.into()),
+        format!(
+            "protocol of the payload: {}",
+            ipv4::protocol::name(h.protocol)
+        ),
+    );
+    f.at(
+        12,
+        "checksum",
+        Value::Hex(h.checksum.into(), 4),
+        "header checksum (RFC 1071), recomputed by every router as TTL changes",
+    );
+    if layer.captured >= h.header_len() {
+        let ok = ipv4::internet_checksum(bytes.get(..h.header_len()).unwrap_or(&[])) == 0;
+        f.add(
+            "checksum.status",
+            Value::Static(if ok { "good" } else { "bad" }),
+            "whether the checksum matches the header",
+        );
+    }
+    f.at(
+        16,
+        "src",
+        s(h.src),
+        "source address: the interface that sent the packet",
+    );
+    f.at(
+        20,
+        "dst",
+        s(h.dst),
+        "destination address: where the packet is going",
+    );
+    if h.header_len() > 20 && layer.captured >= h.header_len() {
+        let names = ipv4::option_names(bytes.get(20..h.header_len()).unwrap_or(&[]));
+        f.add(
+            "options",
+            Value::List(names.into_iter().map(String::from).collect()),
+            "IP options (rare today; routers may drop them)",
+        );
+    }
+}
+
+fn icmpv6_fields(f: &mut Fields, m: &icmpv6::Message) {
+    f.add(
+        "type",
+        Value::U(m.icmp_type.into()),
+        icmpv6::type_name(m.icmp_type),
+    );
+    f.add(
+        "code",
+        Value::U(m.code.into()),
+        "subtype of the message (0 for echo and neighbour discovery)",
+    );
+    f.add(
+        "checksum",
+        Value::Hex(m.checksum.into(), 4),
+        "checksum over pseudo-header and message (mandatory in IPv6)",
+    );
+    if let Some((id, seq)) = m.echo {
+        f.add(
+            "echo.identifier",
+            Value::U(id.into()),
+            "identifier: matches replies to this ping process",
+        );
+        f.add(
+            "echo.sequence_number",
+            Value::U(seq.into()),
+            "sequence number: counts the pings",
+        );
+    }
+    if let Some(t) = m.target {
+        let name = if m.icmp_type == 135 {
+            "nd.ns.target_address"
+        } else {
+            "nd.na.target_address"
+        };
+        f.add(
+            name,
+            s(t),
+            "the address whose link-layer address is asked for or announced",
+        );
+    }
+    if let Some((r, sol, o)) = m.na_flags {
+        f.add(
+            "nd.na.flag.r",
+            Value::Bool(r),
+            "router: the sender is a router",
+        );
+        f.add(
+            "nd.na.flag.s",
+            Value::Bool(sol),
+            "solicited: an answer to a neighbour solicitation",
+        );
+        f.add(
+            "nd.na.flag.o",
+            Value::Bool(o),
+            "override: replace any cached link-layer address",
+        );
+    }
+    if let Some(mac) = m.source_lladdr {
+        f.add(
+            "opt.src_linkaddr",
+            s(mac),
+            "source link-layer address option: the sender's MAC",
+        );
+    }
+    if let Some(mac) = m.target_lladdr {
+        f.add(
+            "opt.target_linkaddr",
+            s(mac),
+            "target link-layer address option: the answer, a MAC",
+        );
+    }
+}
+
+fn tcp_fields(f: &mut Fields, h: &tcp::Header, m: &super::TcpMeta) {
+    f.at(
+        2,
+        "srcport",
+        Value::U(h.src_port.into()),
+        "source port: the sending process's socket",
+    );
+    f.at(
+        4,
+        "dstport",
+        Value::U(h.dst_port.into()),
+        "destination port: the receiving process's socket",
+    );
+    f.add(
+        "stream",
+        Value::U(m.stream.into()),
+        "index of this connection in the capture",
+    );
+    f.add(
+        "len",
+        Value::U(m.len.into()),
+        "bytes of data in this segment",
+    );
+    f.at(
+        8,
+        "seq",
+        Value::U(m.rel_seq.into()),
+        "sequence number relative to this side's first (its ISN is 0)",
+    );
+    f.at(
+        8,
+        "seq_raw",
+        Value::U(h.seq.into()),
+        "sequence number as sent: position of the first data byte in the sender's stream",
+    );
+    if m.len > 0 || h.flags.syn() || h.flags.fin() {
+        let next = m
+            .rel_seq
+            .wrapping_add(m.len)
+            .wrapping_add(u32::from(h.flags.syn() || h.flags.fin()));
+        f.add(
+            "nxtseq",
+            Value::U(next.into()),
+            "next sequence number this side will use (SYN and FIN count as one byte)",
+        );
+    }
+    f.at(
+        12,
+        "ack",
+        Value::U(m.rel_ack.into()),
+        "acknowledgement number relative to the other side's first",
+    );
+    f.at(
+        12,
+        "ack_raw",
+        Value::U(h.ack.into()),
+        "acknowledgement number as sent: the next byte the sender expects (with ACK)",
+    );
+    f.at(
+        13,
+        "hdr_len",
+        Value::U(h.header_len() as u64),
+        format!(
+            "header length: {} bytes (data offset {} × 4)",
+            h.header_len(),
+            h.data_offset
+        ),
+    );
+    f.at(
+        14,
+        "flags",
+        Value::Hex(h.flags.0.into(), 3),
+        format!("control bits: {}", h.flags.names()),
+    );
+    f.at(
+        14,
+        "flags.str",
+        Value::Str(format!("[{}]", h.flags.tcpdump().as_str())),
+        "the flags as tcpdump prints them (S SYN, F FIN, R RST, P PUSH, . ACK)",
+    );
+    if let Some(p) = m.phase {
+        f.add("phase", Value::Static(p.label()), phase_meaning(p));
+    }
+    f.at(
+        16,
+        "window",
+        Value::U(h.window.into()),
+        "receive window: bytes the sender can still take (before window scaling)",
+    );
+    f.at(
+        18,
+        "checksum",
+        Value::Hex(h.checksum.into(), 4),
+        "checksum over pseudo-header, header and data",
+    );
+    f.at(
+        20,
+        "urgent_pointer",
+        Value::U(h.urgent.into()),
+        "urgent pointer (with URG; almost never used)",
+    );
+    let o = &h.options;
+    let end = h.header_len();
+    if o.kind_count > 0 {
+        f.at(
+            end,
+            "options",
+            Value::List(
+                o.kinds()
+                    .iter()
+                    .map(|&k| tcp::option_name(k).to_string())
+                    .collect(),
+            ),
+            "TCP options, in order",
+        );
+    }
+    if let Some(mss) = o.mss {
+        f.at(
+            end,
+            "options.mss_val",
+            Value::U(mss.into()),
+            "maximum segment size: the largest segment this side wants to receive",
+        );
+    }
+    if let Some(ws) = o.wscale {
+        f.at(
+            end,
+            "options.wscale.shift",
+            Value::U(ws.into()),
+            format!(
+                "window scale: later windows from this side are multiplied by {}",
+                1u64 << ws.min(14)
+            ),
+        );
+    }
+    if o.sack_permitted {
+        f.at(
+            end,
+            "options.sack_perm",
+            Value::Bool(true),
+            "SACK permitted: this side understands selective acknowledgements",
+        );
+    }
+    if o.sack_count > 0 {
+        let blocks = o
+            .sack_blocks()
+            .iter()
+            .map(|(l, r)| format!("{l}-{r}"))
+            .collect();
+        f.at(
+            end,
+            "options.sack",
+            Value::List(blocks),
+            "SACK blocks: ranges received beyond the cumulative ack",
+        );
+    }
+    if let Some((val, ecr)) = o.timestamps {
+        f.at(
+            end,
+            "options.timestamp.tsval",
+            Value::U(val.into()),
+            "timestamp value: the sender's clock, for RTT measurement",
+        );
+        f.at(
+            end,
+            "options.timestamp.tsecr",
+            Value::U(ecr.into()),
+            "timestamp echo reply: the last TSval received from the other side",
+        );
+    }
+    if o.malformed {
+        f.add(
+            "options.malformed",
+            Value::Bool(true),
+            "an option's length does not fit the header",
+        );
+    }
+}
+
+fn phase_meaning(p: super::Phase) -> &'static str {
+    use super::Phase::*;
+    match p {
+        Handshake1 => {
+            "SYN: the client asks to open a connection and sends its initial sequence number"
+        }
+        Handshake2 => "SYN-ACK: the server agrees, acknowledges the client's SYN and sends its own",
+        Handshake3 => "ACK: the client acknowledges the server's SYN; the connection is open",
+        Fin1 => "FIN: this side has finished sending",
+        Fin2 => "FIN: the other side has finished sending too",
+        LastAck => "the last ACK: both FINs acknowledged, the connection is closed",
+        Reset => "RST: the connection is aborted at once",
+    }
+}
+
+fn status_meaning(code: u16) -> String {
+    let class = match code / 100 {
+        1 => "informational",
+        2 => "success",
+        3 => "redirection",
+        4 => "client error",
+        5 => "server error",
+        _ => "unknown class",
+    };
+    if code == 101 {
+        "status 101: switching protocols (e.g. to WebSocket) on this connection".into()
+    } else {
+        format!("status {code}: {class}")
+    }
+}
+
+fn dns_fields(f: &mut Fields, m: &dns::Message) {
+    f.at(
+        2,
+        "id",
+        Value::Hex(m.id.into(), 4),
+        "transaction ID: matches a response to its query",
+    );
+    f.at(
+        4,
+        "flags",
+        Value::Hex(m.flags.into(), 4),
+        "flags: response, opcode, authoritative, truncated, recursion, rcode",
+    );
+    f.at(
+        4,
+        "flags.response",
+        Value::Bool(m.is_response()),
+        if m.is_response() {
+            "a response"
+        } else {
+            "a query"
+        },
+    );
+    f.at(
+        4,
+        "flags.opcode",
+        Value::U(m.opcode().into()),
+        "opcode: 0 standard query",
+    );
+    f.at(
+        4,
+        "flags.recdesired",
+        Value::Bool(m.rd()),
+        "recursion desired: please resolve the name fully",
+    );
+    if m.is_response() {
+        f.at(
+            4,
+            "flags.rcode",
+            Value::U(m.rcode().into()),
+            dns::rcode_name(m.rcode()),
+        );
+    }
+    f.at(
+        6,
+        "count.queries",
+        Value::U(m.qdcount.into()),
+        "questions in the message",
+    );
+    f.at(
+        8,
+        "count.answers",
+        Value::U(m.ancount.into()),
+        "answer records",
+    );
+    f.at(
+        10,
+        "count.auth_rr",
+        Value::U(m.nscount.into()),
+        "authority records",
+    );
+    f.at(
+        12,
+        "count.add_rr",
+        Value::U(m.arcount.into()),
+        "additional records",
+    );
+    if !m.questions.is_empty() {
+        f.add(
+            "qry.name",
+            Value::List(m.questions.iter().map(|q| q.name.clone()).collect()),
+            "the names asked about",
+        );
+        f.add(
+            "qry.type",
+            Value::List(
+                m.questions
+                    .iter()
+                    .map(|q| dns::type_name(q.qtype).to_string())
+                    .collect(),
+            ),
+            "record types asked for",
+        );
+    }
+    if !m.answers.is_empty() {
+        f.add(
+            "resp.name",
+            Value::List(m.answers.iter().map(|a| a.name.clone()).collect()),
+            "the names answered",
+        );
+        f.add(
+            "resp.type",
+            Value::List(
+                m.answers
+                    .iter()
+                    .map(|a| dns::type_name(a.rtype).to_string())
+                    .collect(),
+            ),
+            "answer record types",
+        );
+        f.add(
+            "resp.ttl",
+            Value::List(m.answers.iter().map(|a| a.ttl.to_string()).collect()),
+            "seconds each answer may be cached",
+        );
+        let data = m
+            .answers
+            .iter()
+            .map(|a| match &a.data {
+                dns::RData::A(ip) => ip.to_string(),
+                dns::RData::Aaaa(ip) => ip.to_string(),
+                dns::RData::Name(n) => n.clone(),
+                dns::RData::Mx(p, n) => format!("{p} {n}"),
+                dns::RData::Txt(t) => t.clone(),
+                dns::RData::Other(n) => format!("{n} bytes"),
+            })
+            .collect();
+        f.add(
+            "resp.data",
+            Value::List(data),
+            "what each answer says (an address, a name, text)",
+        );
+    }
+}
+
+fn ws_fields(f: &mut Fields, h: &websocket_frame::FrameHeader, bytes: &[u8]) {
+    f.add("fin", Value::Bool(h.fin), "final fragment of a message");
+    f.add(
+        "rsv",
+        Value::U(h.rsv.into()),
+        "reserved bits for extensions (RSV1: compressed)",
+    );
+    f.add(
+        "opcode",
+        Value::U(h.opcode.into()),
+        format!("opcode: {}", websocket_frame::opcode_name(h.opcode)),
+    );
+    f.add(
+        "mask",
+        Value::Bool(h.masked),
+        "masked: set on every client-to-server frame (RFC 6455 §5.3)",
+    );
+    f.add(
+        "payload_length",
+        Value::U(h.payload_len),
+        "bytes of payload in this frame",
+    );
+    if let Some(k) = h.mask_key {
+        f.add(
+            "masking_key",
+            Value::Str(hex::encode(k)),
+            "the 4-byte key the client XORs the payload with",
+        );
+    }
+    let payload = bytes.get(h.header_len..).unwrap_or(&[]);
+    let mut clear = Vec::with_capacity(payload.len().min(256));
+    let shown = &payload[..payload.len().min(256)];
+    match h.mask_key {
+        Some(k) => websocket_frame::unmask(shown, k, 0, &mut clear),
+        None => clear.extend_from_slice(shown),
+    }
+    let mut text = String::new();
+    match (h.opcode, std::str::from_utf8(&clear)) {
+        (1, Ok(t)) => text.push_str(t),
+        (8, _) if clear.len() >= 2 => {
+            let code = u16::from_be_bytes([clear[0], clear[1]]);
+            let _ = write!(
+                text,
+                "close code {code} {}",
+                String::from_utf8_lossy(&clear[2..])
+            );
+        }
+        _ => text.push_str(&hex::encode(&clear)),
+    }
+    f.add(
+        "payload",
+        Value::Str(text),
+        "the payload, unmasked (text as text, anything else in hex; first 256 bytes)",
+    );
+}

@@ -1,0 +1,322 @@
+//! Bytes → layers. A captured frame is split into the headers it carries, outermost first;
+//! each [`Layer`] knows its protocol, where it sits on the OSI and TCP/IP models, its byte range
+//! in the frame, and (on demand, see [`Layer::fields`]) its fields with their meaning.
+//!
+//! ```text
+//!  frame bytes: | ethernet 0..14 | ipv4 14..34 | tcp 34..66 | http 66..145 |
+//!  OSI:              2               3             4             7
+//!  TCP/IP:          link          internet     transport    application
+//! ```
+//!
+//! Nothing here prints: `render::packet` turns layers into summary, detail, hex and JSON.
+//! Parsing never panics; a header that is cut short or impossible becomes a layer with a
+//! [`Layer::problem`], holding whatever fields could be read.
+
+mod engine;
+#[cfg(test)]
+pub(crate) mod engine_test_frames;
+pub mod fields;
+pub mod filter;
+pub mod hex_input;
+pub mod stats;
+
+use std::net::IpAddr;
+
+pub use engine::Dissector;
+pub use fields::{Field, Value};
+
+use crate::layers::TcpIpLayer;
+use crate::wire::{
+    arp, cooked, dns, ethernet, header_error::HeaderError, http_message, icmp, icmpv6, ipv4, ipv6,
+    tcp, udp, vlan, websocket_frame,
+};
+
+/// Where a capture's frames start: the link-layer header type (pcap LINKTYPE_ values).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LinkType {
+    /// LINKTYPE_ETHERNET (1).
+    Ethernet,
+    /// LINKTYPE_LINUX_SLL (113): `tcpdump -i any`, v1.
+    LinuxSll,
+    /// LINKTYPE_LINUX_SLL2 (276): `tcpdump -i any`, v2.
+    LinuxSll2,
+    /// LINKTYPE_RAW (101, also DLT_RAW 12/14): an IPv4 or IPv6 packet, told apart by version.
+    RawIp,
+    /// LINKTYPE_IPV4 (228).
+    Ipv4,
+    /// LINKTYPE_IPV6 (229).
+    Ipv6,
+    /// LINKTYPE_NULL (0) and LINKTYPE_LOOP (108): BSD loopback.
+    Null,
+    /// Anything else: the whole frame is shown as payload.
+    Other(u32),
+}
+
+impl LinkType {
+    /// The link type for a pcap/pcapng LINKTYPE_ number.
+    pub fn from_linktype(n: u32) -> LinkType {
+        match n {
+            1 => LinkType::Ethernet,
+            113 => LinkType::LinuxSll,
+            276 => LinkType::LinuxSll2,
+            12 | 14 | 101 => LinkType::RawIp,
+            228 => LinkType::Ipv4,
+            229 => LinkType::Ipv6,
+            0 | 108 => LinkType::Null,
+            n => LinkType::Other(n),
+        }
+    }
+
+    /// The LINKTYPE_ number written into pcap files.
+    pub fn to_linktype(self) -> u32 {
+        match self {
+            LinkType::Ethernet => 1,
+            LinkType::LinuxSll => 113,
+            LinkType::LinuxSll2 => 276,
+            LinkType::RawIp => 101,
+            LinkType::Ipv4 => 228,
+            LinkType::Ipv6 => 229,
+            LinkType::Null => 0,
+            LinkType::Other(n) => n,
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            LinkType::Ethernet => "Ethernet",
+            LinkType::LinuxSll => "Linux cooked capture v1",
+            LinkType::LinuxSll2 => "Linux cooked capture v2",
+            LinkType::RawIp => "raw IP",
+            LinkType::Ipv4 => "raw IPv4",
+            LinkType::Ipv6 => "raw IPv6",
+            LinkType::Null => "BSD loopback",
+            LinkType::Other(_) => "unsupported link type",
+        }
+    }
+}
+
+/// One captured frame's metadata.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FrameInfo {
+    /// 1-based position in the capture.
+    pub number: u64,
+    /// Capture time: seconds since the Unix epoch.
+    pub ts_sec: i64,
+    /// Nanoseconds within the second.
+    pub ts_nsec: u32,
+    /// Digits of sub-second precision the capture records (6: µs, 9: ns).
+    pub ts_digits: u8,
+    /// Bytes captured (what is in the file).
+    pub caplen: u32,
+    /// Bytes on the wire (may be more, when the snap length cut the frame).
+    pub len: u32,
+    pub link: LinkType,
+    /// pcapng interface the frame came from (0 for pcap).
+    pub interface: u32,
+}
+
+/// A TCP segment's place in its connection, worked out from earlier segments.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct TcpMeta {
+    /// Index of the connection in the capture (Wireshark's `tcp.stream`).
+    pub stream: u32,
+    /// Segment data length from the IP lengths (not the captured bytes).
+    pub len: u32,
+    /// Sequence and acknowledgement numbers relative to each side's first sequence number.
+    pub rel_seq: u32,
+    pub rel_ack: u32,
+    pub phase: Option<Phase>,
+}
+
+/// Where a segment sits in the connection's life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Phase {
+    /// SYN: the client asks to open and sends its initial sequence number.
+    Handshake1,
+    /// SYN-ACK: the server agrees and sends its own.
+    Handshake2,
+    /// ACK of the SYN-ACK: the connection is open.
+    Handshake3,
+    /// The first FIN: one side has no more data to send.
+    Fin1,
+    /// The other side's FIN.
+    Fin2,
+    /// The ACK of the second FIN: the connection is closed.
+    LastAck,
+    /// RST: the connection is aborted.
+    Reset,
+}
+
+impl Phase {
+    /// The label in summary lines, e.g. "handshake 1/3".
+    pub fn label(self) -> &'static str {
+        match self {
+            Phase::Handshake1 => "handshake 1/3",
+            Phase::Handshake2 => "handshake 2/3",
+            Phase::Handshake3 => "handshake 3/3",
+            Phase::Fin1 => "teardown FIN 1/2",
+            Phase::Fin2 => "teardown FIN 2/2",
+            Phase::LastAck => "teardown last ACK",
+            Phase::Reset => "reset",
+        }
+    }
+}
+
+/// What a layer is, with its parsed header.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Proto {
+    Ethernet(ethernet::Header),
+    Sll(cooked::Sll),
+    Null(cooked::Null),
+    Vlan(vlan::Tag),
+    Arp(arp::Packet),
+    Ipv4(ipv4::Header),
+    Ipv6(ipv6::Header),
+    Ipv6Ext(ipv6::ExtHeader),
+    Icmp(icmp::Header),
+    Icmpv6(icmpv6::Message),
+    Tcp(tcp::Header, TcpMeta),
+    Udp(udp::Header),
+    Dns(Box<dns::Message>),
+    Http(Box<http_message::Message>),
+    WebSocket(websocket_frame::FrameHeader),
+    /// Bytes no protocol above claims: application data, or what follows an unknown header.
+    Data,
+    /// A header that could not be read at all: its name and its OSI layer.
+    Broken(&'static str, u8),
+}
+
+/// One layer of a dissected frame.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Layer {
+    pub proto: Proto,
+    /// Byte range of this layer's header (for `Data`, of the payload) within the frame.
+    pub start: usize,
+    pub end: usize,
+    /// Header bytes actually captured (less than the header's length when truncated).
+    pub captured: usize,
+    /// Why the layer is incomplete or impossible, if it is.
+    pub problem: Option<HeaderError>,
+}
+
+impl Layer {
+    /// The short name used in JSON and filters, following Wireshark where it has one.
+    pub fn name(&self) -> &'static str {
+        match &self.proto {
+            Proto::Ethernet(_) => "eth",
+            Proto::Sll(s) if s.version == 2 => "sll2",
+            Proto::Sll(_) => "sll",
+            Proto::Null(_) => "null",
+            Proto::Vlan(_) => "vlan",
+            Proto::Arp(_) => "arp",
+            Proto::Ipv4(_) => "ipv4",
+            Proto::Ipv6(_) => "ipv6",
+            Proto::Ipv6Ext(e) => ipv6::ext_name(e.kind),
+            Proto::Icmp(_) => "icmp",
+            Proto::Icmpv6(_) => "icmpv6",
+            Proto::Tcp(..) => "tcp",
+            Proto::Udp(_) => "udp",
+            Proto::Dns(_) => "dns",
+            Proto::Http(_) => "http",
+            Proto::WebSocket(_) => "websocket",
+            Proto::Data => "data",
+            Proto::Broken(n, _) => n,
+        }
+    }
+
+    /// The protocol's full name, as the detail view heads it.
+    pub fn title(&self) -> &'static str {
+        match &self.proto {
+            Proto::Ethernet(_) => "Ethernet II",
+            Proto::Sll(s) if s.version == 2 => "Linux cooked capture v2",
+            Proto::Sll(_) => "Linux cooked capture v1",
+            Proto::Null(_) => "BSD loopback",
+            Proto::Vlan(_) => "802.1Q Virtual LAN",
+            Proto::Arp(_) => "Address Resolution Protocol",
+            Proto::Ipv4(_) => "Internet Protocol version 4",
+            Proto::Ipv6(_) => "Internet Protocol version 6",
+            Proto::Ipv6Ext(e) => match e.kind {
+                0 => "IPv6 hop-by-hop options",
+                43 => "IPv6 routing header",
+                44 => "IPv6 fragment header",
+                _ => "IPv6 destination options",
+            },
+            Proto::Icmp(_) => "Internet Control Message Protocol",
+            Proto::Icmpv6(_) => "Internet Control Message Protocol v6",
+            Proto::Tcp(..) => "Transmission Control Protocol",
+            Proto::Udp(_) => "User Datagram Protocol",
+            Proto::Dns(_) => "Domain Name System",
+            Proto::Http(_) => "Hypertext Transfer Protocol",
+            Proto::WebSocket(_) => "WebSocket",
+            Proto::Data => "Data (payload)",
+            Proto::Broken(..) => "Unreadable header",
+        }
+    }
+
+    /// OSI layer number (1–7).
+    pub fn osi(&self) -> u8 {
+        match &self.proto {
+            Proto::Ethernet(_)
+            | Proto::Sll(_)
+            | Proto::Null(_)
+            | Proto::Vlan(_)
+            | Proto::Arp(_) => 2,
+            Proto::Ipv4(_)
+            | Proto::Ipv6(_)
+            | Proto::Ipv6Ext(_)
+            | Proto::Icmp(_)
+            | Proto::Icmpv6(_) => 3,
+            Proto::Tcp(..) | Proto::Udp(_) => 4,
+            Proto::Dns(_) | Proto::Http(_) | Proto::WebSocket(_) | Proto::Data => 7,
+            Proto::Broken(_, n) => *n,
+        }
+    }
+
+    /// OSI layer name.
+    pub fn osi_name(&self) -> &'static str {
+        crate::layers::osi(self.osi()).map_or("unknown", |l| l.name)
+    }
+
+    /// TCP/IP (RFC 1122) layer.
+    pub fn tcpip(&self) -> TcpIpLayer {
+        crate::layers::osi(self.osi()).map_or(TcpIpLayer::Application, |l| l.tcpip)
+    }
+
+    /// The layer's fields, each with its meaning. Allocates: call it only to show them.
+    pub fn fields(&self, frame: &[u8]) -> Vec<Field> {
+        fields::of(self, frame)
+    }
+}
+
+/// One dissected frame: its metadata, bytes and layers.
+#[derive(Debug, Clone, Copy)]
+pub struct Packet<'a> {
+    pub info: &'a FrameInfo,
+    pub data: &'a [u8],
+    pub layers: &'a [Layer],
+}
+
+impl Packet<'_> {
+    /// The first layer with this name.
+    pub fn layer(&self, name: &str) -> Option<&Layer> {
+        self.layers.iter().find(|l| l.name() == name)
+    }
+
+    /// Network-layer source and destination, from the innermost IP header.
+    pub fn ip_addrs(&self) -> Option<(IpAddr, IpAddr)> {
+        self.layers.iter().rev().find_map(|l| match &l.proto {
+            Proto::Ipv4(h) => Some((IpAddr::V4(h.src), IpAddr::V4(h.dst))),
+            Proto::Ipv6(h) => Some((IpAddr::V6(h.src), IpAddr::V6(h.dst))),
+            _ => None,
+        })
+    }
+
+    /// Transport ports (TCP or UDP).
+    pub fn ports(&self) -> Option<(u16, u16)> {
+        self.layers.iter().find_map(|l| match &l.proto {
+            Proto::Tcp(h, _) => Some((h.src_port, h.dst_port)),
+            Proto::Udp(h) => Some((h.src_port, h.dst_port)),
+            _ => None,
+        })
+    }
+}

@@ -1,0 +1,665 @@
+//! The dissector's views: `summary` (one line a packet, shaped like `tcpdump -nn`), `detail`
+//! (a tree like `tshark -V`, each layer headed with its OSI and TCP/IP layer), `hex` (the
+//! bytes, marked with the layer they belong to) and `json` (one object a packet).
+
+use std::io::{self, Write};
+
+use crate::dissect::stats::Stats;
+use crate::dissect::{Layer, Packet, Proto, Value};
+use crate::wire::{arp, dns, http_message::StartLine, icmp, icmpv6, websocket_frame};
+
+/// Writes `HH:MM:SS.ffffff` (UTC), with as many sub-second digits as the capture has.
+fn time_of_day<W: Write>(out: &mut W, sec: i64, nsec: u32, digits: u8) -> io::Result<()> {
+    let day = sec.rem_euclid(86_400);
+    write!(
+        out,
+        "{:02}:{:02}:{:02}",
+        day / 3600,
+        day % 3600 / 60,
+        day % 60
+    )?;
+    write_frac(out, nsec, digits)
+}
+
+fn write_frac<W: Write>(out: &mut W, nsec: u32, digits: u8) -> io::Result<()> {
+    if digits >= 9 {
+        write!(out, ".{nsec:09}")
+    } else {
+        write!(out, ".{:06}", nsec / 1000)
+    }
+}
+
+/// `YYYY-MM-DD` for days since 1970-01-01 (proleptic Gregorian; H. Hinnant's algorithm).
+fn civil(days: i64) -> (i64, u32, u32) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    (yoe + era * 400 + i64::from(m <= 2), m, d)
+}
+
+/// One line a packet, in the shape of `tcpdump -nn`, with TCP handshake and teardown labelled.
+pub fn summary<W: Write>(out: &mut W, p: &Packet) -> io::Result<()> {
+    write!(out, "{:>5} ", p.info.number)?;
+    time_of_day(out, p.info.ts_sec, p.info.ts_nsec, p.info.ts_digits)?;
+    out.write_all(b" ")?;
+    let mut ip: Option<(&Layer, bool)> = None;
+    for l in p.layers {
+        match &l.proto {
+            Proto::Vlan(t) => write!(out, "vlan {}, ", t.vid)?,
+            Proto::Arp(a) => return arp_line(out, a),
+            Proto::Ipv4(_) => ip = Some((l, false)),
+            Proto::Ipv6(_) => ip = Some((l, true)),
+            _ => {}
+        }
+    }
+    let Some((ip_layer, v6)) = ip else {
+        // No IP: name the outermost layer and the length.
+        let name = p.layers.first().map_or("frame", |l| l.name());
+        write!(out, "{name}, length {}", p.info.len)?;
+        return problem_note(out, p);
+    };
+    out.write_all(if v6 { b"IP6 " } else { b"IP " })?;
+    let transport = p
+        .layers
+        .iter()
+        .find(|l| matches!(l.proto, Proto::Tcp(..) | Proto::Udp(_)));
+    match (&ip_layer.proto, transport.map(|t| &t.proto)) {
+        (Proto::Ipv4(h), Some(Proto::Tcp(t, _))) => {
+            write!(out, "{}.{} > {}.{}: ", h.src, t.src_port, h.dst, t.dst_port)?
+        }
+        (Proto::Ipv4(h), Some(Proto::Udp(u))) => {
+            write!(out, "{}.{} > {}.{}: ", h.src, u.src_port, h.dst, u.dst_port)?
+        }
+        (Proto::Ipv6(h), Some(Proto::Tcp(t, _))) => {
+            write!(out, "{}.{} > {}.{}: ", h.src, t.src_port, h.dst, t.dst_port)?
+        }
+        (Proto::Ipv6(h), Some(Proto::Udp(u))) => {
+            write!(out, "{}.{} > {}.{}: ", h.src, u.src_port, h.dst, u.dst_port)?
+        }
+        (Proto::Ipv4(h), _) => write!(out, "{} > {}: ", h.src, h.dst)?,
+        (Proto::Ipv6(h), _) => write!(out, "{} > {}: ", h.src, h.dst)?,
+        _ => {}
+    }
+    let ip_payload = match &ip_layer.proto {
+        Proto::Ipv4(h) => usize::from(h.total_len).saturating_sub(h.header_len()),
+        Proto::Ipv6(h) => usize::from(h.payload_len),
+        _ => 0,
+    };
+    let app = p.layers.iter().find(|l| {
+        matches!(
+            l.proto,
+            Proto::Dns(_) | Proto::Http(_) | Proto::WebSocket(_)
+        )
+    });
+    let mut wrote = false;
+    for l in p.layers {
+        match &l.proto {
+            Proto::Tcp(h, m) => {
+                write!(out, "Flags [{}]", h.flags.tcpdump().as_str())?;
+                if m.len > 0 || h.flags.syn() || h.flags.fin() || h.flags.rst() {
+                    if h.flags.syn() {
+                        write!(out, ", seq {}", h.seq)?;
+                    } else if m.len > 0 {
+                        write!(out, ", seq {}:{}", m.rel_seq, m.rel_seq.wrapping_add(m.len))?;
+                    } else {
+                        write!(out, ", seq {}", m.rel_seq)?;
+                    }
+                }
+                if h.flags.ack() {
+                    if h.flags.syn() {
+                        write!(out, ", ack {}", h.ack)?;
+                    } else {
+                        write!(out, ", ack {}", m.rel_ack)?;
+                    }
+                }
+                write!(out, ", win {}", h.window)?;
+                write!(out, ", length {}", m.len)?;
+                if let Some(ph) = m.phase {
+                    write!(out, "  [{}]", ph.label())?;
+                }
+                wrote = true;
+            }
+            Proto::Udp(u) if app.is_none() => {
+                write!(out, "UDP, length {}", u.length.saturating_sub(8))?;
+                wrote = true;
+            }
+            Proto::Icmp(h) => {
+                write!(out, "ICMP {}", icmp::type_name(h.icmp_type))?;
+                if h.is_echo() {
+                    write!(out, ", id {}, seq {}", h.ident, h.seq)?;
+                } else if h.code != 0 || h.is_error() {
+                    write!(out, ", {}", icmp::code_name(h.icmp_type, h.code))?;
+                }
+                write!(out, ", length {ip_payload}")?;
+                wrote = true;
+            }
+            Proto::Icmpv6(m) => {
+                write!(out, "ICMP6, {}", icmpv6::type_name(m.icmp_type))?;
+                if let Some((id, seq)) = m.echo {
+                    write!(out, ", id {id}, seq {seq}")?;
+                }
+                match (m.icmp_type, m.target) {
+                    (135, Some(t)) => write!(out, ", who has {t}")?,
+                    (_, Some(t)) => write!(out, ", tgt is {t}")?,
+                    _ => {}
+                }
+                write!(out, ", length {ip_payload}")?;
+                wrote = true;
+            }
+            _ => {}
+        }
+    }
+    if let Some(app) = app {
+        out.write_all(if wrote { b": " } else { b"" })?;
+        app_summary(out, p, app)?;
+        wrote = true;
+    }
+    if !wrote {
+        let proto = match &ip_layer.proto {
+            Proto::Ipv4(h) => h.protocol,
+            _ => p
+                .layers
+                .iter()
+                .rev()
+                .find_map(|l| match &l.proto {
+                    Proto::Ipv6Ext(e) => Some(e.next_header),
+                    Proto::Ipv6(h) => Some(h.next_header),
+                    _ => None,
+                })
+                .unwrap_or(0),
+        };
+        write!(
+            out,
+            "{}, length {ip_payload}",
+            crate::wire::ipv4::protocol::name(proto)
+        )?;
+    }
+    problem_note(out, p)
+}
+
+fn app_summary<W: Write>(out: &mut W, p: &Packet, app: &Layer) -> io::Result<()> {
+    match &app.proto {
+        Proto::Dns(m) => {
+            write!(out, "DNS {}", m.id)?;
+            if m.is_response() {
+                write!(out, " {}/{}/{}", m.ancount, m.nscount, m.arcount)?;
+                if m.rcode() != 0 {
+                    write!(out, " {}", dns::rcode_name(m.rcode()))?;
+                }
+                for a in &m.answers {
+                    match &a.data {
+                        dns::RData::A(ip) => write!(out, " A {ip}")?,
+                        dns::RData::Aaaa(ip) => write!(out, " AAAA {ip}")?,
+                        dns::RData::Name(n) => write!(out, " {} {n}", dns::type_name(a.rtype))?,
+                        _ => write!(out, " {}", dns::type_name(a.rtype))?,
+                    }
+                }
+            } else {
+                out.write_all(if m.rd() { b"+" } else { b"" })?;
+                for q in &m.questions {
+                    write!(out, " {}? {}.", dns::type_name(q.qtype), q.name)?;
+                }
+            }
+        }
+        Proto::Http(m) => match &m.start {
+            StartLine::Request {
+                method,
+                target,
+                version,
+            } => write!(out, "HTTP {method} {target} {version}")?,
+            StartLine::Response {
+                version,
+                status,
+                reason,
+            } => write!(out, "{version} {status} {reason}")?,
+        },
+        Proto::WebSocket(_) => {
+            let mut first = true;
+            for l in p.layers {
+                if let Proto::WebSocket(f) = &l.proto {
+                    if !first {
+                        out.write_all(b"; ")?;
+                    }
+                    first = false;
+                    write!(
+                        out,
+                        "WebSocket {}{}{}, payload {}",
+                        websocket_frame::opcode_name(f.opcode),
+                        if f.fin { " FIN" } else { "" },
+                        if f.masked { " masked" } else { "" },
+                        f.payload_len
+                    )?;
+                }
+            }
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
+fn arp_line<W: Write>(out: &mut W, a: &arp::Packet) -> io::Result<()> {
+    match a.oper {
+        1 => writeln!(
+            out,
+            "ARP, Request who-has {} tell {}, length 28",
+            a.target_ip, a.sender_ip
+        ),
+        2 => writeln!(
+            out,
+            "ARP, Reply {} is-at {}, length 28",
+            a.sender_ip, a.sender_mac
+        ),
+        n => writeln!(out, "ARP, operation {n}, length 28"),
+    }
+}
+
+fn problem_note<W: Write>(out: &mut W, p: &Packet) -> io::Result<()> {
+    if p.info.caplen < p.info.len {
+        write!(out, " [captured {} of {} bytes]", p.info.caplen, p.info.len)?;
+    }
+    if let Some(l) = p.layers.iter().find(|l| l.problem.is_some()) {
+        if let Some(e) = &l.problem {
+            write!(out, " [{e}]")?;
+        }
+    }
+    out.write_all(b"\n")
+}
+
+/// The frame line that heads the detail view.
+fn frame_line<W: Write>(out: &mut W, p: &Packet) -> io::Result<()> {
+    let (y, m, d) = civil(p.info.ts_sec.div_euclid(86_400));
+    write!(
+        out,
+        "Frame {}: {} bytes on wire, {} bytes captured, {y:04}-{m:02}-{d:02} ",
+        p.info.number, p.info.len, p.info.caplen
+    )?;
+    time_of_day(out, p.info.ts_sec, p.info.ts_nsec, p.info.ts_digits)?;
+    write!(out, " UTC, link {}", p.info.link.name())?;
+    if p.info.caplen < p.info.len {
+        write!(
+            out,
+            " (cut by the snap length: {} bytes not captured)",
+            p.info.len - p.info.caplen
+        )?;
+    }
+    out.write_all(b"\n")
+}
+
+fn layer_heading<W: Write>(out: &mut W, l: &Layer) -> io::Result<()> {
+    // "Title  [OSI n name · TCP/IP layer]  bytes a..b", written piece by piece (hot path).
+    out.write_all(l.title().as_bytes())?;
+    out.write_all(b"  [OSI ")?;
+    write_u64(out, l.osi().into())?;
+    out.write_all(b" ")?;
+    out.write_all(l.osi_name().as_bytes())?;
+    out.write_all(" · TCP/IP ".as_bytes())?;
+    out.write_all(l.tcpip().name().as_bytes())?;
+    out.write_all(b"]  bytes ")?;
+    write_u64(out, l.start as u64)?;
+    out.write_all(b"..")?;
+    write_u64(out, l.end as u64)?;
+    out.write_all(b"\n")
+}
+
+/// A tree like `tshark -V`: each layer headed with its OSI and TCP/IP layer and byte range,
+/// each field with its value and meaning.
+pub fn detail<W: Write>(out: &mut W, p: &Packet) -> io::Result<()> {
+    frame_line(out, p)?;
+    for l in p.layers {
+        layer_heading(out, l)?;
+        if matches!(l.proto, Proto::Data) {
+            // The payload: its length, then the bytes themselves (at most 256).
+            let bytes = p.data.get(l.start..l.end).unwrap_or(&[]);
+            writeln!(out, "    len: {}  — bytes of payload captured", bytes.len())?;
+            dump_at(out, &bytes[..bytes.len().min(256)], 0, b"    ")?;
+            if bytes.len() > 256 {
+                writeln!(out, "    … {} more bytes not shown", bytes.len() - 256)?;
+            }
+            continue;
+        }
+        for f in l.fields(p.data) {
+            out.write_all(b"    ")?;
+            out.write_all(f.name.as_bytes())?;
+            out.write_all(b": ")?;
+            write_value(out, &f.value)?;
+            out.write_all("  — ".as_bytes())?;
+            out.write_all(f.meaning.as_bytes())?;
+            out.write_all(b"\n")?;
+        }
+    }
+    out.write_all(b"\n")
+}
+
+/// Writes a number in decimal without going through `core::fmt`.
+fn write_u64<W: Write>(out: &mut W, mut n: u64) -> io::Result<()> {
+    let mut buf = [0u8; 20];
+    let mut i = buf.len();
+    loop {
+        i -= 1;
+        buf[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    out.write_all(&buf[i..])
+}
+
+/// A field value as the detail view shows it (the same text as its `Display`).
+fn write_value<W: Write>(out: &mut W, v: &Value) -> io::Result<()> {
+    match v {
+        Value::U(n) => write_u64(out, *n),
+        Value::Str(s) => out.write_all(s.as_bytes()),
+        Value::Static(s) => out.write_all(s.as_bytes()),
+        Value::Bool(true) => out.write_all(b"set"),
+        Value::Bool(false) => out.write_all(b"not set"),
+        other => write!(out, "{other}"),
+    }
+}
+
+const COLOURS: [&str; 6] = [
+    "\x1b[34m", "\x1b[32m", "\x1b[33m", "\x1b[35m", "\x1b[36m", "\x1b[31m",
+];
+
+/// The frame as hex+ASCII, each layer's bytes under a label naming the layer (and in its own
+/// colour when `colour` is set): header and payload made visible.
+pub fn hex<W: Write>(out: &mut W, p: &Packet, colour: bool) -> io::Result<()> {
+    frame_line(out, p)?;
+    let mut covered = 0;
+    for (i, l) in p.layers.iter().enumerate() {
+        let (on, off) = if colour {
+            (COLOURS[i % COLOURS.len()], "\x1b[0m")
+        } else {
+            ("", "")
+        };
+        writeln!(
+            out,
+            "{on}[{} {}..{} · OSI {} {} · {}]{off}",
+            l.name(),
+            l.start,
+            l.end,
+            l.osi(),
+            l.osi_name(),
+            if matches!(l.proto, Proto::Data | Proto::WebSocket(_)) {
+                "payload"
+            } else {
+                "header"
+            }
+        )?;
+        let bytes = p.data.get(l.start..l.end).unwrap_or(&[]);
+        out.write_all(on.as_bytes())?;
+        dump_at(out, bytes, l.start, b"  ")?;
+        out.write_all(off.as_bytes())?;
+        covered = covered.max(l.end);
+    }
+    if covered < p.data.len() {
+        writeln!(
+            out,
+            "[trailer {}..{} · link-layer padding after the IP packet]",
+            covered,
+            p.data.len()
+        )?;
+        dump_at(out, p.data.get(covered..).unwrap_or(&[]), covered, b"  ")?;
+    }
+    out.write_all(b"\n")
+}
+
+/// Hex+ASCII lines whose offsets are frame offsets, in the layout of `render::hexdump`
+/// (`OFFS  xx xx … xx  xx … xx  text`), built in a stack buffer: no allocation per byte.
+fn dump_at<W: Write>(out: &mut W, bytes: &[u8], base: usize, indent: &[u8]) -> io::Result<()> {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut line = [b' '; 128];
+    for (i, chunk) in bytes.chunks(16).enumerate() {
+        let ind = indent.len().min(16);
+        line[..ind].copy_from_slice(&indent[..ind]);
+        let off = base + i * 16;
+        let mut n = ind;
+        if off > 0xffff {
+            out.write_all(&line[..ind])?;
+            write!(out, "{off:04x}")?;
+            n = 0;
+        } else {
+            for shift in [12, 8, 4, 0] {
+                line[n] = HEX[(off >> shift) & 0xf];
+                n += 1;
+            }
+        }
+        line[n] = b' ';
+        line[n + 1] = b' ';
+        n += 2;
+        let hex_start = n;
+        for (j, &b) in chunk.iter().enumerate() {
+            if j == 8 {
+                line[n] = b' ';
+                n += 1;
+            }
+            line[n] = HEX[usize::from(b >> 4)];
+            line[n + 1] = HEX[usize::from(b & 0xf)];
+            line[n + 2] = b' ';
+            n += 3;
+        }
+        while n < hex_start + 50 {
+            line[n] = b' ';
+            n += 1;
+        }
+        for &b in chunk {
+            line[n] = if b.is_ascii_graphic() || b == b' ' {
+                b
+            } else {
+                b'.'
+            };
+            n += 1;
+        }
+        line[n] = b'\n';
+        out.write_all(&line[..=n])?;
+    }
+    Ok(())
+}
+
+fn json_str<W: Write>(out: &mut W, s: &str) -> io::Result<()> {
+    serde_json::to_writer(&mut *out, s).map_err(io::Error::other)
+}
+
+/// One JSON object a packet: `frame`, `ts`, `caplen`, `len`, `layers` (see docs/dissect-json.md).
+pub fn json<W: Write>(out: &mut W, p: &Packet) -> io::Result<()> {
+    write!(
+        out,
+        "{{\"frame\":{},\"ts\":{}",
+        p.info.number, p.info.ts_sec
+    )?;
+    write_frac(out, p.info.ts_nsec, p.info.ts_digits)?;
+    write!(
+        out,
+        ",\"caplen\":{},\"len\":{},\"link\":\"{}\",\"layers\":[",
+        p.info.caplen,
+        p.info.len,
+        p.info.link.name()
+    )?;
+    for (i, l) in p.layers.iter().enumerate() {
+        if i > 0 {
+            out.write_all(b",")?;
+        }
+        write!(
+            out,
+            "{{\"name\":\"{}\",\"osi\":{},\"osi_name\":\"{}\",\"tcpip\":\"{}\",\"range\":[{},{}],\"fields\":{{",
+            l.name(),
+            l.osi(),
+            l.osi_name(),
+            l.tcpip().name(),
+            l.start,
+            l.end
+        )?;
+        for (j, f) in l.fields(p.data).iter().enumerate() {
+            if j > 0 {
+                out.write_all(b",")?;
+            }
+            json_str(out, f.name)?;
+            out.write_all(b":")?;
+            match &f.value {
+                Value::U(n) => write!(out, "{n}")?,
+                Value::Bool(b) => write!(out, "{b}")?,
+                Value::Str(s) => json_str(out, s)?,
+                Value::Static(s) => json_str(out, s)?,
+                Value::Hex(..) => json_str(out, &f.value.to_string())?,
+                Value::List(v) => serde_json::to_writer(&mut *out, v).map_err(io::Error::other)?,
+                Value::Truncated => out.write_all(b"null")?,
+            }
+        }
+        out.write_all(b"}")?;
+        if let Some(e) = &l.problem {
+            out.write_all(b",\"problem\":")?;
+            json_str(out, &e.to_string())?;
+        }
+        out.write_all(b"}")?;
+    }
+    out.write_all(b"]}\n")
+}
+
+/// The protocol hierarchy and conversation tables.
+pub fn stats<W: Write>(out: &mut W, s: &Stats) -> io::Result<()> {
+    writeln!(
+        out,
+        "Protocol hierarchy ({} frames, {} bytes)",
+        s.frames, s.bytes
+    )?;
+    let mut t = super::table(&["protocol", "frames", "% frames", "bytes"]);
+    for row in s.hierarchy() {
+        let depth = row.path.matches(':').count();
+        let name = row.path.rsplit(':').next().unwrap_or("");
+        let pct = if s.frames > 0 {
+            row.frames as f64 * 100.0 / s.frames as f64
+        } else {
+            0.0
+        };
+        t.add_row(vec![
+            format!("{}{name}", "  ".repeat(depth)),
+            row.frames.to_string(),
+            format!("{pct:.1}"),
+            row.bytes.to_string(),
+        ]);
+    }
+    writeln!(out, "{t}")?;
+    writeln!(
+        out,
+        "Conversations (TCP and UDP; A is the side that sent first)"
+    )?;
+    let mut t = super::table(&[
+        "proto",
+        "A",
+        "B",
+        "A→B frames",
+        "A→B bytes",
+        "B→A frames",
+        "B→A bytes",
+        "frames",
+        "bytes",
+        "duration s",
+    ]);
+    for c in &s.conversations {
+        t.add_row(vec![
+            c.proto.to_string(),
+            endpoint(c.a),
+            endpoint(c.b),
+            c.frames_ab.to_string(),
+            c.bytes_ab.to_string(),
+            c.frames_ba.to_string(),
+            c.bytes_ba.to_string(),
+            (c.frames_ab + c.frames_ba).to_string(),
+            (c.bytes_ab + c.bytes_ba).to_string(),
+            format!("{:.6}", c.last_ts - c.first_ts),
+        ]);
+    }
+    writeln!(out, "{t}")?;
+    if s.dropped_conversations > 0 {
+        writeln!(
+            out,
+            "({} frames of further conversations not tabulated)",
+            s.dropped_conversations
+        )?;
+    }
+    Ok(())
+}
+
+fn endpoint((ip, port): (std::net::IpAddr, u16)) -> String {
+    match ip {
+        std::net::IpAddr::V6(v6) => format!("[{v6}]:{port}"),
+        v4 => format!("{v4}:{port}"),
+    }
+}
+
+/// The stats as one JSON object.
+pub fn stats_json<W: Write>(out: &mut W, s: &Stats) -> io::Result<()> {
+    let phs: Vec<serde_json::Value> = s
+        .hierarchy()
+        .iter()
+        .map(|r| serde_json::json!({"path": r.path, "frames": r.frames, "bytes": r.bytes}))
+        .collect();
+    let conv: Vec<serde_json::Value> = s
+        .conversations
+        .iter()
+        .map(|c| {
+            serde_json::json!({"proto": c.proto, "a": endpoint(c.a), "b": endpoint(c.b),
+                "frames_ab": c.frames_ab, "bytes_ab": c.bytes_ab, "frames_ba": c.frames_ba,
+                "bytes_ba": c.bytes_ba, "duration": c.last_ts - c.first_ts})
+        })
+        .collect();
+    super::json_line(
+        out,
+        &serde_json::json!({"frames": s.frames, "bytes": s.bytes, "hierarchy": phs, "conversations": conv}),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn civil_dates() {
+        assert_eq!(civil(0), (1970, 1, 1));
+        assert_eq!(civil(20_417), (2025, 11, 25));
+        assert_eq!(civil(-1), (1969, 12, 31));
+    }
+
+    #[test]
+    fn fast_dump_matches_the_house_hexdump() {
+        let bytes: Vec<u8> = (0u8..=40).chain(b"Hello, wire".iter().copied()).collect();
+        let mut fast = Vec::new();
+        dump_at(&mut fast, &bytes, 0, b"    ").unwrap();
+        let mut house = Vec::new();
+        crate::render::hexdump::write(&mut house, &bytes, "    ", 4096).unwrap();
+        assert_eq!(
+            String::from_utf8(fast).unwrap(),
+            String::from_utf8(house).unwrap()
+        );
+    }
+
+    #[test]
+    fn values_written_like_display() {
+        for v in [
+            Value::U(0),
+            Value::U(u64::MAX),
+            Value::U(1234),
+            Value::Bool(true),
+            Value::Hex(18, 4),
+        ] {
+            let mut fast = Vec::new();
+            write_value(&mut fast, &v).unwrap();
+            assert_eq!(String::from_utf8(fast).unwrap(), v.to_string());
+        }
+    }
+
+    #[test]
+    fn times() {
+        let mut v = Vec::new();
+        time_of_day(&mut v, 1_764_081_778, 145_313_000, 6).unwrap();
+        assert_eq!(String::from_utf8(v).unwrap(), "14:42:58.145313");
+        let mut v = Vec::new();
+        write_frac(&mut v, 5, 9).unwrap();
+        assert_eq!(v, b".000000005");
+    }
+}

@@ -1,0 +1,264 @@
+//! `wirelab dissect --format json` against `tshark -T fields` on every fixture: the fields both
+//! show must agree on every packet.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use serde_json::Value;
+
+/// (tshark field, wirelab layer, wirelab field).
+const FIELDS: &[(&str, &str, &str)] = &[
+    ("eth.src", "eth", "src"),
+    ("eth.dst", "eth", "dst"),
+    ("sll.pkttype", "sll", "pkttype"),
+    ("sll.etype", "sll", "etype"),
+    // Stacked tags: tshark names an 802.1ad outer tag `ieee8021ad`, so these two columns
+    // together are wirelab's vlan layers in order (checked in `vlan_ids`).
+    ("ieee8021ad.id", "", ""),
+    ("vlan.id", "", ""),
+    ("arp.opcode", "arp", "opcode"),
+    ("arp.src.proto_ipv4", "arp", "src.proto_ipv4"),
+    ("arp.dst.proto_ipv4", "arp", "dst.proto_ipv4"),
+    ("arp.src.hw_mac", "arp", "src.hw_mac"),
+    ("ip.src", "ipv4", "src"),
+    ("ip.dst", "ipv4", "dst"),
+    ("ip.ttl", "ipv4", "ttl"),
+    ("ip.proto", "ipv4", "proto"),
+    ("ip.len", "ipv4", "len"),
+    ("ip.id", "ipv4", "id"),
+    ("ip.hdr_len", "ipv4", "hdr_len"),
+    ("ip.flags", "ipv4", "flags"),
+    ("ip.frag_offset", "ipv4", "frag_offset"),
+    ("ipv6.src", "ipv6", "src"),
+    ("ipv6.dst", "ipv6", "dst"),
+    ("ipv6.hlim", "ipv6", "hlim"),
+    ("ipv6.nxt", "ipv6", "nxt"),
+    ("ipv6.plen", "ipv6", "plen"),
+    ("ipv6.flow", "ipv6", "flow"),
+    ("ipv6.hopopts.nxt", "ipv6.hopopts", "nxt"),
+    ("ipv6.hopopts.len_oct", "ipv6.hopopts", "len_oct"),
+    ("ipv6.dstopts.nxt", "ipv6.dstopts", "nxt"),
+    ("ipv6.dstopts.len", "ipv6.dstopts", "len"),
+    ("ipv6.fraghdr.nxt", "ipv6.fraghdr", "nxt"),
+    ("ipv6.fraghdr.offset", "ipv6.fraghdr", "offset"),
+    ("ipv6.fraghdr.ident", "ipv6.fraghdr", "ident"),
+    ("icmp.type", "icmp", "type"),
+    ("icmp.code", "icmp", "code"),
+    ("icmp.seq", "icmp", "seq"),
+    ("icmpv6.type", "icmpv6", "type"),
+    ("icmpv6.code", "icmpv6", "code"),
+    (
+        "icmpv6.nd.ns.target_address",
+        "icmpv6",
+        "nd.ns.target_address",
+    ),
+    ("tcp.srcport", "tcp", "srcport"),
+    ("tcp.dstport", "tcp", "dstport"),
+    ("tcp.seq_raw", "tcp", "seq_raw"),
+    ("tcp.ack_raw", "tcp", "ack_raw"),
+    ("tcp.seq", "tcp", "seq"),
+    ("tcp.ack", "tcp", "ack"),
+    ("tcp.flags", "tcp", "flags"),
+    ("tcp.window_size_value", "tcp", "window"),
+    ("tcp.len", "tcp", "len"),
+    ("tcp.hdr_len", "tcp", "hdr_len"),
+    ("tcp.stream", "tcp", "stream"),
+    ("tcp.options.mss_val", "tcp", "options.mss_val"),
+    ("tcp.options.wscale.shift", "tcp", "options.wscale.shift"),
+    (
+        "tcp.options.timestamp.tsval",
+        "tcp",
+        "options.timestamp.tsval",
+    ),
+    ("udp.srcport", "udp", "srcport"),
+    ("udp.dstport", "udp", "dstport"),
+    ("udp.length", "udp", "length"),
+    ("dns.id", "dns", "id"),
+    ("dns.flags", "dns", "flags"),
+    ("dns.qry.name", "dns", "qry.name"),
+    ("dns.count.answers", "dns", "count.answers"),
+    ("dns.flags.rcode", "dns", "flags.rcode"),
+    ("http.request.method", "http", "request.method"),
+    ("http.request.uri", "http", "request.uri"),
+    ("http.response.code", "http", "response.code"),
+    ("websocket.opcode", "websocket", "opcode"),
+    ("websocket.payload_length", "websocket", "payload_length"),
+];
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn fixtures() -> Vec<PathBuf> {
+    let mut v: Vec<PathBuf> = std::fs::read_dir(root().join("fixtures"))
+        .expect("fixtures/ exists")
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| {
+            matches!(
+                p.extension().and_then(|e| e.to_str()),
+                Some("pcap" | "pcapng")
+            )
+        })
+        .collect();
+    v.sort();
+    v
+}
+
+/// A value as tshark prints it: numbers in decimal (hex converted), the rest as text.
+fn norm(s: &str) -> String {
+    let s = s.trim();
+    if let Some(h) = s.strip_prefix("0x") {
+        if let Ok(n) = u64::from_str_radix(h, 16) {
+            return n.to_string();
+        }
+    }
+    s.to_string()
+}
+
+fn ours(packet: &Value, layer: &str, field: &str) -> Vec<String> {
+    let mut v = Vec::new();
+    for l in packet["layers"].as_array().into_iter().flatten() {
+        let name = l["name"].as_str().unwrap_or("");
+        let matches = name == layer || (layer == "sll" && name == "sll2");
+        if !matches {
+            continue;
+        }
+        match &l["fields"][field] {
+            Value::Null => {}
+            Value::Array(items) => v.extend(items.iter().map(|i| norm(i.as_str().unwrap_or("")))),
+            Value::String(s) => v.push(norm(s)),
+            other => v.push(other.to_string()),
+        }
+    }
+    v
+}
+
+fn compare(path: &Path) -> (usize, usize) {
+    let bin = env!("CARGO_BIN_EXE_wirelab");
+    let out = Command::new(bin)
+        .args(["dissect", "--format", "json"])
+        .arg(path)
+        .output()
+        .expect("run wirelab");
+    assert!(
+        out.status.success(),
+        "{}: {}",
+        path.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let packets: Vec<Value> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("each line is JSON"))
+        .collect();
+
+    let mut cmd = Command::new("tshark");
+    cmd.arg("-r").arg(path).args([
+        "-o",
+        "ip.defragment:FALSE",
+        "-o",
+        "ipv6.defragment:FALSE",
+        "-o",
+        "tcp.desegment_tcp_streams:FALSE",
+        "-d",
+        "tcp.port==18080,http",
+        "-d",
+        "tcp.port==18765,http",
+        "-T",
+        "fields",
+        "-E",
+        "separator=\t",
+        "-E",
+        "aggregator=,",
+        "-E",
+        "occurrence=a",
+    ]);
+    for (f, _, _) in FIELDS {
+        cmd.args(["-e", f]);
+    }
+    let ts = cmd
+        .output()
+        .expect("tshark runs (scripts/test installs it)");
+    assert!(
+        ts.status.success(),
+        "tshark failed on {}: {}",
+        path.display(),
+        String::from_utf8_lossy(&ts.stderr)
+    );
+    let rows: Vec<String> = String::from_utf8_lossy(&ts.stdout)
+        .lines()
+        .map(String::from)
+        .collect();
+    assert_eq!(
+        rows.len(),
+        packets.len(),
+        "{}: packet count",
+        path.display()
+    );
+    let mut checked = 0;
+    let mut values = 0;
+    for (i, (row, p)) in rows.iter().zip(&packets).enumerate() {
+        let cols: Vec<&str> = row.split('\t').collect();
+        for (j, (tf, layer, field)) in FIELDS.iter().enumerate() {
+            let theirs: Vec<String> = cols
+                .get(j)
+                .filter(|c| !c.is_empty())
+                .map(|c| c.split(',').map(norm).collect())
+                .unwrap_or_default();
+            if layer.is_empty() || theirs.is_empty() {
+                continue;
+            }
+            let mine = ours(p, layer, field);
+            assert_eq!(
+                mine,
+                theirs,
+                "{} frame {}: {tf} (wirelab {layer}.{field})",
+                path.display(),
+                i + 1
+            );
+            values += theirs.len();
+        }
+        let col = |name: &str| -> Vec<String> {
+            let j = FIELDS
+                .iter()
+                .position(|(f, _, _)| *f == name)
+                .unwrap_or(usize::MAX);
+            cols.get(j)
+                .filter(|c| !c.is_empty())
+                .map(|c| c.split(',').map(norm).collect())
+                .unwrap_or_default()
+        };
+        let mut tags = col("ieee8021ad.id");
+        tags.extend(col("vlan.id"));
+        assert_eq!(
+            ours(p, "vlan", "id"),
+            tags,
+            "{} frame {}: VLAN ids",
+            path.display(),
+            i + 1
+        );
+        values += tags.len();
+        checked += 1;
+    }
+    (checked, values)
+}
+
+#[test]
+fn every_fixture_agrees_with_tshark() {
+    let files = fixtures();
+    assert!(
+        files.len() >= 10,
+        "expected the fixture set, found {files:?}"
+    );
+    let mut total = 0;
+    for f in &files {
+        let (packets, values) = compare(f);
+        assert!(packets > 0, "{} has no packets", f.display());
+        assert!(values > packets, "{}: too few values compared", f.display());
+        total += values;
+        eprintln!(
+            "{}: {packets} packets, {values} values agree with tshark",
+            f.display()
+        );
+    }
+    assert!(total > 1000, "only {total} values compared");
+}

@@ -2,3 +2,4 @@
 //! any input.
 
 pub mod probe;
+pub mod websocket;

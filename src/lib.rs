@@ -11,3 +11,4 @@ pub mod lesson;
 pub mod render;
 pub mod transport;
 pub mod wire;
+pub mod ws;

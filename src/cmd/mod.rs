@@ -4,6 +4,7 @@ mod compare;
 mod lesson;
 mod tcp;
 mod udp;
+mod ws;
 
 use std::io::{self, Write};
 
@@ -27,6 +28,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Tcp(c) => tcp::run(c),
         Command::Udp(c) => udp::run(c),
         Command::Compare(a) => compare::run(a),
+        Command::Ws(c) => ws::run(c),
         Command::Lesson(c) => lesson::run(c),
         Command::Tour { only } => lesson::tour(&only),
         Command::Completions { shell } => {

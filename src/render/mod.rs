@@ -4,6 +4,7 @@
 pub mod hexdump;
 pub mod layers;
 pub mod transport;
+pub mod ws;
 
 use std::io::{self, Write};
 

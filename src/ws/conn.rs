@@ -498,7 +498,8 @@ impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> WebSocket<R, W> {
     }
 
     /// Starts the closing handshake and waits for the peer's close frame (messages that
-    /// arrive meanwhile are dropped). Returns the peer's close payload.
+    /// arrive meanwhile are dropped), then half-closes the TCP connection. Returns the peer's
+    /// close payload.
     pub async fn close(
         &mut self,
         payload: Option<&ClosePayload>,
@@ -509,7 +510,11 @@ impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> WebSocket<R, W> {
         loop {
             match self.recv().await? {
                 Ok(_) => continue,
-                Err(Ending::WeClosed(c)) | Err(Ending::PeerClosed(c)) => return Ok(c),
+                Err(Ending::WeClosed(c)) | Err(Ending::PeerClosed(c)) => {
+                    // Nothing more will be sent: FIN our side of the TCP connection.
+                    let _ = self.writer.shutdown().await;
+                    return Ok(c);
+                }
             }
         }
     }

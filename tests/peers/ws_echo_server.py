@@ -7,6 +7,7 @@ the client, waits for the pong and answers "pong-ok". When a client closes it pr
 import asyncio
 
 from websockets.asyncio.server import serve
+from websockets.exceptions import ConnectionClosed
 
 
 async def handler(ws):
@@ -18,6 +19,8 @@ async def handler(ws):
                 await ws.send("pong-ok")
             else:
                 await ws.send(msg)
+    except ConnectionClosed:
+        pass  # closed with a code other than 1000/1001: reported below
     finally:
         print(f"closed {ws.close_code} {ws.close_reason}", flush=True)
 

@@ -5,6 +5,7 @@
 mod ws_common;
 
 use std::collections::BTreeMap;
+use std::io::Write;
 use std::process::Command;
 
 use ws_common::{installed, wirelab_server};
@@ -15,7 +16,16 @@ fn autobahn_fuzzingclient_finds_no_failure() {
     let server = wirelab_server(&["--echo", "--quiet"]);
     let out = tempfile::tempdir().unwrap();
     let status = Command::new(&kosoku)
-        .args(["-m", "fuzzingclient", &server.addr, "-x", "12.*", "-x", "13.*", "-o"])
+        .args([
+            "-m",
+            "fuzzingclient",
+            &server.addr,
+            "-x",
+            "12.*",
+            "-x",
+            "13.*",
+            "-o",
+        ])
         .arg(out.path())
         .current_dir(out.path())
         .status()
@@ -39,13 +49,22 @@ fn autobahn_fuzzingclient_finds_no_failure() {
         }
         *counts.entry(b).or_default() += 1;
     }
-    println!("Autobahn (kosoku) against wirelab ws serve --echo: {} cases", cases.len());
+    // Straight to stderr, past the test harness's capture: the summary belongs in CI logs.
+    let mut summary = format!(
+        "Autobahn|Testsuite (kosoku) against wirelab ws serve --echo: {} cases\n",
+        cases.len()
+    );
     for (b, n) in &counts {
-        println!("  {b:<14} {n}");
+        summary.push_str(&format!("  {b:<14} {n}\n"));
     }
+    let _ = std::io::stderr().write_all(summary.as_bytes());
     let st = server.interrupt();
     assert!(st.success(), "ws serve exited with {st} on SIGINT");
     assert!(failed.is_empty(), "failed cases:\n{}", failed.join("\n"));
-    assert_eq!(cases.len(), 301, "expected the 301 cases outside sections 12-13");
+    assert_eq!(
+        cases.len(),
+        301,
+        "expected the 301 cases outside sections 12-13"
+    );
     assert!(status.success(), "kosoku exited with {status}");
 }

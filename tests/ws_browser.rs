@@ -32,7 +32,13 @@ fn demo_page_echoes_in_headless_chromium() {
     server.wait_line("> Sec-WebSocket-Key:");
     let frame = server.wait_line("frame <- in");
     assert!(frame.contains("opcode=0x1 text"), "{frame}");
-    assert!(!frame.contains("mask=none"), "browser frames are masked: {frame}");
+    assert!(
+        !frame.contains("mask=none"),
+        "browser frames are masked: {frame}"
+    );
     server.wait_line("<- in  text message, 30 bytes: \"hello from chromium κόσμε\"");
-    assert!(server.interrupt().success(), "ws serve did not exit 0 on SIGINT");
+    assert!(
+        server.interrupt().success(),
+        "ws serve did not exit 0 on SIGINT"
+    );
 }

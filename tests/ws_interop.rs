@@ -78,7 +78,10 @@ fn python_client_against_wirelab_server() {
         "python client failed: {}",
         String::from_utf8_lossy(&out.stderr)
     );
-    assert!(stdout.contains("python client: all checks passed"), "{stdout}");
+    assert!(
+        stdout.contains("python client: all checks passed"),
+        "{stdout}"
+    );
     assert!(server.interrupt().success());
 }
 
@@ -101,9 +104,8 @@ async fn wirelab_client_against_python_server() {
         c.ws.recv().await.unwrap(),
         Ok(Message::Text("pong-ok".into()))
     );
-    let reply = c
-        .ws
-        .close(Some(&ClosePayload {
+    let reply =
+        c.ws.close(Some(&ClosePayload {
             code: 4001,
             reason: "rust says bye".into(),
         }))
@@ -123,7 +125,11 @@ fn wirelab_cli_against_python_server() {
         .args(["--close-code", "4002", "--close-reason", "cli", "--json"])
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let events: Vec<serde_json::Value> = String::from_utf8_lossy(&out.stdout)
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())
@@ -175,7 +181,9 @@ async fn tungstenite_client_against_wirelab_server() {
             assert_eq!(ws.next().await.unwrap().unwrap(), m, "{n} bytes");
         }
     }
-    ws.send(TMessage::Ping(b"tung".to_vec().into())).await.unwrap();
+    ws.send(TMessage::Ping(b"tung".to_vec().into()))
+        .await
+        .unwrap();
     assert_eq!(
         ws.next().await.unwrap().unwrap(),
         TMessage::Pong(b"tung".to_vec().into())
@@ -204,7 +212,9 @@ async fn wirelab_client_against_tungstenite_server() {
         while let Some(m) = ws.next().await {
             match m.unwrap() {
                 TMessage::Text(t) if t.as_str() == "ping-me" => {
-                    ws.send(TMessage::Ping(b"srv".to_vec().into())).await.unwrap();
+                    ws.send(TMessage::Ping(b"srv".to_vec().into()))
+                        .await
+                        .unwrap();
                 }
                 TMessage::Pong(p) => {
                     assert_eq!(&p[..], b"srv");
@@ -233,9 +243,8 @@ async fn wirelab_client_against_tungstenite_server() {
         c.ws.recv().await.unwrap(),
         Ok(Message::Text("pong-ok".into()))
     );
-    let reply = c
-        .ws
-        .close(Some(&ClosePayload {
+    let reply =
+        c.ws.close(Some(&ClosePayload {
             code: 4004,
             reason: String::new(),
         }))
@@ -355,12 +364,21 @@ fn max_conns_stops_by_itself_and_prints_the_handshake() {
         .unwrap();
     assert!(out.status.success());
     let client = String::from_utf8_lossy(&out.stdout);
-    assert!(client.contains("< HTTP/1.1 101 Switching Protocols"), "{client}");
-    assert!(client.contains("<- in  text message, 2 bytes: \"hi\""), "{client}");
+    assert!(
+        client.contains("< HTTP/1.1 101 Switching Protocols"),
+        "{client}"
+    );
+    assert!(
+        client.contains("<- in  text message, 2 bytes: \"hi\""),
+        "{client}"
+    );
     server.wait_line("> Sec-WebSocket-Version: 13");
     let frame = server.wait_line("frame <- in");
     assert!(frame.contains("FIN=1 opcode=0x1 text"), "{frame}");
-    assert!(!frame.contains("mask=none"), "client frames are masked: {frame}");
+    assert!(
+        !frame.contains("mask=none"),
+        "client frames are masked: {frame}"
+    );
     server.wait_line("stopped");
     let mut server = server;
     let status = server.child.wait().unwrap();

@@ -251,17 +251,38 @@ async fn client_session(a: WsConnectArgs, url: WsUrl) -> Result<()> {
                     reason: e.to_string(),
                 };
                 let _ = writer.close(Some(&bye)).await;
-                sink(Event::closed(None, "error", Some(&bye), Some(e.to_string()), received, sent));
+                sink(Event::closed(
+                    None,
+                    "error",
+                    Some(&bye),
+                    Some(e.to_string()),
+                    received,
+                    sent,
+                ));
                 return Err(anyhow!(e).context("the server broke the protocol"));
             }
             Err(e) => {
-                sink(Event::closed(None, "error", None, Some(e.to_string()), received, sent));
+                sink(Event::closed(
+                    None,
+                    "error",
+                    None,
+                    Some(e.to_string()),
+                    received,
+                    sent,
+                ));
                 return Err(anyhow!(e).context("connection lost"));
             }
         }
     };
     match peer_closed {
-        Some(c) => sink(Event::closed(None, "peer", c.as_ref(), None, received, sent)),
+        Some(c) => sink(Event::closed(
+            None,
+            "peer",
+            c.as_ref(),
+            None,
+            received,
+            sent,
+        )),
         None => {
             let ours = ClosePayload {
                 code: a.close_code,
@@ -284,9 +305,14 @@ async fn client_session(a: WsConnectArgs, url: WsUrl) -> Result<()> {
                     sink(Event::closed(None, "us", c.as_ref(), None, received, sent));
                     let _ = tokio::time::timeout(timeout, reader.read_event()).await;
                 }
-                Ok(Err(e)) => {
-                    sink(Event::closed(None, "us", None, Some(e.to_string()), received, sent))
-                }
+                Ok(Err(e)) => sink(Event::closed(
+                    None,
+                    "us",
+                    None,
+                    Some(e.to_string()),
+                    received,
+                    sent,
+                )),
                 Err(_) => sink(Event::closed(
                     None,
                     "us",

@@ -93,6 +93,13 @@ pub fn write<W: Write>(out: &mut W, event: &Event, json: bool) -> io::Result<()>
             prefix(*conn),
             arrow(*direction)
         ),
+        Event::Relayed { conn, to: 0 } => writeln!(
+            out,
+            "[{conn}] relayed to nobody: no other client is connected, so the message is gone"
+        ),
+        Event::Relayed { conn, to } => {
+            writeln!(out, "[{conn}] relayed to {to} other client(s)")
+        }
         Event::Pong { rtt_ms, payload } => {
             writeln!(out, "pong {payload} after {rtt_ms:.3} ms")
         }
@@ -151,7 +158,11 @@ pub fn accept_steps<W: Write>(
     if let Some(p) = key_problem {
         writeln!(out, "  note: {p}; a server would refuse this key with 400")?;
     }
-    writeln!(out, "1. append the GUID from RFC 6455:     {}", s.concatenated)?;
+    writeln!(
+        out,
+        "1. append the GUID from RFC 6455:     {}",
+        s.concatenated
+    )?;
     writeln!(out, "2. SHA-1 of that string (20 bytes):   {}", s.sha1_hex)?;
     writeln!(out, "3. base64 of those 20 bytes:          {}", s.accept)?;
     writeln!(out, "Sec-WebSocket-Accept: {}", s.accept)

@@ -158,15 +158,30 @@ mod tests {
     #[test]
     fn urls() {
         let u = WsUrl::parse("ws://127.0.0.1:7009/chat?x=1").unwrap();
-        assert_eq!((u.host.as_str(), u.port, u.path.as_str()), ("127.0.0.1", 7009, "/chat?x=1"));
+        assert_eq!(
+            (u.host.as_str(), u.port, u.path.as_str()),
+            ("127.0.0.1", 7009, "/chat?x=1")
+        );
         assert_eq!(u.authority(), "127.0.0.1:7009");
         let u = WsUrl::parse("ws://localhost").unwrap();
-        assert_eq!((u.port, u.path.as_str(), u.authority().as_str()), (80, "/", "localhost"));
+        assert_eq!(
+            (u.port, u.path.as_str(), u.authority().as_str()),
+            (80, "/", "localhost")
+        );
         let u = WsUrl::parse("ws://[::1]:9/").unwrap();
-        assert_eq!((u.host.as_str(), u.authority().as_str()), ("::1", "[::1]:9"));
+        assert_eq!(
+            (u.host.as_str(), u.authority().as_str()),
+            ("::1", "[::1]:9")
+        );
         assert!(matches!(WsUrl::parse("wss://a/"), Err(UrlError::Tls(_))));
         assert!(matches!(WsUrl::parse("http://a/"), Err(UrlError::NotWs(_))));
-        assert!(matches!(WsUrl::parse("ws://:80/"), Err(UrlError::NoHost(_))));
-        assert!(matches!(WsUrl::parse("ws://a:99999/"), Err(UrlError::BadPort(_))));
+        assert!(matches!(
+            WsUrl::parse("ws://:80/"),
+            Err(UrlError::NoHost(_))
+        ));
+        assert!(matches!(
+            WsUrl::parse("ws://a:99999/"),
+            Err(UrlError::BadPort(_))
+        ));
     }
 }

@@ -106,7 +106,9 @@ pub enum WsError {
     Protocol(#[from] ProtocolError),
     #[error("handshake failed: {0}")]
     Handshake(#[from] HandshakeError),
-    #[error("the peer closed the TCP connection without a close frame (code 1006, abnormal closure)")]
+    #[error(
+        "the peer closed the TCP connection without a close frame (code 1006, abnormal closure)"
+    )]
     AbruptClose,
     #[error("the peer closed the TCP connection in the middle of the handshake")]
     HandshakeEof,
@@ -248,7 +250,10 @@ impl<R: AsyncRead + Unpin> WsReader<R> {
             if cur.remaining > 0 {
                 let before = self.message.len();
                 if !self.buf.is_empty() {
-                    let n = self.buf.len().min(usize::try_from(cur.remaining).unwrap_or(usize::MAX));
+                    let n = self
+                        .buf
+                        .len()
+                        .min(usize::try_from(cur.remaining).unwrap_or(usize::MAX));
                     self.message.extend_from_slice(&self.buf[..n]);
                     self.buf.advance(n);
                 } else if cur.remaining >= 4096 {
@@ -524,7 +529,10 @@ impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> WebSocket<R, W> {
 mod tests {
     use super::*;
 
-    type Pair = WebSocket<tokio::io::ReadHalf<tokio::io::DuplexStream>, tokio::io::WriteHalf<tokio::io::DuplexStream>>;
+    type Pair = WebSocket<
+        tokio::io::ReadHalf<tokio::io::DuplexStream>,
+        tokio::io::WriteHalf<tokio::io::DuplexStream>,
+    >;
 
     fn pair() -> (Pair, Pair) {
         let (a, b) = tokio::io::duplex(1 << 16);
@@ -578,10 +586,17 @@ mod tests {
             .unwrap();
         aw.write_all(&[0x81, 0x01, b'x']).await.unwrap();
         let err = task.await.unwrap().unwrap_err();
-        assert!(matches!(err, WsError::Protocol(ProtocolError::UnmaskedFromClient)));
+        assert!(matches!(
+            err,
+            WsError::Protocol(ProtocolError::UnmaskedFromClient)
+        ));
         let mut got = vec![0u8; 4];
         ar.read_exact(&mut got).await.unwrap();
-        assert_eq!(got, [0x8a, 0x02, b'h', b'i'], "pong with the ping's payload");
+        assert_eq!(
+            got,
+            [0x8a, 0x02, b'h', b'i'],
+            "pong with the ping's payload"
+        );
         let mut close = vec![0u8; 4];
         ar.read_exact(&mut close).await.unwrap();
         assert_eq!(close[0], 0x88);

@@ -74,6 +74,11 @@ pub enum Event {
         len: usize,
         preview: String,
     },
+    /// Broadcast mode: a message was handed to `to` other clients (0: nobody got it).
+    Relayed {
+        conn: u64,
+        to: usize,
+    },
     /// The client's ping was answered.
     Pong {
         rtt_ms: f64,
@@ -144,10 +149,7 @@ impl Event {
             payload_len: h.payload_len,
             length_encoding: h.length_encoding.name(),
             header_len: h.header_len(),
-            preview: preview(
-                &f.preview,
-                h.opcode == crate::wire::websocket::OpCode::Text,
-            ),
+            preview: preview(&f.preview, h.opcode == crate::wire::websocket::OpCode::Text),
         }
     }
 
@@ -194,7 +196,10 @@ mod tests {
     fn previews() {
         assert_eq!(preview(b"hello", true), "\"hello\"");
         assert_eq!(preview(&[0, 1, 2, 255], false), "000102ff");
-        assert_eq!(preview(&[7u8; 40], false), "07070707070707070707070707070707…");
+        assert_eq!(
+            preview(&[7u8; 40], false),
+            "07070707070707070707070707070707…"
+        );
         let long = "é".repeat(20);
         let p = preview(long.as_bytes(), true);
         assert!(p.ends_with('…') && p.starts_with("\"é"), "{p}");

@@ -130,7 +130,14 @@ async fn connection(
     let accepted = match accept(stream, &opts.accept).await {
         Ok(a) => a,
         Err(e) => {
-            sink(Event::closed(Some(conn), "error", None, Some(e.to_string()), 0, 0));
+            sink(Event::closed(
+                Some(conn),
+                "error",
+                None,
+                Some(e.to_string()),
+                0,
+                0,
+            ));
             return;
         }
     };
@@ -288,12 +295,19 @@ impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Session<R, W> {
                         None => self.send(&m).await,
                         Some(peers) => {
                             let m = Arc::new(m);
+                            let mut to = 0;
                             if let Ok(p) = peers.lock() {
                                 for (id, tx) in p.iter() {
-                                    if *id != self.conn {
-                                        let _ = tx.send(m.clone());
+                                    if *id != self.conn && tx.send(m.clone()).is_ok() {
+                                        to += 1;
                                     }
                                 }
+                            }
+                            if self.report_messages {
+                                (self.sink)(Event::Relayed {
+                                    conn: self.conn,
+                                    to,
+                                });
                             }
                             Ok(())
                         }

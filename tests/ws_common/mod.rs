@@ -34,6 +34,8 @@ pub struct Server {
 }
 
 /// Spawns `cmd`, which must print a line containing `listening on ADDR`, and waits for it.
+// If the line never comes the test panics and the child is killed when the test process exits.
+#[allow(clippy::zombie_processes)]
 pub fn spawn_server(mut cmd: Command) -> Server {
     let mut child = cmd
         .stdout(Stdio::piped())
@@ -58,7 +60,11 @@ pub fn spawn_server(mut cmd: Command) -> Server {
             .recv_timeout(left)
             .unwrap_or_else(|_| panic!("server did not say 'listening on' in time"));
         if let Some(rest) = line.split("listening on ").nth(1) {
-            let addr = rest.split_whitespace().next().unwrap_or_default().to_string();
+            let addr = rest
+                .split_whitespace()
+                .next()
+                .unwrap_or_default()
+                .to_string();
             return Server {
                 child,
                 addr,
@@ -71,7 +77,8 @@ pub fn spawn_server(mut cmd: Command) -> Server {
 /// `wirelab ws serve --listen 127.0.0.1:0 ARGS...`
 pub fn wirelab_server(args: &[&str]) -> Server {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_wirelab"));
-    cmd.args(["ws", "serve", "--listen", "127.0.0.1:0"]).args(args);
+    cmd.args(["ws", "serve", "--listen", "127.0.0.1:0"])
+        .args(args);
     spawn_server(cmd)
 }
 

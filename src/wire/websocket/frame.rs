@@ -157,7 +157,9 @@ impl LengthEncoding {
 /// Why bytes are not a valid frame header or close payload.
 #[derive(Debug, Clone, Error, PartialEq, Eq)]
 pub enum FrameError {
-    #[error("reserved bits set (RSV1={rsv1} RSV2={rsv2} RSV3={rsv3}) but no extension was negotiated")]
+    #[error(
+        "reserved bits set (RSV1={rsv1} RSV2={rsv2} RSV3={rsv3}) but no extension was negotiated"
+    )]
     ReservedBits { rsv1: bool, rsv2: bool, rsv3: bool },
     #[error("reserved opcode 0x{0:x} (only 0x0-0x2 and 0x8-0xa are defined)")]
     ReservedOpcode(u8),
@@ -244,11 +246,13 @@ impl FrameHeader {
         let (len_bytes, mask_bytes) = rest.split_at(length_encoding.extra_bytes());
         let payload_len = match length_encoding {
             LengthEncoding::Short7 => u64::from(len7),
-            LengthEncoding::Extended16 => {
-                len_bytes.iter().fold(0u64, |acc, &b| acc << 8 | u64::from(b))
-            }
+            LengthEncoding::Extended16 => len_bytes
+                .iter()
+                .fold(0u64, |acc, &b| acc << 8 | u64::from(b)),
             LengthEncoding::Extended64 => {
-                let v = len_bytes.iter().fold(0u64, |acc, &b| acc << 8 | u64::from(b));
+                let v = len_bytes
+                    .iter()
+                    .fold(0u64, |acc, &b| acc << 8 | u64::from(b));
                 if v >> 63 != 0 {
                     return Err(FrameError::LengthHighBit(v));
                 }
@@ -539,7 +543,13 @@ mod tests {
 
     #[test]
     fn incomplete_headers_ask_for_more() {
-        for bytes in [&[][..], &[0x81], &BINARY_256[..3], &BINARY_64K[..9], &MASKED_HELLO[..5]] {
+        for bytes in [
+            &[][..],
+            &[0x81],
+            &BINARY_256[..3],
+            &BINARY_64K[..9],
+            &MASKED_HELLO[..5],
+        ] {
             assert_eq!(FrameHeader::parse(bytes), Ok(None), "{bytes:02x?}");
         }
     }
@@ -633,7 +643,9 @@ mod tests {
                 "{bad}"
             );
         }
-        for good in [1000u16, 1001, 1002, 1003, 1007, 1008, 1009, 1010, 1011, 3000, 4999] {
+        for good in [
+            1000u16, 1001, 1002, 1003, 1007, 1008, 1009, 1010, 1011, 3000, 4999,
+        ] {
             assert!(ClosePayload::parse(&good.to_be_bytes()).is_ok(), "{good}");
         }
         assert_eq!(

@@ -67,7 +67,9 @@ pub enum HandshakeError {
     NotSwitching { code: u16, reason: String },
     #[error("no Sec-WebSocket-Accept header in the server's 101 response")]
     MissingAccept,
-    #[error("Sec-WebSocket-Accept mismatch: expected {expected} (from our key), server sent {got}")]
+    #[error(
+        "Sec-WebSocket-Accept mismatch: expected {expected} (from our key), server sent {got}"
+    )]
     AcceptMismatch { expected: String, got: String },
 }
 
@@ -232,13 +234,11 @@ impl Request {
         }
         let minor_ok = match self.version.strip_prefix("HTTP/") {
             Some(v) => match v.split_once('.') {
-                Some((maj, min)) => {
-                    match (maj.parse::<u32>(), min.parse::<u32>()) {
-                        (Ok(1), Ok(m)) => m >= 1,
-                        (Ok(m), Ok(_)) => m > 1,
-                        _ => false,
-                    }
-                }
+                Some((maj, min)) => match (maj.parse::<u32>(), min.parse::<u32>()) {
+                    (Ok(1), Ok(m)) => m >= 1,
+                    (Ok(m), Ok(_)) => m > 1,
+                    _ => false,
+                },
                 None => false,
             },
             None => false,
@@ -268,7 +268,9 @@ impl Request {
             Some(VERSION) => {}
             Some(v) => return Err(HandshakeError::UnsupportedVersion(v.to_string())),
         }
-        let key = h.get("Sec-WebSocket-Key").ok_or(HandshakeError::MissingKey)?;
+        let key = h
+            .get("Sec-WebSocket-Key")
+            .ok_or(HandshakeError::MissingKey)?;
         check_key(key)?;
         Ok(Intent::Upgrade {
             key: key.to_string(),
@@ -402,7 +404,10 @@ impl Response {
         let first = lines.next().unwrap_or_default();
         let bad = || HandshakeError::BadStatusLine(first.to_string());
         let mut parts = first.splitn(3, ' ');
-        let version = parts.next().filter(|v| v.starts_with("HTTP/")).ok_or_else(bad)?;
+        let version = parts
+            .next()
+            .filter(|v| v.starts_with("HTTP/"))
+            .ok_or_else(bad)?;
         let code = parts
             .next()
             .and_then(|c| c.parse::<u16>().ok())
@@ -535,7 +540,11 @@ mod tests {
         let mut with_frame = RFC_REQUEST.to_vec();
         with_frame.extend_from_slice(&[0x81, 0x80, 1, 2, 3, 4]);
         let (_, n) = Request::parse(&with_frame).unwrap().unwrap();
-        assert_eq!(n, RFC_REQUEST.len(), "frame bytes are left for the frame reader");
+        assert_eq!(
+            n,
+            RFC_REQUEST.len(),
+            "frame bytes are left for the frame reader"
+        );
     }
 
     #[test]
@@ -549,9 +558,21 @@ mod tests {
     fn every_request_error() {
         use HandshakeError as E;
         let cases: Vec<(Request, E, u16)> = vec![
-            (replace("GET /chat", "POST /chat"), E::NotGet("POST".into()), 405),
-            (replace("HTTP/1.1", "HTTP/1.0"), E::OldHttp("HTTP/1.0".into()), 400),
-            (replace("Host: server.example.com\r\n", ""), E::MissingHost, 400),
+            (
+                replace("GET /chat", "POST /chat"),
+                E::NotGet("POST".into()),
+                405,
+            ),
+            (
+                replace("HTTP/1.1", "HTTP/1.0"),
+                E::OldHttp("HTTP/1.0".into()),
+                400,
+            ),
+            (
+                replace("Host: server.example.com\r\n", ""),
+                E::MissingHost,
+                400,
+            ),
             (
                 replace("Upgrade: websocket", "Upgrade: h2c"),
                 E::UpgradeNotWebsocket("h2c".into()),
@@ -562,13 +583,21 @@ mod tests {
                 E::ConnectionLacksUpgrade("keep-alive".into()),
                 400,
             ),
-            (replace("Sec-WebSocket-Version: 13\r\n", ""), E::MissingVersion, 426),
+            (
+                replace("Sec-WebSocket-Version: 13\r\n", ""),
+                E::MissingVersion,
+                426,
+            ),
             (
                 replace("Sec-WebSocket-Version: 13", "Sec-WebSocket-Version: 8"),
                 E::UnsupportedVersion("8".into()),
                 426,
             ),
-            (replace("Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n", ""), E::MissingKey, 400),
+            (
+                replace("Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n", ""),
+                E::MissingKey,
+                400,
+            ),
         ];
         for (r, want, status) in cases {
             let got = r.intent().unwrap_err();
@@ -614,10 +643,7 @@ mod tests {
             })
         );
         let big = vec![b'a'; MAX_HEAD + 1];
-        assert_eq!(
-            Request::parse(&big),
-            Err(E::TooLarge { limit: MAX_HEAD })
-        );
+        assert_eq!(Request::parse(&big), Err(E::TooLarge { limit: MAX_HEAD }));
         let mut many = b"GET / HTTP/1.1\r\n".to_vec();
         for i in 0..=MAX_HEADERS {
             many.extend_from_slice(format!("X-{i}: y\r\n").as_bytes());

@@ -60,7 +60,9 @@ pub enum ProtocolError {
     Frame(#[from] FrameError),
     #[error("client sent an unmasked frame; every client-to-server frame must be masked (RFC 6455 §5.1)")]
     UnmaskedFromClient,
-    #[error("server sent a masked frame; server-to-client frames must not be masked (RFC 6455 §5.1)")]
+    #[error(
+        "server sent a masked frame; server-to-client frames must not be masked (RFC 6455 §5.1)"
+    )]
     MaskedFromServer,
     #[error("continuation frame without a message to continue")]
     UnexpectedContinuation,
@@ -448,10 +450,16 @@ mod tests {
     fn frame_errors_pass_through_with_1002() {
         let (_, _, e) = server(&[0xc1, 0x80, 0, 0, 0, 0]);
         let e = e.unwrap();
-        assert!(matches!(e, ProtocolError::Frame(FrameError::ReservedBits { .. })));
+        assert!(matches!(
+            e,
+            ProtocolError::Frame(FrameError::ReservedBits { .. })
+        ));
         assert_eq!(e.close_code(), 1002);
         let (_, _, e) = server(&frame(true, 8, M, &[0x03, 0xed]));
-        assert_eq!(e, Some(ProtocolError::Frame(FrameError::BadCloseCode(1005))));
+        assert_eq!(
+            e,
+            Some(ProtocolError::Frame(FrameError::BadCloseCode(1005)))
+        );
         let (_, _, e) = server(&frame(true, 8, M, &[0x03, 0xe8, 0xc0]));
         assert_eq!(e.clone().unwrap().close_code(), 1007);
     }

@@ -5,7 +5,7 @@ use serde::Serialize;
 
 use super::conn::{Direction, FrameInfo, Message};
 use crate::wire::websocket::frame::{close_code_name, ClosePayload};
-use crate::wire::websocket::DataKind;
+use crate::wire::websocket::{DataKind, OpCode};
 
 /// One thing that happened. `conn` numbers a server's connections from 1 (absent on the client).
 #[derive(Debug, Clone, Serialize)]
@@ -149,7 +149,17 @@ impl Event {
             payload_len: h.payload_len,
             length_encoding: h.length_encoding.name(),
             header_len: h.header_len(),
-            preview: preview(&f.preview, h.opcode == crate::wire::websocket::OpCode::Text),
+            preview: match (h.opcode, f.preview.as_slice()) {
+                (OpCode::Close, [hi, lo, reason @ ..]) => {
+                    let code = u16::from_be_bytes([*hi, *lo]);
+                    format!(
+                        "code {code} ({}) {}",
+                        close_code_name(code),
+                        preview(reason, true)
+                    )
+                }
+                (op, bytes) => preview(bytes, op == OpCode::Text),
+            },
         }
     }
 

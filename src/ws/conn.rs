@@ -259,8 +259,12 @@ impl<R: AsyncRead + Unpin> WsReader<R> {
                 } else if cur.remaining >= 4096 {
                     // A big payload: read it straight into the message, no copy.
                     let limit = usize::try_from(cur.remaining).unwrap_or(usize::MAX);
-                    let room = (&mut self.message).limit(limit);
-                    let mut room = room;
+                    if self.message.capacity() - self.message.len() < 4096 {
+                        // Grow ahead of the data (amortised doubling), never by the whole
+                        // announced length at once.
+                        self.message.reserve(limit.min(1 << 20));
+                    }
+                    let mut room = (&mut self.message).limit(limit);
                     let n = self.io.read_buf(&mut room).await?;
                     if n == 0 {
                         return Err(WsError::AbruptClose);
@@ -555,7 +559,7 @@ mod tests {
                 }
             }
         });
-        for n in [0usize, 1, 125, 126, 4095, 4096, 65535, 65536, 1 << 20] {
+        for n in [0usize, 1, 125, 126, 4095, 4096, 65535, 65536, 1 << 20, (3 << 20) + 1] {
             let m = Message::Binary((0..n).map(|i| (i % 251) as u8).collect());
             client.send(&m).await.unwrap();
             assert_eq!(client.recv().await.unwrap(), Ok(m), "{n} bytes");

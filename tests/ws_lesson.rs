@@ -24,7 +24,10 @@ fn websocket_lesson_runs() {
         "relayed to nobody",
         "stopped (served --max-conns connections)",
     ] {
-        assert!(text.contains(needle), "lesson output lacks {needle:?}:\n{text}");
+        assert!(
+            text.contains(needle),
+            "lesson output lacks {needle:?}:\n{text}"
+        );
     }
     assert!(text.contains("websocket   6           ok"), "{text}");
 }

@@ -168,6 +168,19 @@ impl<R: AsyncRead + Unpin> WsReader<R> {
         self.tap = tap;
     }
 
+    /// Hands back a message that is no longer needed, so that its buffer holds the next one
+    /// instead of a fresh allocation (an echo server sends a message, then recycles it).
+    pub fn recycle(&mut self, message: Message) {
+        if self.message.capacity() == 0 && self.current.is_none() {
+            let mut v = match message {
+                Message::Text(s) => s.into_bytes(),
+                Message::Binary(b) => b,
+            };
+            v.clear();
+            self.message = v;
+        }
+    }
+
     /// The underlying stream (for draining it at the end).
     pub fn io_mut(&mut self) -> &mut R {
         &mut self.io
@@ -373,8 +386,22 @@ impl<W: AsyncWrite + Unpin> WsWriter<W> {
         header.emit_to_vec(&mut self.buf);
         match mask {
             None if payload.len() >= DIRECT_WRITE => {
-                self.io.write_all(&self.buf).await?;
-                self.io.write_all(payload).await?;
+                // Header and payload in one vectored write: no copy of the payload.
+                let (mut head, mut body): (&[u8], &[u8]) = (&self.buf, payload);
+                while !head.is_empty() || !body.is_empty() {
+                    let n = if head.is_empty() {
+                        self.io.write(body).await?
+                    } else {
+                        let parts = [io::IoSlice::new(head), io::IoSlice::new(body)];
+                        self.io.write_vectored(&parts).await?
+                    };
+                    if n == 0 {
+                        return Err(io::Error::from(io::ErrorKind::WriteZero).into());
+                    }
+                    let from_head = n.min(head.len());
+                    head = &head[from_head..];
+                    body = body.get(n - from_head..).unwrap_or_default();
+                }
             }
             _ => {
                 let start = self.buf.len();
@@ -559,7 +586,18 @@ mod tests {
                 }
             }
         });
-        for n in [0usize, 1, 125, 126, 4095, 4096, 65535, 65536, 1 << 20, (3 << 20) + 1] {
+        for n in [
+            0usize,
+            1,
+            125,
+            126,
+            4095,
+            4096,
+            65535,
+            65536,
+            1 << 20,
+            (3 << 20) + 1,
+        ] {
             let m = Message::Binary((0..n).map(|i| (i % 251) as u8).collect());
             client.send(&m).await.unwrap();
             assert_eq!(client.recv().await.unwrap(), Ok(m), "{n} bytes");

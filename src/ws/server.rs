@@ -292,7 +292,11 @@ impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Session<R, W> {
                         (self.sink)(Event::message(Some(self.conn), Direction::In, &m));
                     }
                     let sent = match &peers {
-                        None => self.send(&m).await,
+                        None => {
+                            let r = self.send(&m).await;
+                            self.reader.recycle(m);
+                            r
+                        }
                         Some(peers) => {
                             let m = Arc::new(m);
                             let mut to = 0;

@@ -48,7 +48,9 @@ fn bad_input_is_exit_2() {
         .args(["ws", "connect", "http://127.0.0.1:1/"])
         .assert()
         .code(2)
-        .stderr(predicate::str::contains("'http://127.0.0.1:1/' is not a ws:// URL"));
+        .stderr(predicate::str::contains(
+            "'http://127.0.0.1:1/' is not a ws:// URL",
+        ));
     wirelab()
         .args(["ws", "connect", "wss://127.0.0.1:1/"])
         .assert()
@@ -103,8 +105,12 @@ fn accept_mismatch_is_reported() {
         .args(["ws", "connect", &format!("ws://{addr}/"), "x"])
         .assert()
         .code(1)
-        .stderr(predicate::str::contains("Sec-WebSocket-Accept mismatch: expected"))
-        .stderr(predicate::str::contains("server sent s3pPLMBiTxaQ9kYGzzhZRbK+xOo="));
+        .stderr(predicate::str::contains(
+            "Sec-WebSocket-Accept mismatch: expected",
+        ))
+        .stderr(predicate::str::contains(
+            "server sent s3pPLMBiTxaQ9kYGzzhZRbK+xOo=",
+        ));
     server.join().unwrap();
 }
 

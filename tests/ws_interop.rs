@@ -41,11 +41,18 @@ fn python_server() -> ws_common::Server {
 /// wirelab's server in this process, through the library API. Returns its address and a
 /// handle that stops it.
 async fn in_process_server(limits: Limits) -> (String, tokio::sync::oneshot::Sender<()>) {
+    in_process_server_mode(limits, Mode::Echo).await
+}
+
+async fn in_process_server_mode(
+    limits: Limits,
+    mode: Mode,
+) -> (String, tokio::sync::oneshot::Sender<()>) {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap().to_string();
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let opts = ServeOptions {
-        mode: Mode::Echo,
+        mode,
         show_frames: false,
         quiet: true,
         max_conns: None,
@@ -383,4 +390,65 @@ fn max_conns_stops_by_itself_and_prints_the_handshake() {
     let mut server = server;
     let status = server.child.wait().unwrap();
     assert!(status.success());
+}
+
+#[tokio::test]
+async fn broadcast_relays_to_the_others_only() {
+    let (addr, stop) = in_process_server_mode(Limits::default(), Mode::Broadcast).await;
+    let url = WsUrl::parse(&format!("ws://{addr}/")).unwrap();
+    let t = Duration::from_secs(5);
+    let mut a = connect(&url, Config::default(), t).await.unwrap();
+    let mut b = connect(&url, Config::default(), t).await.unwrap();
+    let (mut c, _) = tokio_tungstenite::connect_async(format!("ws://{addr}/"))
+        .await
+        .unwrap();
+    // A client is in the room as soon as it has its 101, so no waiting is needed.
+    a.ws.send(&Message::Text("from a".into())).await.unwrap();
+    assert_eq!(
+        b.ws.recv().await.unwrap(),
+        Ok(Message::Text("from a".into()))
+    );
+    assert_eq!(c.next().await.unwrap().unwrap(), TMessage::text("from a"));
+    c.send(TMessage::binary(vec![1, 2, 3])).await.unwrap();
+    assert_eq!(
+        a.ws.recv().await.unwrap(),
+        Ok(Message::Binary(vec![1, 2, 3]))
+    );
+    assert_eq!(
+        b.ws.recv().await.unwrap(),
+        Ok(Message::Binary(vec![1, 2, 3]))
+    );
+    // a never got its own message back: the next thing it sees is b's.
+    b.ws.send(&Message::Text("from b".into())).await.unwrap();
+    assert_eq!(
+        a.ws.recv().await.unwrap(),
+        Ok(Message::Text("from b".into()))
+    );
+    let _ = stop.send(());
+}
+
+#[test]
+fn sigint_closes_open_connections_with_1001_and_exits_0() {
+    let server = wirelab_server(&["--echo"]);
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let addr = server.addr.clone();
+    let (mut ws, _) = rt
+        .block_on(tokio_tungstenite::connect_async(format!("ws://{addr}/")))
+        .unwrap();
+    server.wait_line("handshake response");
+    let status = server.interrupt();
+    assert!(status.success(), "exit status {status}");
+    let got = rt.block_on(async {
+        loop {
+            match ws.next().await {
+                Some(Ok(TMessage::Close(f))) => return f.map(|f| u16::from(f.code)),
+                Some(Ok(_)) => continue,
+                _ => return None,
+            }
+        }
+    });
+    assert_eq!(got, Some(1001), "server closes with 1001 going away");
 }

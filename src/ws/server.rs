@@ -127,6 +127,24 @@ async fn connection(
     peers: Peers,
     stop: watch::Receiver<bool>,
 ) {
+    // In broadcast mode, join the room before the handshake is answered: once a client has
+    // its 101 it receives everything sent after that (messages wait in the channel).
+    let (rx, registration) = match opts.mode {
+        Mode::Echo => (None, None),
+        Mode::Broadcast => {
+            let (tx, rx) = mpsc::unbounded_channel();
+            if let Ok(mut p) = peers.lock() {
+                p.insert(conn, tx);
+            }
+            (
+                Some(rx),
+                Some(Registration {
+                    peers: peers.clone(),
+                    conn,
+                }),
+            )
+        }
+    };
     let accepted = match accept(stream, &opts.accept).await {
         Ok(a) => a,
         Err(e) => {
@@ -201,22 +219,9 @@ async fn connection(
         messages_in: 0,
         messages_out: 0,
     };
-    let (rx, peers) = match opts.mode {
-        Mode::Echo => (None, None),
-        Mode::Broadcast => {
-            let (tx, rx) = mpsc::unbounded_channel();
-            if let Ok(mut p) = peers.lock() {
-                p.insert(conn, tx);
-            }
-            (Some(rx), Some(peers))
-        }
-    };
-    let (initiator, payload, error) = session.run(stop, rx, peers.clone()).await;
-    if let Some(p) = &peers {
-        if let Ok(mut p) = p.lock() {
-            p.remove(&conn);
-        }
-    }
+    let room = registration.as_ref().map(|r| r.peers.clone());
+    let (initiator, payload, error) = session.run(stop, rx, room).await;
+    drop(registration);
     if !opts.quiet || error.is_some() {
         sink(Event::closed(
             Some(conn),
@@ -228,6 +233,20 @@ async fn connection(
         ));
     }
     session.finish().await;
+}
+
+/// A broadcast client's place in the room; leaving is dropping it.
+struct Registration {
+    peers: Peers,
+    conn: u64,
+}
+
+impl Drop for Registration {
+    fn drop(&mut self) {
+        if let Ok(mut p) = self.peers.lock() {
+            p.remove(&self.conn);
+        }
+    }
 }
 
 /// One WebSocket connection being served.

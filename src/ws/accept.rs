@@ -76,7 +76,7 @@ pub async fn accept(stream: TcpStream, opts: &AcceptOptions) -> Result<Accepted,
     };
     let parsed = match tokio::time::timeout(opts.timeout, read_head).await {
         Ok(r) => r?,
-        Err(_) => return Err(WsError::Timeout(opts.timeout.as_secs())),
+        Err(_) => return Err(WsError::Timeout(opts.timeout.as_secs_f64())),
     };
     let (request, used) = match parsed {
         Ok(x) => x,
@@ -143,5 +143,64 @@ pub async fn accept(stream: TcpStream, opts: &AcceptOptions) -> Result<Accepted,
                 error,
             })
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ws::conn::Message;
+    use tokio::net::TcpListener;
+
+    async fn pair() -> (TcpStream, TcpStream) {
+        let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let c = TcpStream::connect(l.local_addr().unwrap()).await.unwrap();
+        let (s, _) = l.accept().await.unwrap();
+        (c, s)
+    }
+
+    #[tokio::test]
+    async fn a_slow_head_times_out() {
+        let (mut c, s) = pair().await;
+        c.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n").await.unwrap();
+        let opts = AcceptOptions {
+            timeout: Duration::from_millis(100),
+            ..AcceptOptions::default()
+        };
+        assert!(matches!(accept(s, &opts).await, Err(WsError::Timeout(_))));
+    }
+
+    #[tokio::test]
+    async fn a_head_cut_short_is_handshake_eof() {
+        let (mut c, s) = pair().await;
+        c.write_all(b"GET / HTTP/1.1\r\nHost").await.unwrap();
+        drop(c);
+        let r = accept(s, &AcceptOptions::default()).await;
+        assert!(matches!(r, Err(WsError::HandshakeEof)));
+    }
+
+    #[tokio::test]
+    async fn frames_sent_with_the_request_are_kept() {
+        let (mut c, s) = pair().await;
+        let mut bytes =
+            b"GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+            Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+                .to_vec();
+        bytes.extend_from_slice(&[0x82, 0x81, 0, 0, 0, 0, 42]);
+        c.write_all(&bytes).await.unwrap();
+        let Accepted::WebSocket {
+            mut ws, request, ..
+        } = accept(s, &AcceptOptions::default()).await.unwrap()
+        else {
+            panic!("not accepted");
+        };
+        assert_eq!(request.path(), "/");
+        assert_eq!(ws.recv().await.unwrap(), Ok(Message::Binary(vec![42])));
+        // After our close frame nothing more may be sent.
+        ws.writer.close(None).await.unwrap();
+        assert!(matches!(
+            ws.send(&Message::Text("late".into())).await,
+            Err(WsError::Closing)
+        ));
     }
 }

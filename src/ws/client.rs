@@ -147,7 +147,7 @@ pub async fn connect(url: &WsUrl, config: Config, timeout: Duration) -> Result<C
     };
     match tokio::time::timeout(timeout, work).await {
         Ok(r) => r,
-        Err(_) => Err(WsError::Timeout(timeout.as_secs())),
+        Err(_) => Err(WsError::Timeout(timeout.as_secs_f64())),
     }
 }
 

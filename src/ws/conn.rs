@@ -113,7 +113,7 @@ pub enum WsError {
     #[error("the peer closed the TCP connection in the middle of the handshake")]
     HandshakeEof,
     #[error("timed out after {0} s")]
-    Timeout(u64),
+    Timeout(f64),
     #[error("the connection is closing: no more messages may be sent")]
     Closing,
 }

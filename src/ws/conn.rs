@@ -363,13 +363,15 @@ impl<W: AsyncWrite + Unpin> WsWriter<W> {
         self.close_sent
     }
 
-    /// Sends one frame and flushes it to the socket.
-    pub async fn send_frame(
+    /// Frames `payload` into the write buffer (header, then the payload, masked for a
+    /// client). Returns the header.
+    fn frame_into_buf(
         &mut self,
         fin: bool,
         opcode: OpCode,
         payload: &[u8],
-    ) -> Result<(), WsError> {
+        with_payload: bool,
+    ) -> Result<FrameHeader, WsError> {
         if self.close_sent {
             return Err(WsError::Closing);
         }
@@ -382,40 +384,81 @@ impl<W: AsyncWrite + Unpin> WsWriter<W> {
                 preview: payload.get(..PREVIEW).unwrap_or(payload).to_vec(),
             });
         }
-        self.buf.clear();
         header.emit_to_vec(&mut self.buf);
-        match mask {
-            None if payload.len() >= DIRECT_WRITE => {
-                // Header and payload in one vectored write: no copy of the payload.
-                let (mut head, mut body): (&[u8], &[u8]) = (&self.buf, payload);
-                while !head.is_empty() || !body.is_empty() {
-                    let n = if head.is_empty() {
-                        self.io.write(body).await?
-                    } else {
-                        let parts = [io::IoSlice::new(head), io::IoSlice::new(body)];
-                        self.io.write_vectored(&parts).await?
-                    };
-                    if n == 0 {
-                        return Err(io::Error::from(io::ErrorKind::WriteZero).into());
-                    }
-                    let from_head = n.min(head.len());
-                    head = &head[from_head..];
-                    body = body.get(n - from_head..).unwrap_or_default();
-                }
-            }
-            _ => {
-                let start = self.buf.len();
-                self.buf.extend_from_slice(payload);
-                if let Some(m) = mask {
-                    apply_mask(&mut self.buf[start..], m, 0);
-                }
-                self.io.write_all(&self.buf).await?;
+        if with_payload {
+            let start = self.buf.len();
+            self.buf.extend_from_slice(payload);
+            if let Some(m) = mask {
+                apply_mask(&mut self.buf[start..], m, 0);
             }
         }
         if opcode == OpCode::Close {
             self.close_sent = true;
         }
+        Ok(header)
+    }
+
+    /// Queues one frame without writing it: [`WsWriter::flush`] sends everything queued in
+    /// one write (a server sending many messages at once saves system calls this way).
+    pub fn queue_frame(
+        &mut self,
+        fin: bool,
+        opcode: OpCode,
+        payload: &[u8],
+    ) -> Result<(), WsError> {
+        self.frame_into_buf(fin, opcode, payload, true).map(|_| ())
+    }
+
+    /// Queues a message; see [`WsWriter::queue_frame`].
+    pub fn queue(&mut self, message: &Message) -> Result<(), WsError> {
+        self.queue_frame(true, message.opcode(), message.as_bytes())
+    }
+
+    /// Writes everything queued.
+    pub async fn flush(&mut self) -> Result<(), WsError> {
+        if !self.buf.is_empty() {
+            let r = self.io.write_all(&self.buf).await;
+            self.buf.clear();
+            r?;
+        }
         self.io.flush().await?;
+        Ok(())
+    }
+
+    /// Sends one frame (after anything queued) and flushes it to the socket.
+    pub async fn send_frame(
+        &mut self,
+        fin: bool,
+        opcode: OpCode,
+        payload: &[u8],
+    ) -> Result<(), WsError> {
+        let direct = self.masks.is_none() && payload.len() >= DIRECT_WRITE;
+        self.frame_into_buf(fin, opcode, payload, !direct)?;
+        if !direct {
+            return self.flush().await;
+        }
+        // Queued bytes and header, then the payload, in vectored writes: no payload copy.
+        let (mut head, mut body): (&[u8], &[u8]) = (&self.buf, payload);
+        let result = async {
+            while !head.is_empty() || !body.is_empty() {
+                let n = if head.is_empty() {
+                    self.io.write(body).await?
+                } else {
+                    let parts = [io::IoSlice::new(head), io::IoSlice::new(body)];
+                    self.io.write_vectored(&parts).await?
+                };
+                if n == 0 {
+                    return Err(io::Error::from(io::ErrorKind::WriteZero));
+                }
+                let from_head = n.min(head.len());
+                head = &head[from_head..];
+                body = body.get(n - from_head..).unwrap_or_default();
+            }
+            self.io.flush().await
+        }
+        .await;
+        self.buf.clear();
+        result?;
         Ok(())
     }
 
@@ -643,6 +686,33 @@ mod tests {
         ar.read_exact(&mut close).await.unwrap();
         assert_eq!(close[0], 0x88);
         assert_eq!(u16::from_be_bytes([close[2], close[3]]), 1002);
+    }
+
+    #[tokio::test]
+    async fn queued_frames_leave_in_one_flush() {
+        let (mut client, mut server) = pair();
+        for i in 0..3u8 {
+            server.writer.queue(&Message::Binary(vec![i; 10])).unwrap();
+        }
+        server
+            .writer
+            .queue_frame(false, OpCode::Text, b"par")
+            .unwrap();
+        server
+            .writer
+            .queue_frame(true, OpCode::Continuation, b"ts")
+            .unwrap();
+        server.writer.flush().await.unwrap();
+        for i in 0..3u8 {
+            assert_eq!(
+                client.recv().await.unwrap(),
+                Ok(Message::Binary(vec![i; 10]))
+            );
+        }
+        assert_eq!(
+            client.recv().await.unwrap(),
+            Ok(Message::Text("parts".into()))
+        );
     }
 
     #[tokio::test]

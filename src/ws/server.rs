@@ -270,6 +270,17 @@ impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Session<R, W> {
         Ok(())
     }
 
+    async fn send_batch(&mut self, batch: &[Arc<Message>]) -> Result<(), WsError> {
+        for m in batch {
+            self.writer.queue(m)?;
+            self.messages_out += 1;
+            if self.report_messages {
+                (self.sink)(Event::message(Some(self.conn), Direction::Out, m));
+            }
+        }
+        self.writer.flush().await
+    }
+
     /// Runs until the connection closes. Returns who closed it, the close payload, and the
     /// error if there was one.
     async fn run(
@@ -297,7 +308,17 @@ impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Session<R, W> {
                     return ("us", reply.or(Some(bye)), None);
                 }
                 Some(m) = async { match relay.as_mut() { Some(r) => r.recv().await, None => None } }, if relay.is_some() => {
-                    if let Err(e) = self.send(&m).await {
+                    // Everything already waiting goes out in one write.
+                    let mut batch = vec![m];
+                    if let Some(r) = relay.as_mut() {
+                        while batch.len() < 64 {
+                            match r.try_recv() {
+                                Ok(more) => batch.push(more),
+                                Err(_) => break,
+                            }
+                        }
+                    }
+                    if let Err(e) = self.send_batch(&batch).await {
                         return ("error", None, Some(e.to_string()));
                     }
                     continue;

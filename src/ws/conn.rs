@@ -143,8 +143,8 @@ pub struct WsReader<R> {
     buf: BytesMut,
     asm: Assembler,
     current: Option<Current>,
+    /// The message being assembled.
     message: Vec<u8>,
-    kind: DataKind,
     tap: Option<FrameTap>,
 }
 
@@ -159,7 +159,6 @@ impl<R: AsyncRead + Unpin> WsReader<R> {
             asm: Assembler::new(role, config.limits),
             current: None,
             message: Vec::new(),
-            kind: DataKind::Binary,
             tap: None,
         }
     }
@@ -218,10 +217,9 @@ impl<R: AsyncRead + Unpin> WsReader<R> {
                     Some((header, n)) => {
                         self.buf.advance(n);
                         let kind = self.asm.on_header(&header)?;
-                        if let FrameKind::Data { kind: k, first } = kind {
+                        if let FrameKind::Data { first, .. } = kind {
                             if first {
                                 self.message.clear();
-                                self.kind = k;
                             }
                             // Reserve for what has been announced, but never trust a huge
                             // length before the bytes arrive.

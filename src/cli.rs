@@ -42,6 +42,9 @@ pub enum Command {
     /// only) its row runs between two network namespaces joined by a veth pair with
     /// `tc netem loss P`, and the kernel's own retransmission count is shown.
     Compare(CompareArgs),
+    /// WebSocket (RFC 6455), hand-rolled: the HTTP/1.1 upgrade handshake and frames.
+    #[command(subcommand)]
+    Ws(WsCommand),
     /// The lessons in lessons/: list them, show one, or run its steps.
     #[command(subcommand)]
     Lesson(LessonCommand),
@@ -233,6 +236,106 @@ pub struct CompareArgs {
     #[arg(long)]
     pub netem: bool,
     /// One JSON object: {"rows": [...]}.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum WsCommand {
+    /// WebSocket server: shows the HTTP upgrade handshake, then messages (and frames).
+    ///
+    /// A connection starts as HTTP/1.1: the client sends GET with `Upgrade: websocket` and a
+    /// random `Sec-WebSocket-Key`; the server answers `101 Switching Protocols` with
+    /// `Sec-WebSocket-Accept`. From then on the same TCP connection carries frames both ways
+    /// at any time (full duplex). A GET of / without Upgrade serves a demo page that opens a
+    /// WebSocket back here. Ctrl-C closes every connection with 1001 (going away) and exits 0.
+    Serve(WsServeArgs),
+    /// WebSocket client: handshake, send each MSG (or stdin lines), print what comes back,
+    /// close cleanly.
+    ///
+    /// After sending, waits until as many messages came back as were sent (--expect to
+    /// change that) or until --timeout seconds pass without one, then sends a close frame
+    /// and waits for the server's.
+    Connect(WsConnectArgs),
+    /// The Sec-WebSocket-Accept computation, step by step:
+    /// base64(SHA-1(KEY + "258EAFA5-E914-47DA-95CA-C5AB0DC85B11")).
+    AcceptKey {
+        /// The client's Sec-WebSocket-Key, e.g. the RFC's dGhlIHNhbXBsZSBub25jZQ==.
+        key: String,
+        /// One JSON object.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct WsLimitArgs {
+    /// Largest message accepted, in bytes; a bigger one closes with 1009 (message too big).
+    #[arg(long, default_value_t = 16 << 20, value_name = "BYTES", value_parser = clap::value_parser!(u64).range(1..))]
+    pub max_message: u64,
+    /// Largest single frame accepted, in bytes (1009 above it).
+    #[arg(long, default_value_t = 16 << 20, value_name = "BYTES", value_parser = clap::value_parser!(u64).range(1..))]
+    pub max_frame: u64,
+}
+
+#[derive(Debug, Args)]
+pub struct WsServeArgs {
+    /// Address to listen on (HOST:PORT, or a bare PORT on 127.0.0.1; port 0 picks a free one).
+    #[arg(long, short, default_value = "127.0.0.1:7009", value_parser = parse_addr)]
+    pub listen: SocketAddr,
+    /// Send every message back to its sender (the default).
+    #[arg(long, conflicts_with = "broadcast")]
+    pub echo: bool,
+    /// Relay every message to every other client: a chat room.
+    #[arg(long)]
+    pub broadcast: bool,
+    /// Show every frame in and out: FIN, opcode, mask key, length and its encoding, preview.
+    #[arg(long)]
+    pub show_frames: bool,
+    /// Stop after serving this many connections (default: run until Ctrl-C).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    pub max_conns: Option<u64>,
+    /// Print only the listening line, errors and the end: for benchmarks and test suites.
+    #[arg(long, short)]
+    pub quiet: bool,
+    #[command(flatten)]
+    pub limits: WsLimitArgs,
+    /// JSON lines, one event a line.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct WsConnectArgs {
+    /// The server, e.g. ws://127.0.0.1:7009/
+    pub url: String,
+    /// Messages to send, one text message each (none: read lines from stdin).
+    #[arg(value_name = "MSG")]
+    pub messages: Vec<String>,
+    /// Send the messages as binary frames instead of text.
+    #[arg(long)]
+    pub binary: bool,
+    /// Send a ping first and report the pong's round-trip time.
+    #[arg(long)]
+    pub ping: bool,
+    /// How many messages to wait for before closing (default: as many as were sent).
+    #[arg(long, value_name = "N")]
+    pub expect: Option<u64>,
+    /// Seconds to wait for the handshake, and for each reply.
+    #[arg(long, default_value_t = 5.0, value_name = "SECONDS", value_parser = parse_seconds)]
+    pub timeout: f64,
+    /// Status code of our close frame (1000 normal, 1001 going away, 3000-4999 custom).
+    #[arg(long, default_value_t = 1000, value_name = "CODE")]
+    pub close_code: u16,
+    /// Reason text in our close frame.
+    #[arg(long, default_value = "done", value_name = "TEXT")]
+    pub close_reason: String,
+    /// Show every frame in and out: FIN, opcode, mask key, length and its encoding, preview.
+    #[arg(long)]
+    pub show_frames: bool,
+    #[command(flatten)]
+    pub limits: WsLimitArgs,
+    /// JSON lines, one event a line.
     #[arg(long)]
     pub json: bool,
 }

@@ -155,6 +155,21 @@ pub const COMMANDS: &[Placement] = &[
         summary: "the same workload over UDP, reliable UDP (ARQ) and TCP, side by side",
     },
     Placement {
+        command: "ws serve",
+        osi: &[7],
+        summary: "WebSocket server: HTTP upgrade handshake, then frames, shown as they happen",
+    },
+    Placement {
+        command: "ws connect",
+        osi: &[7],
+        summary: "WebSocket client: handshake, send, receive, close",
+    },
+    Placement {
+        command: "ws accept-key",
+        osi: &[7],
+        summary: "the Sec-WebSocket-Accept computation step by step",
+    },
+    Placement {
         command: "lesson",
         osi: ALL,
         summary: "lists, shows and runs the lessons",

@@ -13,3 +13,4 @@ pub mod lesson;
 pub mod render;
 pub mod transport;
 pub mod wire;
+pub mod ws;

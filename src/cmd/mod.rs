@@ -6,6 +6,7 @@ mod dissect;
 mod lesson;
 mod tcp;
 mod udp;
+mod ws;
 
 use std::io::{self, Write};
 
@@ -29,6 +30,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Tcp(c) => tcp::run(c),
         Command::Udp(c) => udp::run(c),
         Command::Compare(a) => compare::run(a),
+        Command::Ws(c) => ws::run(c),
         Command::Lesson(c) => lesson::run(c),
         Command::Tour { only } => lesson::tour(&only),
         Command::Dissect(a) => dissect::run(a),

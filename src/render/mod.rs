@@ -5,6 +5,7 @@ pub mod hexdump;
 pub mod layers;
 pub mod packet;
 pub mod transport;
+pub mod ws;
 
 use std::io::{self, Write};
 

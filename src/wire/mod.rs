@@ -16,3 +16,4 @@ pub mod tcp;
 pub mod udp;
 pub mod vlan;
 pub mod websocket_frame;
+pub mod websocket;

@@ -1,0 +1,169 @@
+//! Text for WebSocket events: one line each (handshake heads indented below their line).
+
+use std::io::{self, Write};
+
+use crate::ws::conn::Direction;
+use crate::ws::events::Event;
+
+fn prefix(conn: Option<u64>) -> String {
+    conn.map(|c| format!("[{c}] ")).unwrap_or_default()
+}
+
+fn arrow(d: Direction) -> &'static str {
+    match d {
+        Direction::In => "<- in ",
+        Direction::Out => "-> out",
+    }
+}
+
+/// Writes `event` as text, or as one JSON line when `json`.
+pub fn write<W: Write>(out: &mut W, event: &Event, json: bool) -> io::Result<()> {
+    if json {
+        return super::json_line(out, event);
+    }
+    match event {
+        Event::Listening { addr, mode } => writeln!(
+            out,
+            "ws serve: listening on {addr} ({mode}; WebSocket at ws://{addr}/, demo page at http://{addr}/)"
+        ),
+        Event::Accepted { conn, peer } => {
+            writeln!(out, "[{conn}] accepted {peer} (TCP handshake done, HTTP comes next)")
+        }
+        Event::Connected {
+            url,
+            addr,
+            connect_ms,
+        } => writeln!(
+            out,
+            "connected to {addr} for {url} in {connect_ms:.2} ms (TCP handshake done)"
+        ),
+        Event::HandshakeRequest { conn, text } => {
+            writeln!(out, "{}handshake request (HTTP/1.1):", prefix(*conn))?;
+            for l in text.trim_end().lines() {
+                writeln!(out, "    > {l}")?;
+            }
+            Ok(())
+        }
+        Event::HandshakeResponse { conn, text } => {
+            writeln!(out, "{}handshake response:", prefix(*conn))?;
+            for l in text.trim_end().lines() {
+                writeln!(out, "    < {l}")?;
+            }
+            Ok(())
+        }
+        Event::Http {
+            conn,
+            method,
+            path,
+            status,
+        } => writeln!(out, "[{conn}] plain HTTP {method} {path} -> {status}"),
+        Event::Rejected {
+            conn,
+            status,
+            reason,
+        } => writeln!(out, "[{conn}] handshake refused with {status}: {reason}"),
+        Event::Frame {
+            conn,
+            direction,
+            fin,
+            opcode,
+            opcode_value,
+            mask_key,
+            payload_len,
+            length_encoding,
+            header_len,
+            preview,
+        } => writeln!(
+            out,
+            "{}frame {} FIN={} opcode=0x{opcode_value:x} {opcode} mask={} len={payload_len} ({length_encoding} length, {header_len}-byte header) {preview}",
+            prefix(*conn),
+            arrow(*direction),
+            u8::from(*fin),
+            mask_key.as_deref().unwrap_or("none"),
+        ),
+        Event::Message {
+            conn,
+            direction,
+            kind,
+            len,
+            preview,
+        } => writeln!(
+            out,
+            "{}{} {kind} message, {len} bytes: {preview}",
+            prefix(*conn),
+            arrow(*direction)
+        ),
+        Event::Relayed { conn, to: 0 } => writeln!(
+            out,
+            "[{conn}] relayed to nobody: no other client is connected, so the message is gone"
+        ),
+        Event::Relayed { conn, to } => {
+            writeln!(out, "[{conn}] relayed to {to} other client(s)")
+        }
+        Event::Pong { rtt_ms, payload } => {
+            writeln!(out, "pong {payload} after {rtt_ms:.3} ms")
+        }
+        Event::Closed {
+            conn,
+            initiator,
+            code,
+            meaning,
+            reason,
+            error,
+            messages_in,
+            messages_out,
+        } => {
+            let how = match (code, meaning) {
+                (Some(c), Some(m)) if reason.is_empty() => format!("{c} ({m})"),
+                (Some(c), Some(m)) => format!("{c} ({m}) {reason:?}"),
+                _ => "no status code".to_string(),
+            };
+            let by = match *initiator {
+                "peer" => "closed by the peer",
+                "us" => "closed by us",
+                _ => "closed on error",
+            };
+            write!(
+                out,
+                "{}{by}: {how}; {messages_in} messages in, {messages_out} out",
+                prefix(*conn)
+            )?;
+            match error {
+                Some(e) => writeln!(out, " ({e})"),
+                None => writeln!(out),
+            }
+        }
+        Event::Stopped {
+            reason,
+            connections,
+        } => writeln!(out, "ws serve: stopped ({reason}) after {connections} connections"),
+        Event::Timeout {
+            waited_s,
+            expected,
+            received,
+        } => writeln!(
+            out,
+            "no more messages after waiting {waited_s} s: got {received} of the {expected} expected"
+        ),
+    }
+}
+
+/// The accept-key computation, one step a line, ending in the header the server sends.
+pub fn accept_steps<W: Write>(
+    out: &mut W,
+    s: &crate::wire::websocket::handshake::AcceptSteps,
+    key_problem: Option<&str>,
+) -> io::Result<()> {
+    writeln!(out, "Sec-WebSocket-Key (from the client):  {}", s.key)?;
+    if let Some(p) = key_problem {
+        writeln!(out, "  note: {p}; a server would refuse this key with 400")?;
+    }
+    writeln!(
+        out,
+        "1. append the GUID from RFC 6455:     {}",
+        s.concatenated
+    )?;
+    writeln!(out, "2. SHA-1 of that string (20 bytes):   {}", s.sha1_hex)?;
+    writeln!(out, "3. base64 of those 20 bytes:          {}", s.accept)?;
+    writeln!(out, "Sec-WebSocket-Accept: {}", s.accept)
+}

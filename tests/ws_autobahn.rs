@@ -1,0 +1,160 @@
+//! The Autobahn|Testsuite cases (via `kosoku`, its Python 3 port) against
+//! `wirelab ws serve --echo`: every case must be OK, NON-STRICT or INFORMATIONAL.
+//! Sections 12 and 13 (permessage-deflate) are excluded: wirelab negotiates no extension.
+
+mod ws_common;
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::process::Command;
+
+use ws_common::{installed, wirelab_server};
+
+#[test]
+fn autobahn_fuzzingclient_finds_no_failure() {
+    let kosoku = installed(".venv/bin/kosoku");
+    let server = wirelab_server(&["--echo", "--quiet"]);
+    let out = tempfile::tempdir().unwrap();
+    let status = Command::new(&kosoku)
+        .args([
+            "-m",
+            "fuzzingclient",
+            &server.addr,
+            "-x",
+            "12.*",
+            "-x",
+            "13.*",
+            "-o",
+        ])
+        .arg(out.path())
+        .current_dir(out.path())
+        .status()
+        .expect("cannot run kosoku");
+    let index = std::fs::read_to_string(out.path().join("index.json")).expect("no index.json");
+    let index: serde_json::Value = serde_json::from_str(&index).unwrap();
+    let cases = index
+        .as_object()
+        .and_then(|agents| agents.values().next())
+        .and_then(|v| v.as_object())
+        .expect("index.json has no agent");
+    let mut counts: BTreeMap<String, usize> = BTreeMap::new();
+    let mut failed = Vec::new();
+    for (id, case) in cases {
+        let b = case["behavior"].as_str().unwrap_or("?").to_string();
+        let c = case["behaviorClose"].as_str().unwrap_or("?").to_string();
+        if !matches!(b.as_str(), "OK" | "NON-STRICT" | "INFORMATIONAL")
+            || !matches!(c.as_str(), "OK" | "NON-STRICT" | "INFORMATIONAL")
+        {
+            failed.push(format!("{id}: behavior {b}, close {c}"));
+        }
+        *counts.entry(b).or_default() += 1;
+    }
+    // Straight to stderr, past the test harness's capture: the summary belongs in CI logs.
+    let mut summary = format!(
+        "Autobahn|Testsuite (kosoku) against wirelab ws serve --echo: {} cases\n",
+        cases.len()
+    );
+    for (b, n) in &counts {
+        summary.push_str(&format!("  {b:<14} {n}\n"));
+    }
+    let _ = std::io::stderr().write_all(summary.as_bytes());
+    let st = server.interrupt();
+    assert!(st.success(), "ws serve exited with {st} on SIGINT");
+    assert!(failed.is_empty(), "failed cases:\n{}", failed.join("\n"));
+    assert_eq!(
+        cases.len(),
+        301,
+        "expected the 301 cases outside sections 12-13"
+    );
+    assert!(status.success(), "kosoku exited with {status}");
+}
+
+/// The client side: kosoku as the Autobahn fuzzing server, wirelab's client library as the
+/// agent that connects for each case and echoes what it receives.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn autobahn_fuzzingserver_finds_no_failure_in_the_client() {
+    use std::time::Duration;
+    use wirelab::ws::client::{connect, WsUrl};
+    use wirelab::ws::conn::{Config, Message};
+
+    let kosoku = installed(".venv/bin/kosoku");
+    let out = tempfile::tempdir().unwrap();
+    let mut cmd = Command::new("sh");
+    cmd.args([
+        "-c",
+        "exec \"$0\" -m fuzzingserver 127.0.0.1:0 -x '12.*' -x '13.*' -o \"$1\" 2>&1",
+    ])
+    .arg(&kosoku)
+    .arg(out.path())
+    .current_dir(out.path());
+    let mut server = ws_common::spawn_server(cmd);
+    let base = server.addr.trim_start_matches("ws://").to_string();
+    let url = |path: &str| WsUrl::parse(&format!("ws://{base}{path}")).unwrap();
+    let t = Duration::from_secs(10);
+
+    let mut c = connect(&url("/getCaseCount"), Config::default(), t)
+        .await
+        .unwrap();
+    let count: u32 = match c.ws.recv().await.unwrap() {
+        Ok(Message::Text(n)) => n.trim().parse().unwrap(),
+        other => panic!("getCaseCount answered {other:?}"),
+    };
+    drop(c);
+    assert_eq!(count, 301);
+    for case in 1..=count {
+        let Ok(mut c) = connect(
+            &url(&format!("/runCase?case={case}&agent=wirelab")),
+            Config::default(),
+            t,
+        )
+        .await
+        else {
+            continue;
+        };
+        // Echo until the case ends; recv() answers pings and close frames itself.
+        while let Ok(Ok(m)) = c.ws.recv().await {
+            if c.ws.send(&m).await.is_err() {
+                break;
+            }
+        }
+    }
+    let mut c = connect(&url("/updateReports?agent=wirelab"), Config::default(), t)
+        .await
+        .unwrap();
+    while let Ok(Ok(_)) = c.ws.recv().await {}
+    drop(c);
+    let status = tokio::task::spawn_blocking(move || server.child.wait().unwrap())
+        .await
+        .unwrap();
+
+    let index = std::fs::read_to_string(out.path().join("index.json")).expect("no index.json");
+    let index: serde_json::Value = serde_json::from_str(&index).unwrap();
+    let cases = index
+        .as_object()
+        .and_then(|agents| agents.values().next())
+        .and_then(|v| v.as_object())
+        .expect("index.json has no agent");
+    let mut counts: BTreeMap<String, usize> = BTreeMap::new();
+    let mut failed = Vec::new();
+    for (id, case) in cases {
+        let b = case["behavior"].as_str().unwrap_or("?").to_string();
+        let c = case["behaviorClose"].as_str().unwrap_or("?").to_string();
+        if !matches!(b.as_str(), "OK" | "NON-STRICT" | "INFORMATIONAL")
+            || !matches!(c.as_str(), "OK" | "NON-STRICT" | "INFORMATIONAL")
+        {
+            failed.push(format!("{id}: behavior {b}, close {c}"));
+        }
+        *counts.entry(b).or_default() += 1;
+    }
+    let mut summary = format!(
+        "Autobahn|Testsuite (kosoku fuzzingserver) against wirelab's client: {} cases\n",
+        cases.len()
+    );
+    for (b, n) in &counts {
+        summary.push_str(&format!("  {b:<14} {n}\n"));
+    }
+    let _ = std::io::stderr().write_all(summary.as_bytes());
+    assert!(failed.is_empty(), "failed cases:\n{}", failed.join("\n"));
+    assert_eq!(cases.len(), 301);
+    assert!(status.success(), "kosoku exited with {status}");
+}

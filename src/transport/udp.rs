@@ -87,22 +87,12 @@ pub fn send(cfg: &SendConfig, mut progress: impl FnMut(u64)) -> io::Result<SendR
     let mut link = LossyLink::new(cfg.link);
     let mut buf = vec![0u8; cfg.size];
     let mut dropped = Vec::new();
-    let mut refused = 0u64;
     let start = Instant::now();
     let gap = (cfg.rate > 0).then(|| Duration::from_secs_f64(1.0 / cfg.rate as f64));
     let step = (cfg.count / 100).max(1);
-    let mut put = |d: &[u8]| -> io::Result<()> {
-        match sock.send(d) {
-            Ok(_) => Ok(()),
-            Err(e) if e.kind() == io::ErrorKind::ConnectionRefused => {
-                refused += 1;
-                Ok(())
-            }
-            // A full send queue on a fast burst: wait for room rather than lose silently.
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => sock.send(d).map(|_| ()),
-            Err(e) => Err(e),
-        }
-    };
+    // Unpaced, datagrams go out 32 per sendmmsg(2) call; paced, one send(2) each.
+    let mut out = Outbox::new(&sock, cfg.size, if gap.is_some() { 1 } else { 32 });
+    let mut put = |d: &[u8]| out.push(d);
     for seq in 0..cfg.count {
         if let Some(gap) = gap {
             let due = start + gap.mul_f64(seq as f64);
@@ -123,6 +113,8 @@ pub fn send(cfg: &SendConfig, mut progress: impl FnMut(u64)) -> io::Result<SendR
         }
     }
     link.flush(&mut put)?;
+    out.flush()?;
+    let refused = out.refused;
     let numbered = link.stats.offered;
     let end = Probe {
         kind: Kind::End,
@@ -151,6 +143,107 @@ pub fn send(cfg: &SendConfig, mut progress: impl FnMut(u64)) -> io::Result<SendR
         elapsed_ms: elapsed.as_secs_f64() * 1e3,
         rate_pps: numbered as f64 / elapsed.as_secs_f64().max(1e-9),
     })
+}
+
+/// Datagrams waiting to leave a connected socket, sent in batches with sendmmsg(2).
+struct Outbox<'a> {
+    sock: &'a UdpSocket,
+    data: Vec<u8>,
+    lens: Vec<usize>,
+    slot: usize,
+    cap: usize,
+    /// Sends refused because an ICMP port unreachable came back (nobody listens).
+    refused: u64,
+}
+
+impl<'a> Outbox<'a> {
+    fn new(sock: &'a UdpSocket, max_len: usize, cap: usize) -> Self {
+        Outbox {
+            sock,
+            data: vec![0u8; max_len * cap],
+            lens: Vec::with_capacity(cap),
+            slot: max_len,
+            cap,
+            refused: 0,
+        }
+    }
+
+    fn push(&mut self, d: &[u8]) -> io::Result<()> {
+        if self.cap == 1 || d.len() > self.slot {
+            self.flush()?;
+            return self.send_one(d);
+        }
+        let at = self.lens.len() * self.slot;
+        self.data[at..at + d.len()].copy_from_slice(d);
+        self.lens.push(d.len());
+        if self.lens.len() == self.cap {
+            self.flush()?;
+        }
+        Ok(())
+    }
+
+    fn send_one(&mut self, d: &[u8]) -> io::Result<()> {
+        loop {
+            match self.sock.send(d) {
+                Ok(_) => return Ok(()),
+                Err(e) if e.kind() == io::ErrorKind::ConnectionRefused => {
+                    self.refused += 1;
+                    return Ok(());
+                }
+                // A full send queue on a burst: wait for room rather than lose silently.
+                Err(e) if super::no_data_yet(&e) => continue,
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        let mut done = 0;
+        while done < self.lens.len() {
+            let mut iov: Vec<libc::iovec> = self.lens[done..]
+                .iter()
+                .enumerate()
+                .map(|(i, &len)| libc::iovec {
+                    iov_base: self.data[(done + i) * self.slot..].as_mut_ptr().cast(),
+                    iov_len: len,
+                })
+                .collect();
+            let mut msgs: Vec<libc::mmsghdr> = iov
+                .iter_mut()
+                .map(|v| {
+                    // SAFETY: an all-zero msghdr is valid (no name, no control data).
+                    let mut m: libc::mmsghdr = unsafe { std::mem::zeroed() };
+                    m.msg_hdr.msg_iov = v;
+                    m.msg_hdr.msg_iovlen = 1;
+                    m
+                })
+                .collect();
+            // SAFETY: msgs points at live iovecs over live buffers, for this call only.
+            let n = unsafe {
+                libc::sendmmsg(
+                    std::os::fd::AsRawFd::as_raw_fd(self.sock),
+                    msgs.as_mut_ptr(),
+                    msgs.len() as libc::c_uint,
+                    0,
+                )
+            };
+            if n < 0 {
+                let e = io::Error::last_os_error();
+                match e.kind() {
+                    io::ErrorKind::ConnectionRefused => {
+                        self.refused += 1;
+                        done += 1;
+                    }
+                    _ if super::no_data_yet(&e) => {}
+                    _ => return Err(e),
+                }
+            } else {
+                done += n as usize;
+            }
+        }
+        self.lens.clear();
+        Ok(())
+    }
 }
 
 #[derive(Debug, Clone)]

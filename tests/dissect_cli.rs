@@ -334,3 +334,34 @@ fn hex_file_one_packet_a_line() {
         .code(2)
         .stderr(predicate::str::contains("line 2: 'z' at character 1"));
 }
+
+#[test]
+fn icmp_errors_show_the_packet_they_quote() {
+    let f = fixture("icmp-errors.pcap");
+    let s = stdout_of(&["dissect", f.to_str().unwrap()]);
+    assert!(
+        s.contains("ICMP destination unreachable, port unreachable (about UDP 127.0.0.1."),
+        "{s}"
+    );
+    assert!(
+        s.contains("ICMP6, destination unreachable (about UDP ::1."),
+        "{s}"
+    );
+    let j = stdout_of(&[
+        "dissect",
+        f.to_str().unwrap(),
+        "--json",
+        "--skip",
+        "1",
+        "--count",
+        "1",
+    ]);
+    let v: serde_json::Value = serde_json::from_str(j.trim()).unwrap();
+    let layers = v["layers"].as_array().unwrap();
+    let names: Vec<&str> = layers.iter().map(|l| l["name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["eth", "ipv4", "icmp", "ipv4", "udp", "data"]);
+    assert!(layers[3]["quoted"] == true && layers[1].get("quoted").is_none());
+    // Filters and conversations use the packet's own headers, not the quoted ones.
+    let s = stdout_of(&["dissect", f.to_str().unwrap(), "--filter", "port 9"]);
+    assert_eq!(s.lines().count(), 2, "{s}");
+}

@@ -60,6 +60,8 @@ pub struct Dissector {
 struct Walk<'a> {
     data: &'a [u8],
     out: &'a mut Vec<Layer>,
+    /// Inside the packet an ICMP error quotes: no TCP state, no application decoding.
+    quoted: bool,
 }
 
 impl Walk<'_> {
@@ -71,6 +73,7 @@ impl Walk<'_> {
             end,
             captured: end - start,
             problem,
+            quoted: self.quoted,
         });
     }
 
@@ -109,6 +112,7 @@ impl Walk<'_> {
                     end: self.data.len(),
                     captured: got.len(),
                     problem: Some(err),
+                    quoted: self.quoted,
                 });
                 return;
             }
@@ -125,7 +129,11 @@ impl Dissector {
     /// Dissects one frame into `out` (cleared first).
     pub fn dissect(&mut self, info: &FrameInfo, data: &[u8], out: &mut Vec<Layer>) {
         out.clear();
-        let mut w = Walk { data, out };
+        let mut w = Walk {
+            data,
+            out,
+            quoted: false,
+        };
         match info.link {
             LinkType::Ethernet => self.ethernet(&mut w, 0),
             LinkType::LinuxSll | LinkType::LinuxSll2 => {
@@ -298,7 +306,7 @@ impl Dissector {
                     w.push(Proto::Udp(h), at, at + udp::HEADER_LEN, None);
                     let uend = (at + usize::from(h.length)).min(end);
                     let body_at = at + udp::HEADER_LEN;
-                    if is_dns_port(h.src_port) || is_dns_port(h.dst_port) {
+                    if !w.quoted && (is_dns_port(h.src_port) || is_dns_port(h.dst_port)) {
                         let body = w.data.get(body_at..uend).unwrap_or(&[]);
                         match dns::Message::parse(body) {
                             Ok(m) => {
@@ -319,14 +327,28 @@ impl Dissector {
             protocol::ICMP => match icmp::Header::parse(bytes) {
                 Ok(h) => {
                     w.push(Proto::Icmp(h), at, at + icmp::HEADER_LEN, None);
-                    w.data_to(at + icmp::HEADER_LEN, end);
+                    if h.is_error() && !w.quoted && end > at + icmp::HEADER_LEN {
+                        // An error quotes the IP header (and 8+ bytes) of the packet that
+                        // caused it.
+                        w.quoted = true;
+                        self.ipv4(w, at + icmp::HEADER_LEN);
+                        w.quoted = false;
+                    } else {
+                        w.data_to(at + icmp::HEADER_LEN, end);
+                    }
                 }
                 Err(e) => w.failed(at, e, "icmp", 3, icmp::Header::parse, Proto::Icmp),
             },
             protocol::ICMPV6 => match icmpv6::Message::parse(bytes) {
                 Ok(m) => {
                     w.push(Proto::Icmpv6(m), at, at + m.header_len, None);
-                    w.data_to(at + m.header_len, end);
+                    if (1..=4).contains(&m.icmp_type) && !w.quoted && end > at + m.header_len {
+                        w.quoted = true;
+                        self.ipv6(w, at + m.header_len);
+                        w.quoted = false;
+                    } else {
+                        w.data_to(at + m.header_len, end);
+                    }
                 }
                 Err(e) => w.push(Proto::Broken("icmpv6", 3), at, end, Some(e)),
             },
@@ -346,6 +368,17 @@ impl Dissector {
         };
         let hl = h.header_len();
         let seg_len = len.saturating_sub(hl);
+        if w.quoted {
+            let meta = TcpMeta {
+                len: seg_len as u32,
+                rel_seq: h.seq,
+                rel_ack: h.ack,
+                quoted: true,
+                ..TcpMeta::default()
+            };
+            w.push(Proto::Tcp(h, meta), at, at + hl, None);
+            return w.data_to(at + hl, end);
+        }
         let (meta, websocket) = self.track(addrs, &h, seg_len as u32);
         w.push(Proto::Tcp(h, meta), at, at + hl, None);
         let body_at = at + hl;
@@ -532,6 +565,7 @@ impl Dissector {
                 rel_seq,
                 rel_ack,
                 phase,
+                quoted: false,
             },
             c.websocket,
         )

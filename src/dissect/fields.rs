@@ -691,11 +691,13 @@ fn tcp_fields(f: &mut Fields, h: &tcp::Header, m: &super::TcpMeta) {
         Value::U(h.dst_port.into()),
         "destination port: the receiving process's socket",
     );
-    f.add(
-        "stream",
-        Value::U(m.stream.into()),
-        "index of this connection in the capture",
-    );
+    if !m.quoted {
+        f.add(
+            "stream",
+            Value::U(m.stream.into()),
+            "index of this connection in the capture",
+        );
+    }
     f.add(
         "len",
         Value::U(m.len.into()),

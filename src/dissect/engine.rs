@@ -104,6 +104,21 @@ impl Walk<'_> {
         let got = self.rest(at);
         if err.is_truncated() && got.len() < PAD {
             let mut padded = [0u8; PAD];
+            // Where the bytes that make a header valid (version, length fields) were not
+            // captured, fill in the smallest valid value; those fields show as truncated.
+            let fill: &[(usize, u8)] = match name {
+                "ipv4" => &[(0, 0x45), (3, 20)],
+                "ipv6" => &[(0, 0x60)],
+                "tcp" => &[(12, 0x50)],
+                "udp" => &[(5, 8)],
+                "arp" => &[(4, 6), (5, 4)],
+                _ => &[],
+            };
+            for &(i, v) in fill {
+                if i >= got.len() {
+                    padded[i] = v;
+                }
+            }
             padded[..got.len()].copy_from_slice(got);
             if let Ok(h) = parse(&padded) {
                 self.out.push(Layer {
@@ -361,9 +376,14 @@ impl Dissector {
         let h = match tcp::Header::parse(bytes) {
             Ok(h) => h,
             Err(e) => {
+                // No connection state from a header that was not all captured.
                 return w.failed(at, e, "tcp", 4, tcp::Header::parse, |h| {
-                    Proto::Tcp(h, TcpMeta::default())
-                })
+                    let meta = TcpMeta {
+                        stream: u32::MAX,
+                        ..TcpMeta::default()
+                    };
+                    Proto::Tcp(h, meta)
+                });
             }
         };
         let hl = h.header_len();

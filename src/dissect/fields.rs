@@ -61,7 +61,12 @@ impl Fields {
         value: Value,
         meaning: impl Into<Cow<'static, str>>,
     ) {
+        let mut meaning = meaning.into();
         let value = if end > self.captured {
+            // A meaning built from the value would describe bytes that were not captured.
+            if let Cow::Owned(_) = meaning {
+                meaning = Cow::Borrowed("not captured, so not known");
+            }
             Value::Truncated
         } else {
             value
@@ -69,7 +74,7 @@ impl Fields {
         self.v.push(Field {
             name,
             value,
-            meaning: meaning.into(),
+            meaning,
         });
     }
     fn add(&mut self, name: &'static str, value: Value, meaning: impl Into<Cow<'static, str>>) {
@@ -691,7 +696,7 @@ fn tcp_fields(f: &mut Fields, h: &tcp::Header, m: &super::TcpMeta) {
         Value::U(h.dst_port.into()),
         "destination port: the receiving process's socket",
     );
-    if !m.quoted {
+    if !m.quoted && m.stream != u32::MAX {
         f.add(
             "stream",
             Value::U(m.stream.into()),

@@ -72,9 +72,20 @@ pub fn summary<W: Write>(out: &mut W, p: &Packet) -> io::Result<()> {
         return problem_note(out, p);
     };
     out.write_all(if v6 { b"IP6 " } else { b"IP " })?;
+    if ip_layer.captured < if v6 { 40 } else { 20 } {
+        // The addresses were not captured: say so rather than show padding.
+        write!(out, "header cut after {} bytes", ip_layer.captured)?;
+        return problem_note(out, p);
+    }
+    // A transport header counts only if its ports and flags were captured.
+    let whole = |l: &Layer| match l.proto {
+        Proto::Tcp(..) => l.captured >= 20,
+        Proto::Udp(_) | Proto::Icmp(_) => l.captured >= 8,
+        _ => true,
+    };
     let transport = own
         .iter()
-        .find(|l| matches!(l.proto, Proto::Tcp(..) | Proto::Udp(_)));
+        .find(|l| matches!(l.proto, Proto::Tcp(..) | Proto::Udp(_)) && whole(l));
     match (&ip_layer.proto, transport.map(|t| &t.proto)) {
         (Proto::Ipv4(h), Some(Proto::Tcp(t, _))) => {
             write!(out, "{}.{} > {}.{}: ", h.src, t.src_port, h.dst, t.dst_port)?
@@ -105,6 +116,11 @@ pub fn summary<W: Write>(out: &mut W, p: &Packet) -> io::Result<()> {
     });
     let mut wrote = false;
     for l in own {
+        if !whole(l) {
+            write!(out, "{} header cut after {} bytes", l.name(), l.captured)?;
+            wrote = true;
+            continue;
+        }
         match &l.proto {
             Proto::Tcp(h, m) => {
                 write!(out, "Flags [{}]", h.flags.tcpdump().as_str())?;

@@ -44,6 +44,8 @@ struct Conn {
     closed: bool,
     ws_requested: bool,
     websocket: bool,
+    /// Per direction: the window scale shift sent in its SYN (RFC 7323 §2.2).
+    wscale: [Option<u8>; 2],
     /// Per direction: payload bytes of the last WebSocket frame still to come in later
     /// segments (so they are not mistaken for frame headers).
     ws_pending: [u64; 2],
@@ -527,6 +529,7 @@ impl Dissector {
         let other = 1 - dir;
         if f.syn() {
             c.base[dir] = Some(h.seq);
+            c.wscale[dir] = h.options.wscale;
         } else if c.base[dir].is_none() {
             c.base[dir] = Some(h.seq.wrapping_sub(1));
         }
@@ -578,9 +581,15 @@ impl Dissector {
         } else {
             None
         };
+        // Scaling applies only when both SYNs carried the option, and never to a SYN itself.
+        let window_shift = match (f.syn(), c.wscale[dir], c.wscale[other]) {
+            (false, Some(mine), Some(_)) => Some(mine.min(14)),
+            _ => None,
+        };
         (
             TcpMeta {
                 stream: c.stream,
+                window_shift,
                 len: seg_len,
                 rel_seq,
                 rel_ack,

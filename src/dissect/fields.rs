@@ -774,6 +774,22 @@ fn tcp_fields(f: &mut Fields, h: &tcp::Header, m: &super::TcpMeta) {
         Value::U(h.window.into()),
         "receive window: bytes the sender can still take (before window scaling)",
     );
+    let scaled = match m.window_shift {
+        Some(shift) => (
+            u64::from(h.window) << shift,
+            Cow::Owned(format!(
+                "calculated window: {} × 2^{shift} (window scale from the handshake) bytes",
+                h.window
+            )),
+        ),
+        None => (
+            u64::from(h.window),
+            Cow::Borrowed(
+                "calculated window: not scaled (a SYN, or no handshake with window scale seen)",
+            ),
+        ),
+    };
+    f.at(16, "window_size", Value::U(scaled.0), scaled.1);
     f.at(
         18,
         "checksum",

@@ -126,6 +126,9 @@ pub struct TcpMeta {
     pub rel_seq: u32,
     pub rel_ack: u32,
     pub phase: Option<Phase>,
+    /// Window scale shift of the sender, when the handshake was seen with the option on both
+    /// sides.
+    pub window_shift: Option<u8>,
     /// Quoted in an ICMP error: no connection state (relative numbers equal the raw ones).
     pub quoted: bool,
 }

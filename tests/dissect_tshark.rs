@@ -60,6 +60,7 @@ const FIELDS: &[(&str, &str, &str)] = &[
     ("tcp.ack", "tcp", "ack"),
     ("tcp.flags", "tcp", "flags"),
     ("tcp.window_size_value", "tcp", "window"),
+    ("tcp.window_size", "tcp", "window_size"),
     ("tcp.len", "tcp", "len"),
     ("tcp.hdr_len", "tcp", "hdr_len"),
     ("tcp.stream", "tcp", "stream"),

@@ -21,7 +21,7 @@ fn packets_lesson_runs() {
         "[teardown last ACK]",
         "Internet Protocol version 4  [OSI 3 network · TCP/IP internet]  bytes 14..34",
         "[http 66..145 · OSI 7 application · header]",
-        "DNS 18160+ A? example.test.",
+        "+ A? example.test.",
         "ARP, Request who-has 10.99.0.2 tell 10.99.0.1",
         "Protocol hierarchy (20 frames",
         "\"name\":\"websocket\"",

@@ -74,8 +74,10 @@ fn magic_of<R: Read>(r: &mut R) -> io::Result<Vec<u8>> {
     Ok(magic)
 }
 
-/// The magic bytes already read, then the rest of the source, filling each read as far as
-/// possible (the pcap-parser probe needs a whole header in its first read).
+/// The file header already read (pcap global header, or the whole pcapng section header
+/// block), then the rest of the source. The first read returns exactly the header, so the
+/// pcap-parser probe sees a whole header without waiting for packets (a live pipe from
+/// `tcpdump -w -` shows packets as they come).
 struct Prefixed<R> {
     prefix: Vec<u8>,
     at: usize,
@@ -85,29 +87,25 @@ struct Prefixed<R> {
 impl<R: Read> Read for Prefixed<R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         let pending = self.prefix.get(self.at..).unwrap_or(&[]);
-        let n = pending.len().min(buf.len());
-        buf[..n].copy_from_slice(&pending[..n]);
-        self.at += n;
-        let mut filled = n;
-        // Keep reading until the buffer is full or the source has nothing more right now.
-        while filled < buf.len() {
-            match self.inner.read(&mut buf[filled..]) {
-                Ok(0) => break,
-                Ok(k) => filled += k,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) if filled > 0 => {
-                    let _ = e;
-                    break;
-                }
-                Err(e) => return Err(e),
-            }
-            if n == 0 {
-                break;
-            }
+        if !pending.is_empty() {
+            let n = pending.len().min(buf.len());
+            buf[..n].copy_from_slice(&pending[..n]);
+            self.at += n;
+            return Ok(n);
         }
-        Ok(filled)
+        self.inner.read(buf)
     }
 }
+
+/// Reads from `r` until `buf` holds `len` bytes or the source ends.
+fn read_to<R: Read>(r: &mut R, buf: &mut Vec<u8>, len: usize) -> io::Result<()> {
+    let need = len.saturating_sub(buf.len());
+    r.by_ref().take(need as u64).read_to_end(buf)?;
+    Ok(())
+}
+
+/// Largest pcapng section header block accepted (its options are normally a few hundred bytes).
+const MAX_SHB: usize = 1 << 16;
 
 const PCAP_MAGICS: [[u8; 4]; 4] = [
     [0xd4, 0xc3, 0xb2, 0xa1],
@@ -133,8 +131,42 @@ impl<'r> Reader<'r> {
                 .join(" ");
             return Err(CaptureError::NotACapture { magic });
         }
+        let mut header = magic;
+        let truncated = CaptureError::Truncated {
+            offset: 0,
+            packets: 0,
+        };
+        if pcapng {
+            // Block type (4), block length (4), byte-order magic (4), then the rest of the block.
+            read_to(&mut source, &mut header, 12)?;
+            let (Some(len), Some(bom)) = (header.get(4..8), header.get(8..12)) else {
+                return Err(truncated);
+            };
+            let len = if bom == [0x4d, 0x3c, 0x2b, 0x1a] {
+                u32::from_le_bytes([len[0], len[1], len[2], len[3]])
+            } else {
+                u32::from_be_bytes([len[0], len[1], len[2], len[3]])
+            } as usize;
+            if !(28..=MAX_SHB).contains(&len) {
+                return Err(CaptureError::Malformed {
+                    offset: 0,
+                    reason: format!(
+                        "the section header block claims {len} bytes (28 to {MAX_SHB} expected)"
+                    ),
+                });
+            }
+            read_to(&mut source, &mut header, len)?;
+            if header.len() < len {
+                return Err(truncated);
+            }
+        } else {
+            read_to(&mut source, &mut header, 24)?;
+            if header.len() < 24 {
+                return Err(truncated);
+            }
+        }
         let chained = Prefixed {
-            prefix: magic,
+            prefix: header,
             at: 0,
             inner: source,
         };
@@ -170,6 +202,18 @@ impl<'r> Reader<'r> {
     pub fn for_each<E: From<CaptureError>>(
         &mut self,
         mut each: impl FnMut(&FrameInfo, &[u8]) -> Result<bool, E>,
+    ) -> Result<(), E> {
+        self.for_each_event(|event| match event {
+            Some((info, data)) => each(info, data),
+            None => Ok(true),
+        })
+    }
+
+    /// Like [`Reader::for_each`], but `each` is also called with `None` just before the reader
+    /// waits for more input (so output can be flushed while a live pipe is quiet).
+    pub fn for_each_event<E: From<CaptureError>>(
+        &mut self,
+        mut each: impl FnMut(Option<(&FrameInfo, &[u8])>) -> Result<bool, E>,
     ) -> Result<(), E> {
         let Reader {
             inner,
@@ -217,7 +261,7 @@ impl<'r> Reader<'r> {
                     let go_on = match frame {
                         Some((info, data)) => {
                             *packets += 1;
-                            each(&info, data)?
+                            each(Some((&info, data)))?
                         }
                         None => true,
                     };
@@ -228,6 +272,7 @@ impl<'r> Reader<'r> {
                 }
                 Err(PcapError::Eof) => return Ok(()),
                 Err(PcapError::Incomplete(_)) => {
+                    each(None)?;
                     inner.refill().map_err(|_| {
                         CaptureError::Io(io::Error::other("read failed while refilling"))
                     })?;

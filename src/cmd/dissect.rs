@@ -187,9 +187,18 @@ pub fn run(a: DissectArgs) -> Result<()> {
     }
     .map_err(|e| capture_error(e, &name))?;
 
-    let result = reader.for_each(|info, data| -> Result<bool> {
-        sink.packet(&mut out, info, data)?;
-        Ok(!sink.done())
+    let result = reader.for_each_event(|event| -> Result<bool> {
+        match event {
+            Some((info, data)) => {
+                sink.packet(&mut out, info, data)?;
+                Ok(!sink.done())
+            }
+            // About to wait for input (a live pipe): show what we have.
+            None => {
+                out.flush()?;
+                Ok(true)
+            }
+        }
     });
     // Everything read so far is printed before any error.
     sink.finish(&mut out)?;

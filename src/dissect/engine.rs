@@ -44,6 +44,8 @@ struct Conn {
     closed: bool,
     ws_requested: bool,
     websocket: bool,
+    /// Per direction: the window scale shift sent in its SYN (RFC 7323 §2.2).
+    wscale: [Option<u8>; 2],
     /// Per direction: payload bytes of the last WebSocket frame still to come in later
     /// segments (so they are not mistaken for frame headers).
     ws_pending: [u64; 2],
@@ -60,6 +62,8 @@ pub struct Dissector {
 struct Walk<'a> {
     data: &'a [u8],
     out: &'a mut Vec<Layer>,
+    /// Inside the packet an ICMP error quotes: no TCP state, no application decoding.
+    quoted: bool,
 }
 
 impl Walk<'_> {
@@ -71,6 +75,7 @@ impl Walk<'_> {
             end,
             captured: end - start,
             problem,
+            quoted: self.quoted,
         });
     }
 
@@ -101,6 +106,21 @@ impl Walk<'_> {
         let got = self.rest(at);
         if err.is_truncated() && got.len() < PAD {
             let mut padded = [0u8; PAD];
+            // Where the bytes that make a header valid (version, length fields) were not
+            // captured, fill in the smallest valid value; those fields show as truncated.
+            let fill: &[(usize, u8)] = match name {
+                "ipv4" => &[(0, 0x45), (3, 20)],
+                "ipv6" => &[(0, 0x60)],
+                "tcp" => &[(12, 0x50)],
+                "udp" => &[(5, 8)],
+                "arp" => &[(4, 6), (5, 4)],
+                _ => &[],
+            };
+            for &(i, v) in fill {
+                if i >= got.len() {
+                    padded[i] = v;
+                }
+            }
             padded[..got.len()].copy_from_slice(got);
             if let Ok(h) = parse(&padded) {
                 self.out.push(Layer {
@@ -109,6 +129,7 @@ impl Walk<'_> {
                     end: self.data.len(),
                     captured: got.len(),
                     problem: Some(err),
+                    quoted: self.quoted,
                 });
                 return;
             }
@@ -125,7 +146,11 @@ impl Dissector {
     /// Dissects one frame into `out` (cleared first).
     pub fn dissect(&mut self, info: &FrameInfo, data: &[u8], out: &mut Vec<Layer>) {
         out.clear();
-        let mut w = Walk { data, out };
+        let mut w = Walk {
+            data,
+            out,
+            quoted: false,
+        };
         match info.link {
             LinkType::Ethernet => self.ethernet(&mut w, 0),
             LinkType::LinuxSll | LinkType::LinuxSll2 => {
@@ -298,7 +323,7 @@ impl Dissector {
                     w.push(Proto::Udp(h), at, at + udp::HEADER_LEN, None);
                     let uend = (at + usize::from(h.length)).min(end);
                     let body_at = at + udp::HEADER_LEN;
-                    if is_dns_port(h.src_port) || is_dns_port(h.dst_port) {
+                    if !w.quoted && (is_dns_port(h.src_port) || is_dns_port(h.dst_port)) {
                         let body = w.data.get(body_at..uend).unwrap_or(&[]);
                         match dns::Message::parse(body) {
                             Ok(m) => {
@@ -319,14 +344,28 @@ impl Dissector {
             protocol::ICMP => match icmp::Header::parse(bytes) {
                 Ok(h) => {
                     w.push(Proto::Icmp(h), at, at + icmp::HEADER_LEN, None);
-                    w.data_to(at + icmp::HEADER_LEN, end);
+                    if h.is_error() && !w.quoted && end > at + icmp::HEADER_LEN {
+                        // An error quotes the IP header (and 8+ bytes) of the packet that
+                        // caused it.
+                        w.quoted = true;
+                        self.ipv4(w, at + icmp::HEADER_LEN);
+                        w.quoted = false;
+                    } else {
+                        w.data_to(at + icmp::HEADER_LEN, end);
+                    }
                 }
                 Err(e) => w.failed(at, e, "icmp", 3, icmp::Header::parse, Proto::Icmp),
             },
             protocol::ICMPV6 => match icmpv6::Message::parse(bytes) {
                 Ok(m) => {
                     w.push(Proto::Icmpv6(m), at, at + m.header_len, None);
-                    w.data_to(at + m.header_len, end);
+                    if (1..=4).contains(&m.icmp_type) && !w.quoted && end > at + m.header_len {
+                        w.quoted = true;
+                        self.ipv6(w, at + m.header_len);
+                        w.quoted = false;
+                    } else {
+                        w.data_to(at + m.header_len, end);
+                    }
                 }
                 Err(e) => w.push(Proto::Broken("icmpv6", 3), at, end, Some(e)),
             },
@@ -339,13 +378,29 @@ impl Dissector {
         let h = match tcp::Header::parse(bytes) {
             Ok(h) => h,
             Err(e) => {
+                // No connection state from a header that was not all captured.
                 return w.failed(at, e, "tcp", 4, tcp::Header::parse, |h| {
-                    Proto::Tcp(h, TcpMeta::default())
-                })
+                    let meta = TcpMeta {
+                        stream: u32::MAX,
+                        ..TcpMeta::default()
+                    };
+                    Proto::Tcp(h, meta)
+                });
             }
         };
         let hl = h.header_len();
         let seg_len = len.saturating_sub(hl);
+        if w.quoted {
+            let meta = TcpMeta {
+                len: seg_len as u32,
+                rel_seq: h.seq,
+                rel_ack: h.ack,
+                quoted: true,
+                ..TcpMeta::default()
+            };
+            w.push(Proto::Tcp(h, meta), at, at + hl, None);
+            return w.data_to(at + hl, end);
+        }
         let (meta, websocket) = self.track(addrs, &h, seg_len as u32);
         w.push(Proto::Tcp(h, meta), at, at + hl, None);
         let body_at = at + hl;
@@ -474,6 +529,7 @@ impl Dissector {
         let other = 1 - dir;
         if f.syn() {
             c.base[dir] = Some(h.seq);
+            c.wscale[dir] = h.options.wscale;
         } else if c.base[dir].is_none() {
             c.base[dir] = Some(h.seq.wrapping_sub(1));
         }
@@ -525,13 +581,20 @@ impl Dissector {
         } else {
             None
         };
+        // Scaling applies only when both SYNs carried the option, and never to a SYN itself.
+        let window_shift = match (f.syn(), c.wscale[dir], c.wscale[other]) {
+            (false, Some(mine), Some(_)) => Some(mine.min(14)),
+            _ => None,
+        };
         (
             TcpMeta {
                 stream: c.stream,
+                window_shift,
                 len: seg_len,
                 rel_seq,
                 rel_ack,
                 phase,
+                quoted: false,
             },
             c.websocket,
         )

@@ -61,7 +61,12 @@ impl Fields {
         value: Value,
         meaning: impl Into<Cow<'static, str>>,
     ) {
+        let mut meaning = meaning.into();
         let value = if end > self.captured {
+            // A meaning built from the value would describe bytes that were not captured.
+            if let Cow::Owned(_) = meaning {
+                meaning = Cow::Borrowed("not captured, so not known");
+            }
             Value::Truncated
         } else {
             value
@@ -69,7 +74,7 @@ impl Fields {
         self.v.push(Field {
             name,
             value,
-            meaning: meaning.into(),
+            meaning,
         });
     }
     fn add(&mut self, name: &'static str, value: Value, meaning: impl Into<Cow<'static, str>>) {
@@ -691,11 +696,13 @@ fn tcp_fields(f: &mut Fields, h: &tcp::Header, m: &super::TcpMeta) {
         Value::U(h.dst_port.into()),
         "destination port: the receiving process's socket",
     );
-    f.add(
-        "stream",
-        Value::U(m.stream.into()),
-        "index of this connection in the capture",
-    );
+    if !m.quoted && m.stream != u32::MAX {
+        f.add(
+            "stream",
+            Value::U(m.stream.into()),
+            "index of this connection in the capture",
+        );
+    }
     f.add(
         "len",
         Value::U(m.len.into()),
@@ -767,6 +774,22 @@ fn tcp_fields(f: &mut Fields, h: &tcp::Header, m: &super::TcpMeta) {
         Value::U(h.window.into()),
         "receive window: bytes the sender can still take (before window scaling)",
     );
+    let scaled = match m.window_shift {
+        Some(shift) => (
+            u64::from(h.window) << shift,
+            Cow::Owned(format!(
+                "calculated window: {} × 2^{shift} (window scale from the handshake) bytes",
+                h.window
+            )),
+        ),
+        None => (
+            u64::from(h.window),
+            Cow::Borrowed(
+                "calculated window: not scaled (a SYN, or no handshake with window scale seen)",
+            ),
+        ),
+    };
+    f.at(16, "window_size", Value::U(scaled.0), scaled.1);
     f.at(
         18,
         "checksum",

@@ -126,6 +126,11 @@ pub struct TcpMeta {
     pub rel_seq: u32,
     pub rel_ack: u32,
     pub phase: Option<Phase>,
+    /// Window scale shift of the sender, when the handshake was seen with the option on both
+    /// sides.
+    pub window_shift: Option<u8>,
+    /// Quoted in an ICMP error: no connection state (relative numbers equal the raw ones).
+    pub quoted: bool,
 }
 
 /// Where a segment sits in the connection's life.
@@ -197,6 +202,9 @@ pub struct Layer {
     pub captured: usize,
     /// Why the layer is incomplete or impossible, if it is.
     pub problem: Option<HeaderError>,
+    /// Part of the packet an ICMP error message quotes (the header of the packet that caused
+    /// the error), not of this packet itself.
+    pub quoted: bool,
 }
 
 impl Layer {
@@ -302,21 +310,24 @@ impl Packet<'_> {
         self.layers.iter().find(|l| l.name() == name)
     }
 
-    /// Network-layer source and destination, from the innermost IP header.
+    /// Network-layer source and destination, from the outermost IP header.
     pub fn ip_addrs(&self) -> Option<(IpAddr, IpAddr)> {
-        self.layers.iter().rev().find_map(|l| match &l.proto {
+        self.layers.iter().find_map(|l| match &l.proto {
             Proto::Ipv4(h) => Some((IpAddr::V4(h.src), IpAddr::V4(h.dst))),
             Proto::Ipv6(h) => Some((IpAddr::V6(h.src), IpAddr::V6(h.dst))),
             _ => None,
         })
     }
 
-    /// Transport ports (TCP or UDP).
+    /// Transport ports (TCP or UDP) of this packet (not of one an ICMP error quotes).
     pub fn ports(&self) -> Option<(u16, u16)> {
-        self.layers.iter().find_map(|l| match &l.proto {
-            Proto::Tcp(h, _) => Some((h.src_port, h.dst_port)),
-            Proto::Udp(h) => Some((h.src_port, h.dst_port)),
-            _ => None,
-        })
+        self.layers
+            .iter()
+            .filter(|l| !l.quoted)
+            .find_map(|l| match &l.proto {
+                Proto::Tcp(h, _) => Some((h.src_port, h.dst_port)),
+                Proto::Udp(h) => Some((h.src_port, h.dst_port)),
+                _ => None,
+            })
     }
 }

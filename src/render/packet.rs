@@ -3,6 +3,7 @@
 //! bytes, marked with the layer they belong to) and `json` (one object a packet).
 
 use std::io::{self, Write};
+use std::net::IpAddr;
 
 use crate::dissect::stats::Stats;
 use crate::dissect::{Layer, Packet, Proto, Value};
@@ -47,8 +48,15 @@ pub fn summary<W: Write>(out: &mut W, p: &Packet) -> io::Result<()> {
     write!(out, "{:>5} ", p.info.number)?;
     time_of_day(out, p.info.ts_sec, p.info.ts_nsec, p.info.ts_digits)?;
     out.write_all(b" ")?;
+    // This packet's own layers; what follows is the packet an ICMP error quotes.
+    let split = p
+        .layers
+        .iter()
+        .position(|l| l.quoted)
+        .unwrap_or(p.layers.len());
+    let (own, quoted) = p.layers.split_at(split);
     let mut ip: Option<(&Layer, bool)> = None;
-    for l in p.layers {
+    for l in own {
         match &l.proto {
             Proto::Vlan(t) => write!(out, "vlan {}, ", t.vid)?,
             Proto::Arp(a) => return arp_line(out, a),
@@ -64,10 +72,20 @@ pub fn summary<W: Write>(out: &mut W, p: &Packet) -> io::Result<()> {
         return problem_note(out, p);
     };
     out.write_all(if v6 { b"IP6 " } else { b"IP " })?;
-    let transport = p
-        .layers
+    if ip_layer.captured < if v6 { 40 } else { 20 } {
+        // The addresses were not captured: say so rather than show padding.
+        write!(out, "header cut after {} bytes", ip_layer.captured)?;
+        return problem_note(out, p);
+    }
+    // A transport header counts only if its ports and flags were captured.
+    let whole = |l: &Layer| match l.proto {
+        Proto::Tcp(..) => l.captured >= 20,
+        Proto::Udp(_) | Proto::Icmp(_) => l.captured >= 8,
+        _ => true,
+    };
+    let transport = own
         .iter()
-        .find(|l| matches!(l.proto, Proto::Tcp(..) | Proto::Udp(_)));
+        .find(|l| matches!(l.proto, Proto::Tcp(..) | Proto::Udp(_)) && whole(l));
     match (&ip_layer.proto, transport.map(|t| &t.proto)) {
         (Proto::Ipv4(h), Some(Proto::Tcp(t, _))) => {
             write!(out, "{}.{} > {}.{}: ", h.src, t.src_port, h.dst, t.dst_port)?
@@ -90,14 +108,19 @@ pub fn summary<W: Write>(out: &mut W, p: &Packet) -> io::Result<()> {
         Proto::Ipv6(h) => usize::from(h.payload_len),
         _ => 0,
     };
-    let app = p.layers.iter().find(|l| {
+    let app = own.iter().find(|l| {
         matches!(
             l.proto,
             Proto::Dns(_) | Proto::Http(_) | Proto::WebSocket(_)
         )
     });
     let mut wrote = false;
-    for l in p.layers {
+    for l in own {
+        if !whole(l) {
+            write!(out, "{} header cut after {} bytes", l.name(), l.captured)?;
+            wrote = true;
+            continue;
+        }
         match &l.proto {
             Proto::Tcp(h, m) => {
                 write!(out, "Flags [{}]", h.flags.tcpdump().as_str())?;
@@ -135,6 +158,7 @@ pub fn summary<W: Write>(out: &mut W, p: &Packet) -> io::Result<()> {
                 } else if h.code != 0 || h.is_error() {
                     write!(out, ", {}", icmp::code_name(h.icmp_type, h.code))?;
                 }
+                quote_note(out, quoted)?;
                 write!(out, ", length {ip_payload}")?;
                 wrote = true;
             }
@@ -143,6 +167,7 @@ pub fn summary<W: Write>(out: &mut W, p: &Packet) -> io::Result<()> {
                 if let Some((id, seq)) = m.echo {
                     write!(out, ", id {id}, seq {seq}")?;
                 }
+                quote_note(out, quoted)?;
                 match (m.icmp_type, m.target) {
                     (135, Some(t)) => write!(out, ", who has {t}")?,
                     (_, Some(t)) => write!(out, ", tgt is {t}")?,
@@ -180,6 +205,26 @@ pub fn summary<W: Write>(out: &mut W, p: &Packet) -> io::Result<()> {
         )?;
     }
     problem_note(out, p)
+}
+
+/// What an ICMP error quotes, e.g. " (about UDP 127.0.0.1.5555 > 127.0.0.1.9)".
+fn quote_note<W: Write>(out: &mut W, quoted: &[Layer]) -> io::Result<()> {
+    let ip = quoted.iter().find_map(|l| match &l.proto {
+        Proto::Ipv4(h) => Some((IpAddr::V4(h.src), IpAddr::V4(h.dst))),
+        Proto::Ipv6(h) => Some((IpAddr::V6(h.src), IpAddr::V6(h.dst))),
+        _ => None,
+    });
+    let Some((src, dst)) = ip else {
+        return Ok(());
+    };
+    match quoted.iter().find_map(|l| match &l.proto {
+        Proto::Tcp(t, _) => Some(("TCP", t.src_port, t.dst_port)),
+        Proto::Udp(u) => Some(("UDP", u.src_port, u.dst_port)),
+        _ => None,
+    }) {
+        Some((name, sp, dp)) => write!(out, " (about {name} {src}.{sp} > {dst}.{dp})"),
+        None => write!(out, " (about {src} > {dst})"),
+    }
 }
 
 fn app_summary<W: Write>(out: &mut W, p: &Packet, app: &Layer) -> io::Result<()> {
@@ -292,6 +337,9 @@ fn frame_line<W: Write>(out: &mut W, p: &Packet) -> io::Result<()> {
 
 fn layer_heading<W: Write>(out: &mut W, l: &Layer) -> io::Result<()> {
     // "Title  [OSI n name · TCP/IP layer]  bytes a..b", written piece by piece (hot path).
+    if l.quoted {
+        out.write_all(b"(quoted by the ICMP error) ")?;
+    }
     out.write_all(l.title().as_bytes())?;
     out.write_all(b"  [OSI ")?;
     write_u64(out, l.osi().into())?;
@@ -385,10 +433,13 @@ pub fn hex<W: Write>(out: &mut W, p: &Packet, colour: bool) -> io::Result<()> {
             l.end,
             l.osi(),
             l.osi_name(),
-            if matches!(l.proto, Proto::Data | Proto::WebSocket(_)) {
-                "payload"
-            } else {
-                "header"
+            match (
+                l.quoted,
+                matches!(l.proto, Proto::Data | Proto::WebSocket(_))
+            ) {
+                (true, _) => "quoted by the ICMP error",
+                (false, true) => "payload",
+                (false, false) => "header",
             }
         )?;
         let bytes = p.data.get(l.start..l.end).unwrap_or(&[]);
@@ -511,6 +562,9 @@ pub fn json<W: Write>(out: &mut W, p: &Packet) -> io::Result<()> {
             }
         }
         out.write_all(b"}")?;
+        if l.quoted {
+            out.write_all(b",\"quoted\":true")?;
+        }
         if let Some(e) = &l.problem {
             out.write_all(b",\"problem\":")?;
             json_str(out, &e.to_string())?;

@@ -147,20 +147,21 @@ mod tests {
         assert_eq!(s.len(), 20);
     }
 
+    /// A real SLL v1 header (fixtures/any-sll.pcap frame 1): loopback, IPv4 inside.
+    static SLL1: [u8; 16] = [
+        0x00, 0x00, 0x03, 0x04, 0x00, 0x06, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x08,
+        0x00,
+    ];
+
     #[test]
     fn sll1_and_truncation() {
-        let mut v1 = [0u8; 16];
-        v1[1] = 4;
-        v1[3] = 1;
-        v1[5] = 6;
-        v1[14] = 0x86;
-        v1[15] = 0xdd;
-        let s = Sll::parse_v1(&v1).unwrap();
+        let s = Sll::parse_v1(&SLL1).unwrap();
         assert_eq!(
-            (s.packet_type_name(), s.protocol, s.halen),
-            ("sent by us", 0x86dd, 6)
+            (s.packet_type_name(), s.hatype, s.protocol, s.halen),
+            ("unicast to us", 772, 0x0800, 6)
         );
-        assert!(Sll::parse_v1(&v1[..15]).unwrap_err().is_truncated());
+        assert_eq!(s.len(), 16);
+        assert!(Sll::parse_v1(&SLL1[..15]).unwrap_err().is_truncated());
         assert!(Sll::parse_v2(&SLL2[..19]).unwrap_err().is_truncated());
     }
 

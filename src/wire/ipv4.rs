@@ -262,6 +262,19 @@ mod tests {
     }
 
     #[test]
+    fn agrees_with_pnet() {
+        use pnet::packet::ipv4::Ipv4Packet;
+        let p = Ipv4Packet::new(&SYN_IP).unwrap();
+        let h = Header::parse(&SYN_IP).unwrap();
+        assert_eq!(p.get_total_length(), h.total_len);
+        assert_eq!(p.get_ttl(), h.ttl);
+        assert_eq!(p.get_next_level_protocol().0, h.protocol);
+        assert_eq!(p.get_flags(), h.flags());
+        assert_eq!(p.get_checksum(), h.checksum);
+        assert_eq!((p.get_source(), p.get_destination()), (h.src, h.dst));
+    }
+
+    #[test]
     fn options_walk_stops_safely() {
         assert_eq!(
             option_names(&[1, 1, 0, 0]),

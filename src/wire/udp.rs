@@ -70,6 +70,18 @@ mod tests {
     }
 
     #[test]
+    fn agrees_with_pnet() {
+        use pnet::packet::udp::UdpPacket;
+        let p = UdpPacket::new(&DNS_QUERY_UDP).unwrap();
+        let h = Header::parse(&DNS_QUERY_UDP).unwrap();
+        assert_eq!(
+            (p.get_source(), p.get_destination()),
+            (h.src_port, h.dst_port)
+        );
+        assert_eq!((p.get_length(), p.get_checksum()), (h.length, h.checksum));
+    }
+
+    #[test]
     fn bad_length_and_truncation() {
         let mut b = DNS_QUERY_UDP;
         b[4] = 0;

@@ -6,6 +6,7 @@ use std::fmt::Write as _;
 
 use super::{Layer, Proto};
 use crate::render::hexdump::printable;
+use crate::wire::websocket::frame::{apply_mask, OpCode};
 use crate::wire::{
     arp, cooked, dns, ethernet, http_message::StartLine, icmp, icmpv6, ipv4, tcp, websocket_frame,
 };
@@ -1046,7 +1047,7 @@ fn ws_fields(f: &mut Fields, h: &websocket_frame::FrameHeader, bytes: &[u8]) {
     f.add(
         "opcode",
         Value::U(h.opcode.into()),
-        format!("opcode: {}", websocket_frame::opcode_name(h.opcode)),
+        format!("opcode: {}", OpCode::from(h.opcode).name()),
     );
     f.add(
         "mask",
@@ -1066,11 +1067,9 @@ fn ws_fields(f: &mut Fields, h: &websocket_frame::FrameHeader, bytes: &[u8]) {
         );
     }
     let payload = bytes.get(h.header_len..).unwrap_or(&[]);
-    let mut clear = Vec::with_capacity(payload.len().min(256));
-    let shown = &payload[..payload.len().min(256)];
-    match h.mask_key {
-        Some(k) => websocket_frame::unmask(shown, k, 0, &mut clear),
-        None => clear.extend_from_slice(shown),
+    let mut clear = payload[..payload.len().min(256)].to_vec();
+    if let Some(k) = h.mask_key {
+        apply_mask(&mut clear, k, 0);
     }
     let mut text = String::new();
     match (h.opcode, std::str::from_utf8(&clear)) {

@@ -7,7 +7,7 @@ use std::net::IpAddr;
 
 use crate::dissect::stats::Stats;
 use crate::dissect::{Layer, Packet, Proto, Value};
-use crate::wire::{arp, dns, http_message::StartLine, icmp, icmpv6, websocket_frame};
+use crate::wire::{arp, dns, http_message::StartLine, icmp, icmpv6};
 
 /// Writes `HH:MM:SS.ffffff` (UTC), with as many sub-second digits as the capture has.
 fn time_of_day<W: Write>(out: &mut W, sec: i64, nsec: u32, digits: u8) -> io::Result<()> {
@@ -274,7 +274,7 @@ fn app_summary<W: Write>(out: &mut W, p: &Packet, app: &Layer) -> io::Result<()>
                     write!(
                         out,
                         "WebSocket {}{}{}, payload {}",
-                        websocket_frame::opcode_name(f.opcode),
+                        crate::wire::websocket::frame::OpCode::from(f.opcode).name(),
                         if f.fin { " FIN" } else { "" },
                         if f.masked { " masked" } else { "" },
                         f.payload_len

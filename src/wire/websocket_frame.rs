@@ -1,5 +1,7 @@
 //! A read-only view of WebSocket frame headers (RFC 6455 §5.2) for the dissector: it reads
-//! what a capture shows and never builds frames.
+//! what a capture shows, reserved bits and opcodes included, and never builds frames. The
+//! strict codec that the WebSocket server and client use is [`super::websocket::frame`]; opcode
+//! names and unmasking come from there.
 //!
 //! ```text
 //! |F|R|R|R| opcode|M| payload len |   extended payload length (16 or 64)   |
@@ -68,30 +70,6 @@ impl FrameHeader {
     }
 }
 
-/// The name of an opcode (§5.2).
-pub fn opcode_name(op: u8) -> &'static str {
-    match op {
-        0 => "continuation",
-        1 => "text",
-        2 => "binary",
-        8 => "close",
-        9 => "ping",
-        10 => "pong",
-        3..=7 => "reserved data",
-        _ => "reserved control",
-    }
-}
-
-/// Unmasks `payload` (which starts at payload offset `offset`) with `key` into `out`.
-pub fn unmask(payload: &[u8], key: [u8; 4], offset: usize, out: &mut Vec<u8>) {
-    out.extend(
-        payload
-            .iter()
-            .enumerate()
-            .map(|(i, &c)| c ^ key[(offset + i) % 4]),
-    );
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -106,10 +84,9 @@ mod tests {
         let h = FrameHeader::parse(&MASKED_HELLO).unwrap();
         assert!(h.fin && h.masked && !h.is_control());
         assert_eq!((h.opcode, h.payload_len, h.header_len), (1, 5, 6));
-        let mut out = Vec::new();
-        unmask(&MASKED_HELLO[6..], h.mask_key.unwrap(), 0, &mut out);
+        let mut out = MASKED_HELLO[6..].to_vec();
+        crate::wire::websocket::frame::apply_mask(&mut out, h.mask_key.unwrap(), 0);
         assert_eq!(out, b"Hello");
-        assert_eq!(opcode_name(h.opcode), "text");
     }
 
     #[test]
@@ -124,6 +101,5 @@ mod tests {
         assert!(FrameHeader::parse(&MASKED_HELLO[..4])
             .unwrap_err()
             .is_truncated());
-        assert_eq!(opcode_name(9), "ping");
     }
 }

@@ -323,7 +323,12 @@ impl Dissector {
                     w.push(Proto::Udp(h), at, at + udp::HEADER_LEN, None);
                     let uend = (at + usize::from(h.length)).min(end);
                     let body_at = at + udp::HEADER_LEN;
-                    if !w.quoted && (is_dns_port(h.src_port) || is_dns_port(h.dst_port)) {
+                    // A datagram whose UDP length says it carries nothing is not a DNS message.
+                    let carries_payload = usize::from(h.length) > udp::HEADER_LEN;
+                    if !w.quoted
+                        && carries_payload
+                        && (is_dns_port(h.src_port) || is_dns_port(h.dst_port))
+                    {
                         let body = w.data.get(body_at..uend).unwrap_or(&[]);
                         match dns::Message::parse(body) {
                             Ok(m) => {

@@ -730,6 +730,20 @@ mod tests {
         assert!(matches!(out[3].proto, Proto::WebSocket(f) if f.opcode == 1 && f.payload_len == 2));
     }
 
+    /// An empty datagram to port 53 (RFC 768 length 8) is plain UDP, not a cut DNS header.
+    #[test]
+    fn empty_udp_to_dns_port_is_not_dns() {
+        let mut d = Dissector::new();
+        let mut out = Vec::new();
+        let bytes: [u8; 28] = [
+            0x45, 0, 0, 0x1c, 0, 1, 0, 0, 0x40, 0x11, 0x7c, 0xce, 127, 0, 0, 1, 127, 0, 0, 1, 0x30,
+            0x39, 0, 0x35, 0, 8, 0, 0,
+        ];
+        d.dissect(&info(LinkType::Ipv4, 28), &bytes, &mut out);
+        let names: Vec<&str> = out.iter().map(|l| l.name()).collect();
+        assert_eq!(names, ["ipv4", "udp"]);
+    }
+
     #[test]
     fn bsd_null_link_and_unknown_link() {
         let mut d = Dissector::new();

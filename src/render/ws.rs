@@ -125,8 +125,13 @@ pub fn write<W: Write>(out: &mut W, event: &Event, json: bool) -> io::Result<()>
             };
             write!(
                 out,
-                "{}{by}: {how}; {messages_in} messages in, {messages_out} out",
-                prefix(*conn)
+                "{}{by}: {how}; {} in, {messages_out} out",
+                prefix(*conn),
+                if *messages_in == 1 {
+                    "1 message".to_string()
+                } else {
+                    format!("{messages_in} messages")
+                }
             )?;
             match error {
                 Some(e) => writeln!(out, " ({e})"),

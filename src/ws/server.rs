@@ -54,7 +54,12 @@ pub struct ServeOptions {
     pub accept: AcceptOptions,
 }
 
-type Peers = Arc<Mutex<HashMap<u64, mpsc::UnboundedSender<Arc<Message>>>>>;
+type Peers = Arc<Mutex<HashMap<u64, mpsc::Sender<Arc<Message>>>>>;
+
+/// Messages that may wait for one broadcast client. A client that reads slower than the room
+/// talks misses what does not fit (it is not counted in `relayed to`), so one stalled reader
+/// cannot grow the server's memory without bound.
+const BROADCAST_QUEUE: usize = 1024;
 
 /// Serves WebSocket connections on `listener` until `max_conns` connections have finished or
 /// `shutdown` completes. Returns how many connections were accepted.
@@ -132,7 +137,7 @@ async fn connection(
     let (rx, registration) = match opts.mode {
         Mode::Echo => (None, None),
         Mode::Broadcast => {
-            let (tx, rx) = mpsc::unbounded_channel();
+            let (tx, rx) = mpsc::channel(BROADCAST_QUEUE);
             if let Ok(mut p) = peers.lock() {
                 p.insert(conn, tx);
             }
@@ -286,7 +291,7 @@ impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Session<R, W> {
     async fn run(
         &mut self,
         mut stop: watch::Receiver<bool>,
-        mut relay: Option<mpsc::UnboundedReceiver<Arc<Message>>>,
+        mut relay: Option<mpsc::Receiver<Arc<Message>>>,
         peers: Option<Peers>,
     ) -> (&'static str, Option<ClosePayload>, Option<String>) {
         loop {
@@ -342,7 +347,7 @@ impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Session<R, W> {
                             let mut to = 0;
                             if let Ok(p) = peers.lock() {
                                 for (id, tx) in p.iter() {
-                                    if *id != self.conn && tx.send(m.clone()).is_ok() {
+                                    if *id != self.conn && tx.try_send(m.clone()).is_ok() {
                                         to += 1;
                                     }
                                 }

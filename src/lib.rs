@@ -14,3 +14,4 @@ pub mod render;
 pub mod transport;
 pub mod wire;
 pub mod ws;
+pub mod hub;

@@ -6,6 +6,7 @@ pub mod layers;
 pub mod packet;
 pub mod transport;
 pub mod ws;
+pub mod hub;
 
 use std::io::{self, Write};
 

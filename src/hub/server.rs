@@ -107,6 +107,8 @@ enum Cmd {
     Closed {
         conn: u64,
         error: Option<String>,
+        /// Answered once everything before it is committed.
+        done: Option<oneshot::Sender<()>>,
     },
 }
 
@@ -161,6 +163,7 @@ struct Hub {
     dropped: HashMap<Key, u64>,
     replies: HashMap<ReplyKey, (u64, u64)>,
     outbox: Vec<(ConnHandle, Out)>,
+    after_commit: Vec<oneshot::Sender<()>>,
 }
 
 impl Hub {
@@ -177,6 +180,7 @@ impl Hub {
             dropped: HashMap::new(),
             replies: HashMap::new(),
             outbox: Vec::new(),
+            after_commit: Vec::new(),
         };
         for (ns, client, room) in hub.store.memberships()? {
             hub.rooms
@@ -233,8 +237,11 @@ impl Hub {
                 ClientMsg::Ack { id, data } => self.ack(conn, id, data),
                 ClientMsg::Emit(e) => self.emit(conn, e),
             },
-            Cmd::Closed { conn, error } => {
+            Cmd::Closed { conn, error, done } => {
                 self.closed(conn, error);
+                if let Some(d) = done {
+                    self.after_commit.push(d);
+                }
                 Ok(())
             }
         }
@@ -688,6 +695,9 @@ impl Hub {
         for (h, out) in self.outbox.drain(..) {
             h.send(out);
         }
+        for d in self.after_commit.drain(..) {
+            let _ = d.send(());
+        }
     }
 }
 
@@ -885,6 +895,7 @@ async fn connection(
         Err(_) => return,
     }
     let mut error: Option<String> = None;
+    let mut closed_sent = false;
     loop {
         let incoming = tokio::select! {
             biased;
@@ -964,6 +975,16 @@ async fn connection(
             }
             Ok(Incoming::Pong(_)) => {}
             Ok(Incoming::Close(c)) => {
+                // Answer the close only once the acks sent before it are on disk: a client
+                // that saw the close handshake complete knows its acks count.
+                let (done_tx, done_rx) = oneshot::channel();
+                let _ = hub.send(Cmd::Closed {
+                    conn,
+                    error: None,
+                    done: Some(done_tx),
+                });
+                closed_sent = true;
+                let _ = tokio::time::timeout(Duration::from_secs(2), done_rx).await;
                 let reply = c.as_ref().map(|p| ClosePayload {
                     code: p.code,
                     reason: String::new(),
@@ -986,7 +1007,13 @@ async fn connection(
             }
         }
     }
-    let _ = hub.send(Cmd::Closed { conn, error });
+    if !closed_sent {
+        let _ = hub.send(Cmd::Closed {
+            conn,
+            error,
+            done: None,
+        });
+    }
     let _ = writer.shutdown().await;
     let mut buf = [0u8; 4096];
     let _ = tokio::time::timeout(Duration::from_secs(2), async {

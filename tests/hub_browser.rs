@@ -20,7 +20,18 @@ fn hub_page_joins_emits_and_acks_in_headless_chromium() {
     let dir = tempfile::tempdir().unwrap();
     let server = hub(dir.path(), &[]);
     let url = format!("ws://{}/", server.addr);
-    let listener = background(&["hub", "listen", &url, "--room", "lobby", "--count", "2", "--json", "--timeout", "30"]);
+    let listener = background(&[
+        "hub",
+        "listen",
+        &url,
+        "--room",
+        "lobby",
+        "--count",
+        "2",
+        "--json",
+        "--timeout",
+        "30",
+    ]);
     let out = Command::new("node")
         .arg(root().join("tests/peers/hub_browser.mjs"))
         .arg(format!("http://{}/", server.addr))
@@ -42,5 +53,8 @@ fn hub_page_joins_emits_and_acks_in_headless_chromium() {
     assert_eq!(ev[1].1, "hello");
     assert_eq!(ev[1].2, serde_json::json!({"from": "chromium"}));
     server.wait_line("plain HTTP GET / -> 200");
-    assert!(server.interrupt().success(), "hub serve did not exit 0 on SIGINT");
+    assert!(
+        server.interrupt().success(),
+        "hub serve did not exit 0 on SIGINT"
+    );
 }

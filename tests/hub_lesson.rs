@@ -16,7 +16,10 @@ fn tour(id: &str) -> String {
         "{text}\n{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    assert!(text.contains("stopped (idle (--exit-after-idle))"), "{text}");
+    assert!(
+        text.contains("stopped (idle (--exit-after-idle))"),
+        "{text}"
+    );
     text
 }
 
@@ -32,10 +35,16 @@ fn events_lesson_runs() {
         "ack from conn-",
         "2 recipient(s), 0 online now, 0 written to the queue, 2 dropped",
     ] {
-        assert!(text.contains(needle), "lesson output lacks {needle:?}:\n{text}");
+        assert!(
+            text.contains(needle),
+            "lesson output lacks {needle:?}:\n{text}"
+        );
     }
     // Bob is not in the kitchen.
-    let bob = text.split("--client bob --count 2").nth(1).unwrap_or_default();
+    let bob = text
+        .split("--client bob --count 2")
+        .nth(1)
+        .unwrap_or_default();
     let bob = bob.split("## Acknowledgements").next().unwrap_or_default();
     assert!(!bob.contains("dinner"), "{bob}");
 }
@@ -51,6 +60,9 @@ fn message_queue_lesson_runs() {
         "ack #2 from driver-1: deleted from the queue (0 left)",
         "0 event(s) waiting for 0 client(s)",
     ] {
-        assert!(text.contains(needle), "lesson output lacks {needle:?}:\n{text}");
+        assert!(
+            text.contains(needle),
+            "lesson output lacks {needle:?}:\n{text}"
+        );
     }
 }

@@ -27,7 +27,10 @@ fn check(scenario: &str, hub_args: &[&str]) {
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(stdout.contains(&format!("ok {scenario}")), "{stdout}");
-    assert!(server.interrupt().success(), "hub serve did not exit 0 on SIGINT");
+    assert!(
+        server.interrupt().success(),
+        "hub serve did not exit 0 on SIGINT"
+    );
 }
 
 #[test]

@@ -9,7 +9,9 @@ use serde_json::Value;
 
 use crate::cli::{HubCommand, HubEmitArgs, HubListenArgs, HubQueueArgs, HubServeArgs};
 use crate::exit::{bind_error, BadInput};
-use crate::hub::client::{emit, listen, ClientError, ClientEvent, ClientSink, EmitOptions, ListenOptions};
+use crate::hub::client::{
+    emit, listen, ClientError, ClientEvent, ClientSink, EmitOptions, ListenOptions,
+};
 use crate::hub::events::HubEvent;
 use crate::hub::protocol::{check_name, Target};
 use crate::hub::server::{serve, HubOptions, HubSink};
@@ -50,10 +52,14 @@ fn serve_cmd(a: HubServeArgs) -> Result<()> {
     }
     .map_err(|e| match e {
         StoreError::Dir(..) => anyhow::Error::new(BadInput(e.to_string())),
-        e => anyhow::Error::new(e).context(format!("cannot open the queue in {}", a.data.display())),
+        e => {
+            anyhow::Error::new(e).context(format!("cannot open the queue in {}", a.data.display()))
+        }
     })?;
     let data = store.path.as_ref().map(|p| p.display().to_string());
-    let rt = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
+    // One thread: the hub task owns all state and SQLite anyway; connection tasks only parse
+    // and frame, and one thread avoids handing every frame across threads.
+    let rt = runtime()?;
     rt.block_on(async {
         let listener = tokio::net::TcpListener::bind(a.listen)
             .await
@@ -174,7 +180,9 @@ fn emit_cmd(a: HubEmitArgs) -> Result<()> {
 fn queue_cmd(a: HubQueueArgs) -> Result<()> {
     let store = Store::open_read_only(&a.data).map_err(|e| match e {
         StoreError::Missing(_) => anyhow::Error::new(BadInput(e.to_string())),
-        e => anyhow::Error::new(e).context(format!("cannot read the queue in {}", a.data.display())),
+        e => {
+            anyhow::Error::new(e).context(format!("cannot read the queue in {}", a.data.display()))
+        }
     })?;
     let rows = store.summary().context("cannot read the queue")?;
     let mut out = io::stdout().lock();
@@ -188,7 +196,11 @@ fn queue_cmd(a: HubQueueArgs) -> Result<()> {
         render::json_line(
             &mut out,
             &Out {
-                data: a.data.join(crate::hub::store::DB_FILE).display().to_string(),
+                data: a
+                    .data
+                    .join(crate::hub::store::DB_FILE)
+                    .display()
+                    .to_string(),
                 total: rows.iter().map(|r| r.depth).sum(),
                 clients: &rows,
             },

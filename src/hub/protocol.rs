@@ -119,11 +119,18 @@ pub struct Emit {
 /// A message from a client to the hub.
 #[derive(Debug, Clone, PartialEq)]
 pub enum ClientMsg {
-    Join { room: String },
-    Leave { room: String },
+    Join {
+        room: String,
+    },
+    Leave {
+        room: String,
+    },
     Emit(Emit),
     /// "Received event `id`": deletes it from the queue; `data` is the reply to the emitter.
-    Ack { id: u64, data: Option<Value> },
+    Ack {
+        id: u64,
+        data: Option<Value>,
+    },
 }
 
 fn kind(v: &Value) -> &'static str {
@@ -237,9 +244,7 @@ impl ClientMsg {
                 })
             }
             "emit" => Ok(ClientMsg::Emit(parse_emit(&obj)?)),
-            other => Err(ProtocolError::UnknownType(
-                other.chars().take(40).collect(),
-            )),
+            other => Err(ProtocolError::UnknownType(other.chars().take(40).collect())),
         }
     }
 
@@ -491,9 +496,8 @@ pub enum ServerMsg {
 impl ServerMsg {
     pub fn to_text(&self) -> String {
         // Serializing these types cannot fail (string keys, no maps with other keys).
-        serde_json::to_string(self).unwrap_or_else(|e| {
-            format!("{{\"type\":\"error\",\"error\":\"cannot encode: {e}\"}}")
-        })
+        serde_json::to_string(self)
+            .unwrap_or_else(|e| format!("{{\"type\":\"error\",\"error\":\"cannot encode: {e}\"}}"))
     }
 
     /// Parses one frame from the hub (the client side).
@@ -696,8 +700,10 @@ mod tests {
         assert!(err(r#"{"type":"ack","id":-1}"#).contains("got -1"));
         assert!(err(r#"{"type":"emit","event":"e","to":"moon"}"#).contains("unknown target"));
         assert!(err(r#"{"type":"emit","event":"e","to":"rooms"}"#).contains("needs \"rooms\""));
-        assert!(err(r#"{"type":"emit","event":"e","to":"rooms","rooms":[1]}"#)
-            .contains("an array holding a number"));
+        assert!(
+            err(r#"{"type":"emit","event":"e","to":"rooms","rooms":[1]}"#)
+                .contains("an array holding a number")
+        );
         assert!(err(r#"{"type":"emit","data":1}"#).contains("needs \"event\""));
         let long = format!(r#"{{"type":"join","room":"{}"}}"#, "x".repeat(200));
         assert!(err(&long).contains("longer than 128"));
@@ -728,9 +734,17 @@ mod tests {
     #[test]
     fn never_panics_on_odd_input() {
         for s in [
-            "", "null", "1", "\"s\"", "{}", r#"{"type":null}"#, r#"{"type":"emit"}"#,
-            r#"{"type":"emit","event":"e","ack":1.5}"#, r#"{"type":"emit","event":"e","to":1}"#,
-            r#"{"type":"ack"}"#, r#"{"type":"ack","id":"1"}"#,
+            "",
+            "null",
+            "1",
+            "\"s\"",
+            "{}",
+            r#"{"type":null}"#,
+            r#"{"type":"emit"}"#,
+            r#"{"type":"emit","event":"e","ack":1.5}"#,
+            r#"{"type":"emit","event":"e","to":1}"#,
+            r#"{"type":"ack"}"#,
+            r#"{"type":"ack","id":"1"}"#,
         ] {
             assert!(ClientMsg::parse(s).is_err(), "{s}");
         }

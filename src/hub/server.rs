@@ -20,7 +20,7 @@ use tokio::task::JoinSet;
 use super::events::HubEvent;
 use super::protocol::{parse_target, Address, ClientMsg, Emit, EventOut, ServerMsg, Target};
 use super::store::{Store, StoreError};
-use crate::wire::websocket::ClosePayload;
+use crate::wire::websocket::{ClosePayload, OpCode};
 use crate::ws::accept::{accept, AcceptOptions, Accepted};
 use crate::ws::conn::{Config, Incoming, Message, WsError};
 
@@ -164,6 +164,7 @@ struct Hub {
     replies: HashMap<ReplyKey, (u64, u64)>,
     outbox: Vec<(ConnHandle, Out)>,
     after_commit: Vec<oneshot::Sender<()>>,
+    stats: (u64, u64),
 }
 
 impl Hub {
@@ -181,6 +182,7 @@ impl Hub {
             replies: HashMap::new(),
             outbox: Vec::new(),
             after_commit: Vec::new(),
+            stats: (0, 0),
         };
         for (ns, client, room) in hub.store.memberships()? {
             hub.rooms
@@ -271,9 +273,15 @@ impl Hub {
                 if let Some(s) = self.sessions.remove(&old) {
                     self.outbox.push((
                         s.handle.clone(),
-                        Out::Close(4000, "replaced by a newer connection with this client id".into()),
+                        Out::Close(
+                            4000,
+                            "replaced by a newer connection with this client id".into(),
+                        ),
                     ));
-                    self.emit_log(HubEvent::Replaced { conn: old, by: conn });
+                    self.emit_log(HubEvent::Replaced {
+                        conn: old,
+                        by: conn,
+                    });
                 }
             }
             self.store.touch_client(&addr.namespace, c, now_ms())?;
@@ -329,9 +337,18 @@ impl Hub {
         Ok(())
     }
 
+    /// Sends a stored event and counts the delivery in the store.
     fn deliver_durable(&mut self, conn: u64, ev: EventOut) -> Result<(), StoreError> {
-        let Some(id) = ev.id else { return Ok(()) };
-        self.store.delivered(id)?;
+        if let Some(id) = ev.id {
+            self.store.delivered(id)?;
+        }
+        self.send_durable(conn, ev);
+        Ok(())
+    }
+
+    /// Sends a stored event whose delivery is already counted, and tracks it until its ack.
+    fn send_durable(&mut self, conn: u64, ev: EventOut) {
+        let Some(id) = ev.id else { return };
         self.push(conn, &ServerMsg::Event(ev.clone()));
         if !self.opts.quiet {
             if let Some(s) = self.sessions.get(&conn) {
@@ -347,7 +364,6 @@ impl Hub {
         if let Some(s) = self.sessions.get_mut(&conn) {
             s.inflight.insert(id, (Instant::now(), ev));
         }
-        Ok(())
     }
 
     fn join(&mut self, conn: u64, room: String, join: bool) -> Result<(), StoreError> {
@@ -559,6 +575,7 @@ impl Hub {
                         room.as_deref(),
                         e.ack.is_some(),
                         sent_ms,
+                        live.is_some(),
                     )?;
                     queued += 1;
                     ev.id = Some(id);
@@ -591,24 +608,26 @@ impl Hub {
                     }
                     if let Some(c) = live {
                         online += 1;
-                        self.deliver_durable(c, ev)?;
+                        self.send_durable(c, ev);
                     }
                 }
             }
         }
-        self.emit_log(HubEvent::Emitted {
-            conn,
-            name: e.event.clone(),
-            to: match &e.to {
-                Target::Rooms { rooms, .. } => format!("rooms {}", rooms.join(",")),
-                Target::Client(c) => format!("client {c}"),
-                t => t.word().to_string(),
-            },
-            recipients,
-            online,
-            queued,
-            dropped,
-        });
+        if !self.opts.quiet {
+            self.emit_log(HubEvent::Emitted {
+                conn,
+                name: e.event.clone(),
+                to: match &e.to {
+                    Target::Rooms { rooms, .. } => format!("rooms {}", rooms.join(",")),
+                    Target::Client(c) => format!("client {c}"),
+                    t => t.word().to_string(),
+                },
+                recipients,
+                online,
+                queued,
+                dropped,
+            });
+        }
         self.push(
             conn,
             &ServerMsg::Emitted {
@@ -716,6 +735,7 @@ async fn hub_task(mut hub: Hub, mut rx: mpsc::UnboundedReceiver<Cmd>) {
                         Err(_) => break,
                     }
                 }
+                if std::env::var_os("HUB_STATS").is_some() { hub.stats.0 += 1; hub.stats.1 += cmds.len() as u64; if hub.stats.0 % 2000 == 0 { eprintln!("batches {} cmds {}", hub.stats.0, hub.stats.1); } }
                 hub.batch(cmds, false);
             }
             _ = tick.tick() => {
@@ -856,7 +876,9 @@ async fn connection(
         Err(e) => {
             let why = e.to_string();
             let _ = writer
-                .send(&Message::Text(ServerMsg::error(&e, &request.target).to_text()))
+                .send(&Message::Text(
+                    ServerMsg::error(&e, &request.target).to_text(),
+                ))
                 .await;
             let _ = writer.close(Some(&refuse(1008, why.clone()))).await;
             sink(HubEvent::Rejected { conn, reason: why });
@@ -922,7 +944,7 @@ async fn connection(
                 for o in batch {
                     match o {
                         Out::Text(t) => {
-                            if let Err(e) = writer.queue(&Message::Text(t.to_string())) { error = Some(e.to_string()); }
+                            if let Err(e) = writer.queue_frame(true, OpCode::Text, t.as_bytes()) { error = Some(e.to_string()); }
                         }
                         Out::Close(code, why) => { close = Some(refuse(code, why)); break; }
                     }

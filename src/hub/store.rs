@@ -158,7 +158,8 @@ impl Store {
         Ok(())
     }
 
-    /// Writes one event for one receiver; returns its id.
+    /// Writes one event for one receiver (`sending`: it goes out at once, one delivery counted);
+    /// returns its id.
     #[allow(clippy::too_many_arguments)]
     pub fn enqueue(
         &self,
@@ -170,13 +171,14 @@ impl Store {
         room: Option<&str>,
         ack_wanted: bool,
         now_ms: u64,
+        sending: bool,
     ) -> Result<u64, StoreError> {
         self.conn
             .prepare_cached(
-                "INSERT INTO messages(namespace, client, event, data, sender, room, ack_wanted, created_ms)
-                 VALUES(?1,?2,?3,?4,?5,?6,?7,?8)",
+                "INSERT INTO messages(namespace, client, event, data, sender, room, ack_wanted, created_ms, deliveries)
+                 VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9)",
             )?
-            .execute(params![ns, client, event, data, sender, room, ack_wanted, i(now_ms)])?;
+            .execute(params![ns, client, event, data, sender, room, ack_wanted, i(now_ms), i64::from(sending)])?;
         Ok(u(self.conn.last_insert_rowid()))
     }
 
@@ -194,7 +196,9 @@ impl Store {
             .prepare_cached("DELETE FROM messages WHERE id=?1")?
             .execute(params![id])?;
         self.conn
-            .prepare_cached("UPDATE clients SET dropped = dropped + 1 WHERE namespace=?1 AND client=?2")?
+            .prepare_cached(
+                "UPDATE clients SET dropped = dropped + 1 WHERE namespace=?1 AND client=?2",
+            )?
             .execute(params![ns, client])?;
         Ok(Some(u(id)))
     }
@@ -241,7 +245,9 @@ impl Store {
 
     pub fn join(&self, ns: &str, client: &str, room: &str) -> Result<(), StoreError> {
         self.conn
-            .prepare_cached("INSERT OR IGNORE INTO memberships(namespace, client, room) VALUES(?1,?2,?3)")?
+            .prepare_cached(
+                "INSERT OR IGNORE INTO memberships(namespace, client, room) VALUES(?1,?2,?3)",
+            )?
             .execute(params![ns, client, room])?;
         Ok(())
     }
@@ -341,10 +347,10 @@ mod tests {
         s.begin().unwrap();
         s.touch_client("/p", "d1", 1).unwrap();
         let a = s
-            .enqueue("/p", "d1", "pickup", "{}", "v", Some("v7"), false, 1)
+            .enqueue("/p", "d1", "pickup", "{}", "v", Some("v7"), false, 1, false)
             .unwrap();
         let b = s
-            .enqueue("/p", "d1", "pickup", "2", "v", None, true, 2)
+            .enqueue("/p", "d1", "pickup", "2", "v", None, true, 2, true)
             .unwrap();
         s.join("/p", "d1", "v7").unwrap();
         s.commit().unwrap();
@@ -356,10 +362,15 @@ mod tests {
         assert!(p[1].ack_wanted);
         assert!(s.ack("/p", "d1", a).unwrap());
         assert!(!s.ack("/p", "d1", a).unwrap(), "second ack finds nothing");
-        assert!(!s.ack("/p", "other", b).unwrap(), "only the receiver may ack");
+        assert!(
+            !s.ack("/p", "other", b).unwrap(),
+            "only the receiver may ack"
+        );
         assert_eq!(s.drop_oldest("/p", "d1").unwrap(), Some(b));
         // AUTOINCREMENT: ids are never reused after deletes.
-        let c = s.enqueue("/p", "d1", "x", "1", "v", None, false, 3).unwrap();
+        let c = s
+            .enqueue("/p", "d1", "x", "1", "v", None, false, 3, false)
+            .unwrap();
         assert!(c > b);
         let rows = s.summary().unwrap();
         assert_eq!(rows.len(), 1);

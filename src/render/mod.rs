@@ -2,11 +2,11 @@
 //! knows about sockets.
 
 pub mod hexdump;
+pub mod hub;
 pub mod layers;
 pub mod packet;
 pub mod transport;
 pub mod ws;
-pub mod hub;
 
 use std::io::{self, Write};
 

@@ -15,5 +15,5 @@ pub mod probe;
 pub mod tcp;
 pub mod udp;
 pub mod vlan;
-pub mod websocket_frame;
 pub mod websocket;
+pub mod websocket_frame;

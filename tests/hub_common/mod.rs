@@ -106,7 +106,11 @@ impl Bg {
             if let Some(s) = self.child.try_wait().expect("wait") {
                 break s;
             }
-            assert!(Instant::now() < deadline, "client did not finish: {:#?}", self.seen);
+            assert!(
+                Instant::now() < deadline,
+                "client did not finish: {:#?}",
+                self.seen
+            );
             thread::sleep(Duration::from_millis(20));
         };
         while let Ok(l) = self.lines.recv_timeout(Duration::from_secs(2)) {
@@ -140,7 +144,10 @@ pub fn wait_depth(data: &Path, want: u64) {
         if d == want {
             return;
         }
-        assert!(Instant::now() < deadline, "queue depth stays {d}, expected {want}");
+        assert!(
+            Instant::now() < deadline,
+            "queue depth stays {d}, expected {want}"
+        );
         thread::sleep(Duration::from_millis(50));
     }
 }

@@ -164,7 +164,6 @@ struct Hub {
     replies: HashMap<ReplyKey, (u64, u64)>,
     outbox: Vec<(ConnHandle, Out)>,
     after_commit: Vec<oneshot::Sender<()>>,
-    stats: (u64, u64),
 }
 
 impl Hub {
@@ -182,7 +181,6 @@ impl Hub {
             replies: HashMap::new(),
             outbox: Vec::new(),
             after_commit: Vec::new(),
-            stats: (0, 0),
         };
         for (ns, client, room) in hub.store.memberships()? {
             hub.rooms
@@ -340,7 +338,13 @@ impl Hub {
     /// Sends a stored event and counts the delivery in the store.
     fn deliver_durable(&mut self, conn: u64, ev: EventOut) -> Result<(), StoreError> {
         if let Some(id) = ev.id {
-            self.store.delivered(id)?;
+            if let Some(c) = self
+                .sessions
+                .get(&conn)
+                .and_then(|s| s.addr.client.as_ref())
+            {
+                self.store.delivered(&ev.namespace, c, id)?;
+            }
         }
         self.send_durable(conn, ev);
         Ok(())
@@ -349,7 +353,9 @@ impl Hub {
     /// Sends a stored event whose delivery is already counted, and tracks it until its ack.
     fn send_durable(&mut self, conn: u64, ev: EventOut) {
         let Some(id) = ev.id else { return };
-        self.push(conn, &ServerMsg::Event(ev.clone()));
+        let msg = ServerMsg::Event(ev);
+        self.push(conn, &msg);
+        let ServerMsg::Event(ev) = msg else { return };
         if !self.opts.quiet {
             if let Some(s) = self.sessions.get(&conn) {
                 self.emit_log(HubEvent::Delivered {
@@ -735,7 +741,6 @@ async fn hub_task(mut hub: Hub, mut rx: mpsc::UnboundedReceiver<Cmd>) {
                         Err(_) => break,
                     }
                 }
-                if std::env::var_os("HUB_STATS").is_some() { hub.stats.0 += 1; hub.stats.1 += cmds.len() as u64; if hub.stats.0 % 2000 == 0 { eprintln!("batches {} cmds {}", hub.stats.0, hub.stats.1); } }
                 hub.batch(cmds, false);
             }
             _ = tick.tick() => {

@@ -3,15 +3,20 @@
 //! in WAL mode readers do not block the writer and see the last committed state.
 //!
 //! ```text
-//! messages(id AUTOINCREMENT, namespace, client, event, data, sender, room, ack_wanted,
-//!          created_ms, deliveries)     one row per (event, identified receiver)
+//! messages(namespace, client, id, event, data, sender, room, ack_wanted, created_ms,
+//!          deliveries)                 one row per (event, identified receiver); WITHOUT ROWID,
+//!                                      keyed (namespace, client, id): one b-tree, a client's
+//!                                      queue is one contiguous range in id order
+//! meta(key, value)                     next_id
 //! memberships(namespace, client, room) rooms of identified clients, outliving connections
 //! clients(namespace, client, first_seen_ms, last_seen_ms, dropped)
 //! ```
 //!
-//! Ids come from AUTOINCREMENT, so an id is never reused: a client that drops duplicates by id
-//! never drops a new event by mistake.
+//! Ids come from a counter whose next value is stored in `meta` in the same transaction as the
+//! rows that used it, so an id is never reused (not even after the newest rows were deleted and
+//! the hub restarted): a client that drops duplicates by id never drops a new event by mistake.
 
+use std::cell::Cell;
 use std::path::{Path, PathBuf};
 
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension};
@@ -63,6 +68,9 @@ pub struct QueueRow {
 pub struct Store {
     conn: Connection,
     pub path: Option<PathBuf>,
+    /// The next message id, and the value last written to `meta`.
+    next_id: Cell<u64>,
+    saved_next_id: Cell<u64>,
 }
 
 fn u(v: i64) -> u64 {
@@ -75,11 +83,12 @@ fn i(v: u64) -> i64 {
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS messages(
-  id INTEGER PRIMARY KEY AUTOINCREMENT,
-  namespace TEXT NOT NULL, client TEXT NOT NULL, event TEXT NOT NULL, data TEXT NOT NULL,
+  namespace TEXT NOT NULL, client TEXT NOT NULL, id INTEGER NOT NULL,
+  event TEXT NOT NULL, data TEXT NOT NULL,
   sender TEXT NOT NULL, room TEXT, ack_wanted INTEGER NOT NULL DEFAULT 0,
-  created_ms INTEGER NOT NULL, deliveries INTEGER NOT NULL DEFAULT 0);
-CREATE INDEX IF NOT EXISTS messages_by_client ON messages(namespace, client, id);
+  created_ms INTEGER NOT NULL, deliveries INTEGER NOT NULL DEFAULT 0,
+  PRIMARY KEY(namespace, client, id)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS memberships(
   namespace TEXT NOT NULL, client TEXT NOT NULL, room TEXT NOT NULL,
   PRIMARY KEY(namespace, client, room));
@@ -113,7 +122,19 @@ impl Store {
         conn.pragma_update(None, "synchronous", "NORMAL")?;
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
         conn.execute_batch(SCHEMA)?;
-        Ok(Store { conn, path })
+        let saved: Option<i64> = conn
+            .query_row("SELECT value FROM meta WHERE key='next_id'", [], |r| {
+                r.get(0)
+            })
+            .optional()?;
+        let max: Option<i64> = conn.query_row("SELECT MAX(id) FROM messages", [], |r| r.get(0))?;
+        let next = u(saved.unwrap_or(1)).max(u(max.unwrap_or(0)) + 1).max(1);
+        Ok(Store {
+            conn,
+            path,
+            next_id: Cell::new(next),
+            saved_next_id: Cell::new(u(saved.unwrap_or(0))),
+        })
     }
 
     /// Opens an existing data directory read-only (for `hub queue`).
@@ -130,19 +151,30 @@ impl Store {
         Ok(Store {
             conn,
             path: Some(p),
+            next_id: Cell::new(0),
+            saved_next_id: Cell::new(0),
         })
     }
 
     pub fn begin(&self) -> Result<(), StoreError> {
-        self.conn.execute_batch("BEGIN IMMEDIATE")?;
+        self.conn.prepare_cached("BEGIN IMMEDIATE")?.execute([])?;
         Ok(())
     }
 
+    /// Commits, with the id counter if ids were used.
     pub fn commit(&self) -> Result<(), StoreError> {
-        self.conn.execute_batch("COMMIT")?;
+        let next = self.next_id.get();
+        if next != self.saved_next_id.get() {
+            self.conn
+                .prepare_cached("INSERT OR REPLACE INTO meta(key, value) VALUES('next_id', ?1)")?
+                .execute(params![i(next)])?;
+        }
+        self.conn.prepare_cached("COMMIT")?.execute([])?;
+        self.saved_next_id.set(next);
         Ok(())
     }
 
+    /// Rolls back; ids handed out in the transaction are not handed out again.
     pub fn rollback(&self) {
         let _ = self.conn.execute_batch("ROLLBACK");
     }
@@ -173,13 +205,15 @@ impl Store {
         now_ms: u64,
         sending: bool,
     ) -> Result<u64, StoreError> {
+        let id = self.next_id.get();
         self.conn
             .prepare_cached(
-                "INSERT INTO messages(namespace, client, event, data, sender, room, ack_wanted, created_ms, deliveries)
-                 VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9)",
+                "INSERT INTO messages(namespace, client, id, event, data, sender, room, ack_wanted, created_ms, deliveries)
+                 VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10)",
             )?
-            .execute(params![ns, client, event, data, sender, room, ack_wanted, i(now_ms), i64::from(sending)])?;
-        Ok(u(self.conn.last_insert_rowid()))
+            .execute(params![ns, client, i(id), event, data, sender, room, ack_wanted, i(now_ms), i64::from(sending)])?;
+        self.next_id.set(id + 1);
+        Ok(id)
     }
 
     /// Drops the oldest queued event of a client (the queue is full); returns its id.
@@ -193,8 +227,8 @@ impl Store {
             .optional()?;
         let Some(id) = id else { return Ok(None) };
         self.conn
-            .prepare_cached("DELETE FROM messages WHERE id=?1")?
-            .execute(params![id])?;
+            .prepare_cached("DELETE FROM messages WHERE namespace=?1 AND client=?2 AND id=?3")?
+            .execute(params![ns, client, id])?;
         self.conn
             .prepare_cached(
                 "UPDATE clients SET dropped = dropped + 1 WHERE namespace=?1 AND client=?2",
@@ -207,16 +241,18 @@ impl Store {
     pub fn ack(&self, ns: &str, client: &str, id: u64) -> Result<bool, StoreError> {
         let n = self
             .conn
-            .prepare_cached("DELETE FROM messages WHERE id=?1 AND namespace=?2 AND client=?3")?
-            .execute(params![i(id), ns, client])?;
+            .prepare_cached("DELETE FROM messages WHERE namespace=?1 AND client=?2 AND id=?3")?
+            .execute(params![ns, client, i(id)])?;
         Ok(n > 0)
     }
 
     /// Counts one more delivery attempt.
-    pub fn delivered(&self, id: u64) -> Result<(), StoreError> {
+    pub fn delivered(&self, ns: &str, client: &str, id: u64) -> Result<(), StoreError> {
         self.conn
-            .prepare_cached("UPDATE messages SET deliveries = deliveries + 1 WHERE id=?1")?
-            .execute(params![i(id)])?;
+            .prepare_cached(
+                "UPDATE messages SET deliveries = deliveries + 1 WHERE namespace=?1 AND client=?2 AND id=?3",
+            )?
+            .execute(params![ns, client, i(id)])?;
         Ok(())
     }
 
@@ -307,8 +343,8 @@ impl Store {
                 Some(id) => self
                     .conn
                     .query_row(
-                        "SELECT event, created_ms FROM messages WHERE id=?1",
-                        params![id],
+                        "SELECT event, created_ms FROM messages WHERE namespace=?1 AND client=?2 AND id=?3",
+                        params![namespace, client, id],
                         |r| Ok((Some(r.get::<_, String>(0)?), Some(u(r.get(1)?)))),
                     )
                     .optional()?

@@ -7,7 +7,8 @@
 #     are committed. Side by side with Redis Streams doing the same job (XADD; XREADGROUP
 #     COUNT 100 in a group; one XACK per entry), redis-server from Debian with appendonly yes,
 #     appendfsync everysec (the hub's WAL with synchronous=NORMAL does not fsync each commit
-#     either). Ratio = wirelab / Redis (goal >= 1.0).
+#     either; --queue-cap is raised so that no event is dropped, Redis runs without MAXLEN).
+#     Ratio = wirelab / Redis (goal >= 1.0).
 # Each run is repeated ROUNDS times (alternating); the best counts.
 #   benches/hub.sh                      # EVENTS=2000 MESSAGES=20000 ROUNDS=3
 #   EVENTS=500 MESSAGES=5000 ROUNDS=1 benches/hub.sh
@@ -44,7 +45,7 @@ wait_for() { # file pattern
   echo "timed out waiting for '$2' in $1" >&2; cat "$1" >&2; exit 1
 }
 
-"$W" hub serve --listen 127.0.0.1:0 --data "$tmp/hub" --quiet --max-clients 10000 >"$tmp/hub.out" 2>&1 &
+"$W" hub serve --listen 127.0.0.1:0 --data "$tmp/hub" --quiet --max-clients 10000 --queue-cap 100000000 >"$tmp/hub.out" 2>&1 &
 pids+=($!)
 wait_for "$tmp/hub.out" 'listening on'
 hub=$(grep -o 'listening on [^ ]*' "$tmp/hub.out" | head -1 | cut -d' ' -f3)

@@ -74,7 +74,7 @@ fn now_ms() -> u64 {
 
 /// A frame for a connection to send, or an order to close it.
 enum Out {
-    Text(Arc<str>),
+    Text(String),
     Close(u16, String),
 }
 
@@ -206,7 +206,7 @@ impl Hub {
     fn push(&mut self, conn: u64, msg: &ServerMsg) {
         if let Some(s) = self.sessions.get(&conn) {
             self.outbox
-                .push((s.handle.clone(), Out::Text(msg.to_text().into())));
+                .push((s.handle.clone(), Out::Text(msg.to_text())));
         }
     }
 
@@ -458,7 +458,7 @@ impl Hub {
         Ok(())
     }
 
-    fn emit(&mut self, conn: u64, e: Emit) -> Result<(), StoreError> {
+    fn emit(&mut self, conn: u64, mut e: Emit) -> Result<(), StoreError> {
         let Some(sender) = self.sessions.get(&conn) else {
             return Ok(());
         };
@@ -521,11 +521,17 @@ impl Hub {
         let data_text = e.data.to_string();
         let (mut online, mut queued, mut dropped) = (0u64, 0u64, 0u64);
         let recipients = targets.len() as u64;
-        for (m, room) in targets {
+        let n = targets.len();
+        for (i, (m, room)) in targets.into_iter().enumerate() {
+            let data = if i + 1 == n {
+                std::mem::take(&mut e.data)
+            } else {
+                e.data.clone()
+            };
             let mut ev = EventOut {
                 id: None,
                 event: e.event.clone(),
-                data: e.data.clone(),
+                data,
                 from: from.clone(),
                 namespace: ns.clone(),
                 room: room.clone(),

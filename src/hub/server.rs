@@ -19,7 +19,7 @@ use tokio::task::JoinSet;
 
 use super::events::HubEvent;
 use super::protocol::{parse_target, Address, ClientMsg, Emit, EventOut, ServerMsg, Target};
-use super::store::{Store, StoreError};
+use super::store::{Store, StoreError, Stored};
 use crate::wire::websocket::{ClosePayload, OpCode};
 use crate::ws::accept::{accept, AcceptOptions, Accepted};
 use crate::ws::conn::{Config, Incoming, Message, WsError};
@@ -131,8 +131,8 @@ struct Session {
     handle: ConnHandle,
     /// Rooms of an anonymous connection (identified clients' rooms live in the store).
     rooms: BTreeSet<String>,
-    /// Durable events sent and not yet acknowledged: when sent, and the event.
-    inflight: BTreeMap<u64, (Instant, EventOut)>,
+    /// Durable events sent and not yet acknowledged, and when they were sent.
+    inflight: BTreeMap<u64, Instant>,
     /// Ids for events to an anonymous connection.
     seq: u64,
 }
@@ -159,7 +159,8 @@ struct Hub {
     rooms: HashMap<Key, BTreeSet<Member>>,
     /// Identified clients per namespace (every one that ever connected or was addressed).
     known: HashMap<String, BTreeSet<String>>,
-    depth: HashMap<Key, u64>,
+    /// Ids queued per identified client, oldest first (the database holds the events).
+    queued: HashMap<Key, BTreeSet<u64>>,
     dropped: HashMap<Key, u64>,
     replies: HashMap<ReplyKey, (u64, u64)>,
     outbox: Vec<(ConnHandle, Out)>,
@@ -176,7 +177,7 @@ impl Hub {
             online: HashMap::new(),
             rooms: HashMap::new(),
             known: HashMap::new(),
-            depth: HashMap::new(),
+            queued: HashMap::new(),
             dropped: HashMap::new(),
             replies: HashMap::new(),
             outbox: Vec::new(),
@@ -188,13 +189,15 @@ impl Hub {
                 .or_default()
                 .insert(Member::Client(client));
         }
-        for (ns, client, dropped, depth) in hub.store.clients()? {
+        for (ns, client, dropped) in hub.store.clients()? {
             hub.known
                 .entry(ns.clone())
                 .or_default()
                 .insert(client.clone());
-            hub.depth.insert((ns.clone(), client.clone()), depth);
             hub.dropped.insert((ns, client), dropped);
+        }
+        for (ns, client, id) in hub.store.queued_ids()? {
+            hub.queued.entry((ns, client)).or_default().insert(id);
         }
         Ok(hub)
     }
@@ -287,7 +290,13 @@ impl Hub {
                 .entry(addr.namespace.clone())
                 .or_default()
                 .insert(c.clone());
-            pending = self.store.pending(&addr.namespace, c)?;
+            if let Some(ids) = self.queued.get(&key) {
+                for id in ids {
+                    if let Some(m) = self.store.get(*id)? {
+                        pending.push(m);
+                    }
+                }
+            }
             rooms = self.client_rooms(&addr.namespace, c);
             dropped = self.dropped.get(&key).copied().unwrap_or(0);
         }
@@ -318,18 +327,7 @@ impl Hub {
         );
         self.push(conn, &welcome);
         for m in pending {
-            let ev = EventOut {
-                id: Some(m.id),
-                event: m.event,
-                data: serde_json::from_str(&m.data).unwrap_or(serde_json::Value::Null),
-                from: m.sender,
-                namespace: m.namespace,
-                room: m.room,
-                ack: m.ack_wanted,
-                redelivery: m.deliveries > 0,
-                sent_ms: m.created_ms,
-            };
-            self.deliver_durable(conn, ev)?;
+            self.deliver_durable(conn, event_from(m))?;
         }
         let _ = reply.send(Ok(()));
         Ok(())
@@ -338,13 +336,7 @@ impl Hub {
     /// Sends a stored event and counts the delivery in the store.
     fn deliver_durable(&mut self, conn: u64, ev: EventOut) -> Result<(), StoreError> {
         if let Some(id) = ev.id {
-            if let Some(c) = self
-                .sessions
-                .get(&conn)
-                .and_then(|s| s.addr.client.as_ref())
-            {
-                self.store.delivered(&ev.namespace, c, id)?;
-            }
+            self.store.delivered(id)?;
         }
         self.send_durable(conn, ev);
         Ok(())
@@ -368,7 +360,7 @@ impl Hub {
             }
         }
         if let Some(s) = self.sessions.get_mut(&conn) {
-            s.inflight.insert(id, (Instant::now(), ev));
+            s.inflight.insert(id, Instant::now());
         }
     }
 
@@ -427,10 +419,13 @@ impl Hub {
         let key = match s.addr.client.clone() {
             Some(c) => {
                 let ns = s.addr.namespace.clone();
-                if self.store.ack(&ns, &c, id)? {
-                    let d = self.depth.entry((ns, c)).or_default();
-                    *d = d.saturating_sub(1);
-                    let depth = *d;
+                // Only the receiver's own queue: an id of someone else's event is ignored.
+                let mine = self
+                    .queued
+                    .get_mut(&(ns, c))
+                    .map(|q| (q.remove(&id), q.len() as u64));
+                if let Some((true, depth)) = mine {
+                    self.store.ack(id)?;
                     if !self.opts.quiet {
                         self.emit_log(HubEvent::Acked {
                             conn,
@@ -594,17 +589,17 @@ impl Hub {
                     if let Some(a) = e.ack {
                         self.replies.insert(ReplyKey::Durable(id), (conn, a));
                     }
-                    let depth = {
-                        let d = self.depth.entry(key.clone()).or_default();
-                        *d += 1;
-                        *d
+                    let queue = self.queued.entry(key.clone()).or_default();
+                    queue.insert(id);
+                    let oldest = if queue.len() as u64 > self.opts.queue_cap {
+                        queue.pop_first()
+                    } else {
+                        None
                     };
-                    if depth > self.opts.queue_cap {
-                        if let Some(old) = self.store.drop_oldest(&ns, &client)? {
+                    if let Some(old) = oldest {
+                        self.store.drop_message(&ns, &client, old)?;
+                        {
                             dropped += 1;
-                            if let Some(d) = self.depth.get_mut(&key) {
-                                *d = d.saturating_sub(1);
-                            }
                             *self.dropped.entry(key.clone()).or_default() += 1;
                             self.replies.remove(&ReplyKey::Durable(old));
                             if let Some(s) = live.and_then(|c| self.sessions.get_mut(&c)) {
@@ -688,17 +683,28 @@ impl Hub {
     fn redeliver(&mut self) -> Result<(), StoreError> {
         let now = Instant::now();
         let timeout = self.opts.ack_timeout;
-        let mut due: Vec<(u64, EventOut)> = Vec::new();
+        let mut due: Vec<(u64, u64)> = Vec::new();
         for (conn, s) in &self.sessions {
-            for (sent, ev) in s.inflight.values() {
+            for (id, sent) in &s.inflight {
                 if now.duration_since(*sent) >= timeout {
-                    due.push((*conn, ev.clone()));
+                    due.push((*conn, *id));
                 }
             }
         }
-        for (conn, mut ev) in due {
-            ev.redelivery = true;
-            self.deliver_durable(conn, ev)?;
+        for (conn, id) in due {
+            match self.store.get(id)? {
+                Some(m) => {
+                    let mut ev = event_from(m);
+                    ev.redelivery = true;
+                    self.deliver_durable(conn, ev)?;
+                }
+                None => {
+                    // Dropped meanwhile (queue full): nothing to send again.
+                    if let Some(s) = self.sessions.get_mut(&conn) {
+                        s.inflight.remove(&id);
+                    }
+                }
+            }
         }
         Ok(())
     }
@@ -729,6 +735,21 @@ impl Hub {
         for d in self.after_commit.drain(..) {
             let _ = d.send(());
         }
+    }
+}
+
+/// A stored event as sent to its client.
+fn event_from(m: Stored) -> EventOut {
+    EventOut {
+        id: Some(m.id),
+        event: m.event,
+        data: serde_json::from_str(&m.data).unwrap_or(serde_json::Value::Null),
+        from: m.sender,
+        namespace: m.namespace,
+        room: m.room,
+        ack: m.ack_wanted,
+        redelivery: m.deliveries > 0,
+        sent_ms: m.created_ms,
     }
 }
 

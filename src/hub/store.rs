@@ -3,10 +3,9 @@
 //! in WAL mode readers do not block the writer and see the last committed state.
 //!
 //! ```text
-//! messages(namespace, client, id, event, data, sender, room, ack_wanted, created_ms,
-//!          deliveries)                 one row per (event, identified receiver); WITHOUT ROWID,
-//!                                      keyed (namespace, client, id): one b-tree, a client's
-//!                                      queue is one contiguous range in id order
+//! messages(id INTEGER PRIMARY KEY, namespace, client, event, data, sender, room, ack_wanted,
+//!          created_ms, deliveries)     one row per (event, identified receiver); ids grow, so
+//!                                      an insert appends at the right edge of the b-tree
 //! meta(key, value)                     next_id
 //! memberships(namespace, client, room) rooms of identified clients, outliving connections
 //! clients(namespace, client, first_seen_ms, last_seen_ms, dropped)
@@ -83,11 +82,10 @@ fn i(v: u64) -> i64 {
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS messages(
-  namespace TEXT NOT NULL, client TEXT NOT NULL, id INTEGER NOT NULL,
-  event TEXT NOT NULL, data TEXT NOT NULL,
+  id INTEGER PRIMARY KEY,
+  namespace TEXT NOT NULL, client TEXT NOT NULL, event TEXT NOT NULL, data TEXT NOT NULL,
   sender TEXT NOT NULL, room TEXT, ack_wanted INTEGER NOT NULL DEFAULT 0,
-  created_ms INTEGER NOT NULL, deliveries INTEGER NOT NULL DEFAULT 0,
-  PRIMARY KEY(namespace, client, id)) WITHOUT ROWID;
+  created_ms INTEGER NOT NULL, deliveries INTEGER NOT NULL DEFAULT 0);
 CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS memberships(
   namespace TEXT NOT NULL, client TEXT NOT NULL, room TEXT NOT NULL,
@@ -219,66 +217,68 @@ impl Store {
         Ok(id)
     }
 
-    /// Drops the oldest queued event of a client (the queue is full); returns its id.
-    pub fn drop_oldest(&self, ns: &str, client: &str) -> Result<Option<u64>, StoreError> {
-        let id: Option<i64> = self
-            .conn
-            .prepare_cached(
-                "SELECT id FROM messages WHERE namespace=?1 AND client=?2 ORDER BY id LIMIT 1",
-            )?
-            .query_row(params![ns, client], |r| r.get(0))
-            .optional()?;
-        let Some(id) = id else { return Ok(None) };
+    /// Drops a queued event because its client's queue is full, and counts the drop.
+    pub fn drop_message(&self, ns: &str, client: &str, id: u64) -> Result<(), StoreError> {
         self.conn
-            .prepare_cached("DELETE FROM messages WHERE namespace=?1 AND client=?2 AND id=?3")?
-            .execute(params![ns, client, id])?;
+            .prepare_cached("DELETE FROM messages WHERE id=?1")?
+            .execute(params![i(id)])?;
         self.conn
             .prepare_cached(
                 "UPDATE clients SET dropped = dropped + 1 WHERE namespace=?1 AND client=?2",
             )?
             .execute(params![ns, client])?;
-        Ok(Some(u(id)))
+        Ok(())
     }
 
-    /// Deletes an acknowledged event; false if it was not (or no longer) queued for `client`.
-    pub fn ack(&self, ns: &str, client: &str, id: u64) -> Result<bool, StoreError> {
+    /// Deletes an acknowledged event (the caller checked that it is the acking client's);
+    /// false if it was not there.
+    pub fn ack(&self, id: u64) -> Result<bool, StoreError> {
         let n = self
             .conn
-            .prepare_cached("DELETE FROM messages WHERE namespace=?1 AND client=?2 AND id=?3")?
-            .execute(params![ns, client, i(id)])?;
+            .prepare_cached("DELETE FROM messages WHERE id=?1")?
+            .execute(params![i(id)])?;
         Ok(n > 0)
     }
 
     /// Counts one more delivery attempt.
-    pub fn delivered(&self, ns: &str, client: &str, id: u64) -> Result<(), StoreError> {
+    pub fn delivered(&self, id: u64) -> Result<(), StoreError> {
         self.conn
-            .prepare_cached(
-                "UPDATE messages SET deliveries = deliveries + 1 WHERE namespace=?1 AND client=?2 AND id=?3",
-            )?
-            .execute(params![ns, client, i(id)])?;
+            .prepare_cached("UPDATE messages SET deliveries = deliveries + 1 WHERE id=?1")?
+            .execute(params![i(id)])?;
         Ok(())
     }
 
-    /// A client's queued events, oldest first.
-    pub fn pending(&self, ns: &str, client: &str) -> Result<Vec<Stored>, StoreError> {
-        let mut st = self.conn.prepare_cached(
-            "SELECT id, namespace, client, event, data, sender, room, ack_wanted, created_ms, deliveries
-             FROM messages WHERE namespace=?1 AND client=?2 ORDER BY id",
-        )?;
-        let rows = st.query_map(params![ns, client], |r| {
-            Ok(Stored {
-                id: u(r.get(0)?),
-                namespace: r.get(1)?,
-                client: r.get(2)?,
-                event: r.get(3)?,
-                data: r.get(4)?,
-                sender: r.get(5)?,
-                room: r.get(6)?,
-                ack_wanted: r.get(7)?,
-                created_ms: u(r.get(8)?),
-                deliveries: u(r.get(9)?),
+    /// One stored event.
+    pub fn get(&self, id: u64) -> Result<Option<Stored>, StoreError> {
+        Ok(self
+            .conn
+            .prepare_cached(
+                "SELECT id, namespace, client, event, data, sender, room, ack_wanted, created_ms, deliveries
+                 FROM messages WHERE id=?1",
+            )?
+            .query_row(params![i(id)], |r| {
+                Ok(Stored {
+                    id: u(r.get(0)?),
+                    namespace: r.get(1)?,
+                    client: r.get(2)?,
+                    event: r.get(3)?,
+                    data: r.get(4)?,
+                    sender: r.get(5)?,
+                    room: r.get(6)?,
+                    ack_wanted: r.get(7)?,
+                    created_ms: u(r.get(8)?),
+                    deliveries: u(r.get(9)?),
+                })
             })
-        })?;
+            .optional()?)
+    }
+
+    /// (namespace, client, id) of every queued event, oldest first.
+    pub fn queued_ids(&self) -> Result<Vec<(String, String, u64)>, StoreError> {
+        let mut st = self
+            .conn
+            .prepare("SELECT namespace, client, id FROM messages ORDER BY id")?;
+        let rows = st.query_map([], |r| Ok((r.get(0)?, r.get(1)?, u(r.get(2)?))))?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
@@ -307,65 +307,65 @@ impl Store {
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
-    /// Every known client with its queue depth and drop count.
-    pub fn clients(&self) -> Result<Vec<(String, String, u64, u64)>, StoreError> {
-        let mut st = self.conn.prepare(
-            "SELECT c.namespace, c.client, c.dropped,
-                    (SELECT COUNT(*) FROM messages m WHERE m.namespace=c.namespace AND m.client=c.client)
-             FROM clients c ORDER BY 1,2",
-        )?;
-        let rows = st.query_map([], |r| {
-            Ok((r.get(0)?, r.get(1)?, u(r.get(2)?), u(r.get(3)?)))
-        })?;
+    /// Every known client with its drop count.
+    pub fn clients(&self) -> Result<Vec<(String, String, u64)>, StoreError> {
+        let mut st = self
+            .conn
+            .prepare("SELECT namespace, client, dropped FROM clients ORDER BY 1,2")?;
+        let rows = st.query_map([], |r| Ok((r.get(0)?, r.get(1)?, u(r.get(2)?))))?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
-    /// Queue depth and oldest event per client, for `hub queue`.
+    /// Queue depth and oldest event per client, for `hub queue` (one pass over the queue).
     pub fn summary(&self) -> Result<Vec<QueueRow>, StoreError> {
         let memberships = self.memberships()?;
-        let mut st = self.conn.prepare(
-            "SELECT c.namespace, c.client, c.dropped, c.last_seen_ms,
-               (SELECT COUNT(*) FROM messages m WHERE m.namespace=c.namespace AND m.client=c.client),
-               (SELECT MIN(id) FROM messages m WHERE m.namespace=c.namespace AND m.client=c.client)
-             FROM clients c ORDER BY 1,2",
-        )?;
+        let mut queues: std::collections::HashMap<(String, String), (u64, u64, String, u64)> =
+            std::collections::HashMap::new();
+        {
+            let mut st = self.conn.prepare(
+                "SELECT namespace, client, id, event, created_ms FROM messages ORDER BY id",
+            )?;
+            let mut rows = st.query([])?;
+            while let Some(r) = rows.next()? {
+                let key = (r.get::<_, String>(0)?, r.get::<_, String>(1)?);
+                let id = u(r.get(2)?);
+                let q = queues
+                    .entry(key)
+                    .or_insert_with(|| (0, id, String::new(), 0));
+                if q.0 == 0 {
+                    q.2 = r.get(3)?;
+                    q.3 = u(r.get(4)?);
+                }
+                q.0 += 1;
+            }
+        }
+        let mut st = self
+            .conn
+            .prepare("SELECT namespace, client, dropped, last_seen_ms FROM clients ORDER BY 1,2")?;
         let rows = st.query_map([], |r| {
             Ok((
                 r.get::<_, String>(0)?,
                 r.get::<_, String>(1)?,
                 u(r.get(2)?),
                 u(r.get(3)?),
-                u(r.get(4)?),
-                r.get::<_, Option<i64>>(5)?,
             ))
         })?;
         let mut out = Vec::new();
         for row in rows {
-            let (namespace, client, dropped, last_seen_ms, depth, oldest) = row?;
-            let (oldest_event, oldest_ms) = match oldest {
-                Some(id) => self
-                    .conn
-                    .query_row(
-                        "SELECT event, created_ms FROM messages WHERE namespace=?1 AND client=?2 AND id=?3",
-                        params![namespace, client, id],
-                        |r| Ok((Some(r.get::<_, String>(0)?), Some(u(r.get(1)?)))),
-                    )
-                    .optional()?
-                    .unwrap_or((None, None)),
-                None => (None, None),
-            };
+            let (namespace, client, dropped, last_seen_ms) = row?;
+            let q = queues.remove(&(namespace.clone(), client.clone()));
             let rooms = memberships
                 .iter()
                 .filter(|(n, c, _)| *n == namespace && *c == client)
                 .map(|(_, _, r)| r.clone())
                 .collect();
             out.push(QueueRow {
+                depth: q.as_ref().map(|q| q.0).unwrap_or(0),
+                oldest_id: q.as_ref().map(|q| q.1),
+                oldest_event: q.as_ref().map(|q| q.2.clone()),
+                oldest_ms: q.as_ref().map(|q| q.3),
                 namespace,
                 client,
-                depth,
-                oldest_id: oldest.map(u),
-                oldest_event,
-                oldest_ms,
                 dropped,
                 rooms,
                 last_seen_ms,
@@ -396,9 +396,9 @@ mod tests {
         assert!(b > a);
         drop(s);
         let s = Store::open(Some(dir.path()), false).unwrap();
-        let p = s.pending("/p", "d1").unwrap();
-        assert_eq!(p.iter().map(|m| m.id).collect::<Vec<_>>(), vec![a, b]);
-        assert!(p[1].ack_wanted);
+        let ids: Vec<u64> = s.queued_ids().unwrap().iter().map(|q| q.2).collect();
+        assert_eq!(ids, vec![a, b]);
+        assert!(s.get(b).unwrap().unwrap().ack_wanted);
         assert!(s.ack("/p", "d1", a).unwrap());
         assert!(!s.ack("/p", "d1", a).unwrap(), "second ack finds nothing");
         assert!(

@@ -399,18 +399,20 @@ mod tests {
         let ids: Vec<u64> = s.queued_ids().unwrap().iter().map(|q| q.2).collect();
         assert_eq!(ids, vec![a, b]);
         assert!(s.get(b).unwrap().unwrap().ack_wanted);
-        assert!(s.ack("/p", "d1", a).unwrap());
-        assert!(!s.ack("/p", "d1", a).unwrap(), "second ack finds nothing");
-        assert!(
-            !s.ack("/p", "other", b).unwrap(),
-            "only the receiver may ack"
-        );
-        assert_eq!(s.drop_oldest("/p", "d1").unwrap(), Some(b));
-        // AUTOINCREMENT: ids are never reused after deletes.
+        assert!(s.ack(a).unwrap());
+        assert!(!s.ack(a).unwrap(), "second ack finds nothing");
+        assert_eq!(s.get(b).unwrap().map(|m| m.data), Some("2".to_string()));
+        s.drop_message("/p", "d1", b).unwrap();
+        assert_eq!(s.get(b).unwrap(), None);
+        // The newest rows are gone; after a reopen their ids are still not handed out again.
+        drop(s);
+        let s = Store::open(Some(dir.path()), false).unwrap();
+        s.begin().unwrap();
         let c = s
             .enqueue("/p", "d1", "x", "1", "v", None, false, 3, false)
             .unwrap();
-        assert!(c > b);
+        s.commit().unwrap();
+        assert!(c > b, "id {c} reused (b = {b})");
         let rows = s.summary().unwrap();
         assert_eq!(rows.len(), 1);
         assert_eq!((rows[0].depth, rows[0].dropped), (1, 1));

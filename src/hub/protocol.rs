@@ -8,6 +8,8 @@
 //! hub -> client   welcome, joined, left, event (with "id"), emitted, ack_reply, error
 //! ```
 
+use std::borrow::Cow;
+
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use thiserror::Error;
@@ -200,9 +202,138 @@ fn u64_field(v: &Value, ty: &'static str, field: &'static str) -> Result<u64, Pr
     })
 }
 
+/// The fields a client message may have, typed, for the fast path of [`ClientMsg::parse`].
+#[derive(Deserialize)]
+struct Fields<'a> {
+    #[serde(rename = "type", borrow)]
+    ty: Cow<'a, str>,
+    #[serde(default, borrow)]
+    room: Option<Cow<'a, str>>,
+    #[serde(default, borrow)]
+    event: Option<Cow<'a, str>>,
+    /// Absent: `None`; present (even `null`): `Some`.
+    #[serde(default, deserialize_with = "present")]
+    data: Option<Value>,
+    #[serde(default, borrow)]
+    to: Option<Cow<'a, str>>,
+    #[serde(default)]
+    rooms: Option<RoomsField>,
+    #[serde(default)]
+    include_self: Option<bool>,
+    #[serde(default, borrow)]
+    client: Option<Cow<'a, str>>,
+    #[serde(default)]
+    ack: Option<AckField>,
+    #[serde(default)]
+    volatile: Option<bool>,
+    #[serde(default)]
+    id: Option<u64>,
+}
+
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum RoomsField {
+    One(String),
+    Many(Vec<String>),
+}
+
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum AckField {
+    Number(u64),
+    Flag(bool),
+}
+
+fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Value>, D::Error> {
+    Value::deserialize(d).map(Some)
+}
+
+impl<'a> Fields<'a> {
+    /// The message, if it is well-formed; `None` sends the frame to the slow path, which
+    /// names the problem.
+    fn into_msg(self) -> Option<ClientMsg> {
+        let name = |what, s: &Option<Cow<'a, str>>| -> Option<String> {
+            let s = s.as_deref()?;
+            check_name(what, s).ok()?;
+            Some(s.to_string())
+        };
+        match self.ty.as_ref() {
+            "join" => Some(ClientMsg::Join {
+                room: name("room", &self.room)?,
+            }),
+            "leave" => Some(ClientMsg::Leave {
+                room: name("room", &self.room)?,
+            }),
+            "ack" => Some(ClientMsg::Ack {
+                id: self.id?,
+                data: self.data,
+            }),
+            "emit" => {
+                let event = name("event name", &self.event)?;
+                let include_self = self.include_self.unwrap_or(false);
+                let to = match self.to.as_deref().unwrap_or("broadcast") {
+                    "self" => Target::Sender,
+                    "namespace" => Target::Namespace,
+                    "broadcast" => Target::Broadcast,
+                    "client" => Target::Client(name("client id", &self.client)?),
+                    "rooms" => {
+                        let rooms = match self.rooms? {
+                            RoomsField::One(r) => vec![r],
+                            RoomsField::Many(v) if !v.is_empty() => {
+                                let mut names: Vec<String> = Vec::with_capacity(v.len());
+                                for r in v {
+                                    if !names.contains(&r) {
+                                        names.push(r);
+                                    }
+                                }
+                                names
+                            }
+                            RoomsField::Many(_) => return None,
+                        };
+                        if rooms.iter().any(|r| check_name("room", r).is_err()) {
+                            return None;
+                        }
+                        Target::Rooms {
+                            rooms,
+                            include_self,
+                        }
+                    }
+                    _ => return None,
+                };
+                let ack = match self.ack {
+                    None | Some(AckField::Flag(false)) => None,
+                    Some(AckField::Number(n)) => Some(n),
+                    Some(AckField::Flag(true)) => return None,
+                };
+                Some(ClientMsg::Emit(Emit {
+                    event,
+                    data: self.data.unwrap_or(Value::Null),
+                    to,
+                    ack,
+                    volatile: self.volatile.unwrap_or(false),
+                }))
+            }
+            _ => None,
+        }
+    }
+}
+
 impl ClientMsg {
     /// Parses one text frame from a client.
     pub fn parse(text: &str) -> Result<ClientMsg, ProtocolError> {
+        // Fast path: typed deserialization of a well-formed frame. Anything it does not accept
+        // goes through the checks below, which say exactly what is wrong.
+        if let Some(m) = serde_json::from_str::<Fields>(text)
+            .ok()
+            .and_then(Fields::into_msg)
+        {
+            return Ok(m);
+        }
+        Self::parse_checked(text)
+    }
+
+    /// Parses a frame field by field, naming the first problem.
+    fn parse_checked(text: &str) -> Result<ClientMsg, ProtocolError> {
         let v: Value =
             serde_json::from_str(text).map_err(|e| ProtocolError::BadJson(e.to_string()))?;
         let Value::Object(obj) = v else {
@@ -707,6 +838,37 @@ mod tests {
         assert!(err(r#"{"type":"emit","data":1}"#).contains("needs \"event\""));
         let long = format!(r#"{{"type":"join","room":"{}"}}"#, "x".repeat(200));
         assert!(err(&long).contains("longer than 128"));
+    }
+
+    #[test]
+    fn fast_and_checked_parsers_agree() {
+        for s in [
+            r#"{"type":"join","room":"a"}"#,
+            r#"{"type":"leave","room":"a","extra":1}"#,
+            r#"{"type":"ack","id":3}"#,
+            r#"{"type":"ack","id":3,"data":null}"#,
+            r#"{"type":"ack","id":3,"data":{"x":[1]}}"#,
+            r#"{"type":"emit","event":"e"}"#,
+            r#"{"type":"emit","event":"e","data":null,"to":null,"ack":false}"#,
+            r#"{"type":"emit","event":"e","to":"rooms","rooms":["a","b","a"],"include_self":true}"#,
+            r#"{"type":"emit","event":"e","to":"rooms","rooms":"a","ack":9,"volatile":true}"#,
+            r#"{"type":"emit","event":"e","to":"client","client":"d-1"}"#,
+            r#"{"type":"emit","event":"e","to":"self","data":"\u00e9"}"#,
+            r#"{"type":"emit","event":"e\n"}"#,
+            r#"{"type":"emit","event":"e","to":"rooms","rooms":[]}"#,
+            r#"{"type":"emit","event":"e","ack":true}"#,
+            r#"{"type":"join","room":"a","room":"b"}"#,
+            r#"{"type":"ack","id":1.5}"#,
+        ] {
+            let fast = serde_json::from_str::<Fields>(s)
+                .ok()
+                .and_then(Fields::into_msg);
+            let checked = ClientMsg::parse_checked(s);
+            if let Some(f) = fast {
+                assert_eq!(Ok(f), checked, "{s}");
+            }
+            assert_eq!(ClientMsg::parse(s), checked, "{s}");
+        }
     }
 
     #[test]

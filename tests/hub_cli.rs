@@ -295,3 +295,31 @@ fn bad_input_exits_2() {
         );
     }
 }
+
+#[test]
+fn json_lines_and_exit_after_idle() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = run(&[
+        "hub",
+        "serve",
+        "--listen",
+        "127.0.0.1:0",
+        "--data",
+        dir.path().to_str().unwrap(),
+        "--json",
+        "--exit-after-idle",
+        "0.3",
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let text = stdout(&o);
+    let lines: Vec<serde_json::Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("a JSON line"))
+        .collect();
+    assert_eq!(lines[0]["event"], "listening");
+    assert!(lines[0]["addr"].as_str().unwrap().starts_with("127.0.0.1:"));
+    assert!(lines[0]["data"].as_str().unwrap().ends_with("hub.sqlite3"));
+    let last = lines.last().unwrap();
+    assert_eq!(last["event"], "stopped");
+    assert_eq!(last["reason"], "idle (--exit-after-idle)");
+}

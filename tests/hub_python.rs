@@ -57,3 +57,8 @@ fn bad_frames_get_error_frames_and_the_connection_stays_up() {
 fn unacknowledged_event_is_redelivered_after_the_ack_timeout() {
     check("redeliver", &["--ack-timeout", "0.3"]);
 }
+
+#[test]
+fn a_frame_over_max_message_closes_with_1009() {
+    check("too_big", &["--max-message", "1024"]);
+}

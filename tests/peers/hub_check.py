@@ -1,6 +1,6 @@
 """Speaks the hub protocol (docs/hub-protocol.md) with the Python `websockets` library, as an
 independent client. Usage: hub_check.py SCENARIO ws://HOST:PORT
-Scenarios: broadcast, namespaces, ack, errors, redeliver. Prints `ok SCENARIO` on success;
+Scenarios: broadcast, namespaces, ack, errors, redeliver, too_big. Prints `ok SCENARIO` on success;
 any failed expectation raises (exit 1)."""
 
 import asyncio
@@ -153,10 +153,27 @@ async def redeliver(base):
     await e.close()
 
 
+async def too_big(base):
+    """Run against a hub with --max-message 1024: a bigger frame closes with 1009."""
+    from websockets.exceptions import ConnectionClosed
+    ws, _ = await client(base)
+    await send(ws, type="emit", event="big", data="x" * 2000, to="self")
+    try:
+        m = await recv(ws)
+        raise AssertionError(f"a 2 kB frame was accepted: {m}")
+    except ConnectionClosed as e:
+        assert e.rcvd is not None and e.rcvd.code == 1009, e
+    # A small one on a new connection is fine.
+    ws, _ = await client(base)
+    await send(ws, type="emit", event="small", data="x" * 500, to="self")
+    assert (await recv_type(ws, "event"))["event"] == "small"
+    await ws.close()
+
+
 async def main():
     scenario, base = sys.argv[1], sys.argv[2]
     await {"broadcast": broadcast, "namespaces": namespaces, "ack": ack, "errors": errors,
-           "redeliver": redeliver}[scenario](base)
+           "redeliver": redeliver, "too_big": too_big}[scenario](base)
     print("ok", scenario)
 
 

@@ -332,8 +332,9 @@ impl ClientMsg {
         Self::parse_checked(text)
     }
 
-    /// Parses a frame field by field, naming the first problem.
-    fn parse_checked(text: &str) -> Result<ClientMsg, ProtocolError> {
+    /// Parses a frame field by field, naming the first problem (the slow path of
+    /// [`ClientMsg::parse`]; public so that the fuzz target can compare the two).
+    pub fn parse_checked(text: &str) -> Result<ClientMsg, ProtocolError> {
         let v: Value =
             serde_json::from_str(text).map_err(|e| ProtocolError::BadJson(e.to_string()))?;
         let Value::Object(obj) = v else {

@@ -597,21 +597,20 @@ impl Hub {
                         None
                     };
                     if let Some(old) = oldest {
+                        // Queue full: the oldest event goes (docs/hub-protocol.md, queue cap).
                         self.store.drop_message(&ns, &client, old)?;
-                        {
-                            dropped += 1;
-                            *self.dropped.entry(key.clone()).or_default() += 1;
-                            self.replies.remove(&ReplyKey::Durable(old));
-                            if let Some(s) = live.and_then(|c| self.sessions.get_mut(&c)) {
-                                s.inflight.remove(&old);
-                            }
-                            self.emit_log(HubEvent::Dropped {
-                                namespace: ns.clone(),
-                                client: client.clone(),
-                                id: old,
-                                cap: self.opts.queue_cap,
-                            });
+                        dropped += 1;
+                        *self.dropped.entry(key.clone()).or_default() += 1;
+                        self.replies.remove(&ReplyKey::Durable(old));
+                        if let Some(s) = live.and_then(|c| self.sessions.get_mut(&c)) {
+                            s.inflight.remove(&old);
                         }
+                        self.emit_log(HubEvent::Dropped {
+                            namespace: ns.clone(),
+                            client: client.clone(),
+                            id: old,
+                            cap: self.opts.queue_cap,
+                        });
                     }
                     if let Some(c) = live {
                         online += 1;

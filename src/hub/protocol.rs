@@ -203,7 +203,11 @@ fn u64_field(v: &Value, ty: &'static str, field: &'static str) -> Result<u64, Pr
 }
 
 /// The fields a client message may have, typed, for the fast path of [`ClientMsg::parse`].
+/// Unknown fields send a frame to the checked path (which ignores them), so that both paths
+/// judge every frame alike: skipping an unknown field does not read its numbers, and a
+/// number out of range there must fail in both.
 #[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
 struct Fields<'a> {
     #[serde(rename = "type", borrow)]
     ty: Cow<'a, str>,
@@ -860,6 +864,7 @@ mod tests {
             r#"{"type":"emit","event":"e","ack":true}"#,
             r#"{"type":"join","room":"a","room":"b"}"#,
             r#"{"type":"ack","id":1.5}"#,
+            r#"{"type":"emit","event":"e","x":1e999}"#,
         ] {
             let fast = serde_json::from_str::<Fields>(s)
                 .ok()

@@ -681,7 +681,8 @@ pub struct HubEmitArgs {
     /// One identified client (queued if it is offline).
     #[arg(long = "to-client", value_name = "ID")]
     pub to_client: Option<String>,
-    /// Emit as this client id (so receivers see who sent it).
+    /// Emit as this client id (so receivers see who sent it). Events queued for that client
+    /// stay queued: this command does not acknowledge them.
     #[arg(long = "as", value_name = "ID")]
     pub as_client: Option<String>,
     /// Ask every receiver for an acknowledgement and wait for them.

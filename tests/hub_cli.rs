@@ -323,3 +323,23 @@ fn json_lines_and_exit_after_idle() {
     assert_eq!(last["event"], "stopped");
     assert_eq!(last["reason"], "idle (--exit-after-idle)");
 }
+
+#[test]
+fn emitting_as_a_client_leaves_its_queue_alone() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = hub(dir.path(), &[]);
+    let url = format!("ws://{}/", server.addr);
+    ok(&["hub", "emit", &url, "a", "1", "--to-client", "d"]);
+    let out = ok(&["hub", "emit", &url, "b", "2", "--as", "d", "--broadcast"]);
+    assert!(out.contains("1 queued event(s) coming"), "{out}");
+    assert!(!out.contains("event #"), "{out}");
+    wait_depth(dir.path(), 1);
+    let got = ok(&[
+        "hub", "listen", &url, "--client", "d", "--count", "1", "--json",
+    ]);
+    assert_eq!(
+        events(&got.lines().map(String::from).collect::<Vec<_>>())[0].1,
+        "a"
+    );
+    assert!(server.interrupt().success());
+}

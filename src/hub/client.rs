@@ -162,7 +162,8 @@ impl Conn {
         }
     }
 
-    async fn welcome(&mut self, timeout: Duration, sink: &ClientSink) -> Result<(), ClientError> {
+    /// Reads the welcome; returns how many queued events follow it.
+    async fn welcome(&mut self, timeout: Duration, sink: &ClientSink) -> Result<u64, ClientError> {
         match self.next(timeout).await? {
             Some(ServerMsg::Welcome {
                 namespace,
@@ -180,7 +181,7 @@ impl Conn {
                     queued,
                     dropped,
                 });
-                Ok(())
+                Ok(queued)
             }
             Some(ServerMsg::Error { error, .. }) => Err(ClientError::Refused(error)),
             Some(other) => Err(ClientError::BadFrame(format!(
@@ -239,7 +240,7 @@ pub async fn listen(
     let url = with_client(url, opts.client.as_deref());
     let connect_timeout = opts.timeout.unwrap_or(Duration::from_secs(10));
     let mut c = Conn::open(&url, connect_timeout).await?;
-    c.welcome(connect_timeout, &sink).await?;
+    let _queued = c.welcome(connect_timeout, &sink).await?;
     for r in &opts.rooms {
         c.send(&ClientMsg::Join { room: r.clone() }).await?;
     }
@@ -328,7 +329,9 @@ pub struct EmitOptions {
 pub async fn emit(url: &WsUrl, opts: &EmitOptions, sink: ClientSink) -> Result<(), ClientError> {
     let url = with_client(url, opts.client.as_deref());
     let mut c = Conn::open(&url, opts.timeout).await?;
-    c.welcome(opts.timeout, &sink).await?;
+    // Emitting as an identified client (--as) also receives its queue: leave those events
+    // queued (not acknowledged) for the client's own listener.
+    let mut backlog = c.welcome(opts.timeout, &sink).await?;
     let start = Instant::now();
     c.send(&ClientMsg::Emit(Emit {
         event: opts.event.clone(),
@@ -341,7 +344,6 @@ pub async fn emit(url: &WsUrl, opts: &EmitOptions, sink: ClientSink) -> Result<(
     let deadline = start + opts.timeout;
     let mut want: Option<u64> = None;
     let mut got = 0u64;
-    let mut self_events: Vec<u64> = Vec::new();
     let result = loop {
         if let Some(w) = want {
             if !opts.ack || got >= w {
@@ -387,15 +389,18 @@ pub async fn emit(url: &WsUrl, opts: &EmitOptions, sink: ClientSink) -> Result<(
                 });
             }
             Some(ServerMsg::Event(ev)) => {
-                // Sent to ourselves (--to-self, or a room we are in with --include-self).
-                if let Some(id) = ev.id {
-                    self_events.push(id);
+                if backlog > 0 {
+                    backlog -= 1;
+                    continue;
                 }
+                // Sent to ourselves (--to-self, the namespace, or a room we are in with
+                // --include-self): show it and acknowledge it.
+                let id = ev.id;
                 sink(ClientEvent::Event {
                     event: ev,
                     duplicate: false,
                 });
-                if let Some(id) = self_events.pop() {
+                if let Some(id) = id {
                     c.send(&ClientMsg::Ack {
                         id,
                         data: Some(Value::from("ok")),

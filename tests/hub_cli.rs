@@ -343,3 +343,56 @@ fn emitting_as_a_client_leaves_its_queue_alone() {
     );
     assert!(server.interrupt().success());
 }
+
+/// While another process holds the database's write lock, the hub cannot commit: it must not
+/// answer the emit (nothing was accepted), and it stops with exit 1 rather than go on with a
+/// memory that no longer matches the disk. Restarted, it has nothing queued.
+#[test]
+fn a_failed_commit_sends_nothing_and_stops_the_hub() {
+    use std::io::{BufRead, BufReader};
+    use std::process::{Command, Stdio};
+    let dir = tempfile::tempdir().unwrap();
+    let server = hub(dir.path(), &[]);
+    let url = format!("ws://{}/", server.addr);
+    ok(&["hub", "listen", &url, "--client", "d", "--timeout", "0.2"]);
+    let db = dir.path().join("hub.sqlite3");
+    let mut locker = Command::new("python3")
+        .args([
+            "-c",
+            "import sqlite3,sys,time\n\
+             c=sqlite3.connect(sys.argv[1],isolation_level=None)\n\
+             c.execute('BEGIN EXCLUSIVE')\n\
+             print('locked',flush=True)\n\
+             time.sleep(7)\n\
+             c.execute('ROLLBACK')",
+        ])
+        .arg(&db)
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("python3");
+    let mut line = String::new();
+    BufReader::new(locker.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    assert_eq!(line.trim(), "locked");
+    let o = run(&[
+        "hub",
+        "emit",
+        &url,
+        "e",
+        "1",
+        "--to-client",
+        "d",
+        "--timeout",
+        "15",
+    ]);
+    assert_eq!(o.status.code(), Some(1), "{}", stdout(&o));
+    assert!(!stdout(&o).contains("emitted"), "{}", stdout(&o));
+    server.wait_line("queue error: sqlite: database is locked");
+    server.wait_line("stopped (queue error)");
+    let mut server = server;
+    let status = server.child.wait().unwrap();
+    assert_eq!(status.code(), Some(1));
+    locker.wait().unwrap();
+    assert_eq!(depth(dir.path()), 0, "nothing was accepted");
+}

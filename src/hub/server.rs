@@ -708,8 +708,11 @@ impl Hub {
         Ok(())
     }
 
-    /// Handles a batch of commands in one transaction, then sends what they produced.
-    fn batch(&mut self, cmds: Vec<Cmd>, tick: bool) {
+    /// Handles a batch of commands in one transaction, then sends what they produced. If the
+    /// transaction fails, nothing it produced is sent and the error is returned: the hub then
+    /// stops (fail-stop), since its memory may no longer match the database; a restart on the
+    /// same data reloads the committed state.
+    fn batch(&mut self, cmds: Vec<Cmd>, tick: bool) -> Result<(), StoreError> {
         let result = (|| -> Result<(), StoreError> {
             self.store.begin()?;
             for c in cmds {
@@ -726,7 +729,9 @@ impl Hub {
                 error: e.to_string(),
             });
             // Nothing uncommitted may leave: an event not on disk is not sent.
-            self.outbox.retain(|(_, o)| matches!(o, Out::Close(..)));
+            self.outbox.clear();
+            self.after_commit.clear();
+            return Err(e);
         }
         for (h, out) in self.outbox.drain(..) {
             h.send(out);
@@ -734,6 +739,7 @@ impl Hub {
         for d in self.after_commit.drain(..) {
             let _ = d.send(());
         }
+        Ok(())
     }
 }
 
@@ -752,7 +758,11 @@ fn event_from(m: Stored) -> EventOut {
     }
 }
 
-async fn hub_task(mut hub: Hub, mut rx: mpsc::UnboundedReceiver<Cmd>) {
+async fn hub_task(
+    mut hub: Hub,
+    mut rx: mpsc::UnboundedReceiver<Cmd>,
+    failed: oneshot::Sender<StoreError>,
+) {
     let period = (hub.opts.ack_timeout / 4).max(Duration::from_millis(20));
     let mut tick = tokio::time::interval(period);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -767,11 +777,17 @@ async fn hub_task(mut hub: Hub, mut rx: mpsc::UnboundedReceiver<Cmd>) {
                         Err(_) => break,
                     }
                 }
-                hub.batch(cmds, false);
+                if let Err(e) = hub.batch(cmds, false) {
+                    let _ = failed.send(e);
+                    return;
+                }
             }
             _ = tick.tick() => {
                 if hub.sessions.values().any(|s| !s.inflight.is_empty()) {
-                    hub.batch(Vec::new(), true);
+                    if let Err(e) = hub.batch(Vec::new(), true) {
+                        let _ = failed.send(e);
+                        return;
+                    }
                 }
             }
         }
@@ -790,7 +806,9 @@ pub async fn serve(
     let opts = Arc::new(opts);
     let hub = Hub::new(store, opts.clone(), sink.clone())?;
     let (cmd_tx, cmd_rx) = mpsc::unbounded_channel();
-    let hub_join = tokio::spawn(hub_task(hub, cmd_rx));
+    let (failed_tx, mut failed_rx) = oneshot::channel();
+    let hub_join = tokio::spawn(hub_task(hub, cmd_rx, failed_tx));
+    let mut failure: Option<StoreError> = None;
     let (stop_tx, stop_rx) = watch::channel(false);
     let accept_opts = Arc::new(AcceptOptions {
         config: Config {
@@ -826,6 +844,12 @@ pub async fn serve(
         tokio::select! {
             _ = &mut shutdown => break,
             _ = idle => { reason = "idle (--exit-after-idle)"; break; }
+            // Polled at most once: the loop ends when it completes.
+            r = &mut failed_rx => {
+                failure = Some(r.unwrap_or(StoreError::HubEnded));
+                reason = "queue error";
+                break;
+            }
             r = listener.accept() => {
                 let (stream, peer) = match r {
                     Ok(x) => x,
@@ -841,7 +865,7 @@ pub async fn serve(
     }
     drop(listener);
     let interrupted = reason == "interrupted";
-    if !interrupted {
+    if !interrupted && failure.is_none() {
         tokio::select! {
             _ = async { while tasks.join_next().await.is_some() {} } => {}
             _ = &mut shutdown => { reason = "interrupted"; }
@@ -860,7 +884,10 @@ pub async fn serve(
         reason,
         connections: accepted,
     });
-    Ok(accepted)
+    match failure {
+        Some(e) => Err(e),
+        None => Ok(accepted),
+    }
 }
 
 async fn connection(

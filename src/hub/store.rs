@@ -32,6 +32,8 @@ pub enum StoreError {
     Missing(PathBuf),
     #[error("sqlite: {0}")]
     Sql(#[from] rusqlite::Error),
+    #[error("the hub task ended unexpectedly")]
+    HubEnded,
 }
 
 /// One queued event, as stored.

@@ -85,8 +85,16 @@ struct ConnHandle {
     backlog: Arc<AtomicUsize>,
 }
 
+/// Frames that may wait for one connection. A client that stops reading is not given more:
+/// further frames for it are dropped (an identified client's events stay in its durable queue
+/// and come back on reconnect), so a stalled reader cannot grow the hub's memory.
+const MAX_BACKLOG: usize = 16_384;
+
 impl ConnHandle {
     fn send(&self, out: Out) {
+        if matches!(out, Out::Text(_)) && self.backlog.load(Ordering::Relaxed) >= MAX_BACKLOG {
+            return;
+        }
         self.backlog.fetch_add(1, Ordering::Relaxed);
         let _ = self.tx.send(out);
     }

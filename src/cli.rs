@@ -53,8 +53,8 @@ pub enum Command {
     Lesson(LessonCommand),
     /// Run every lesson end to end on loopback: servers are started and stopped on free ports.
     Tour {
-        /// Only these lessons (by id), in this order.
-        #[arg(long = "only", value_name = "ID")]
+        /// Only these lessons (by id, repeated or comma-separated), in this order.
+        #[arg(long = "only", value_name = "ID", value_delimiter = ',')]
         only: Vec<String>,
     },
     /// Dissect a pcap/pcapng capture or raw hex bytes: every header field, placed on its layer.

@@ -45,6 +45,9 @@ pub enum Command {
     /// WebSocket (RFC 6455), hand-rolled: the HTTP/1.1 upgrade handshake and frames.
     #[command(subcommand)]
     Ws(WsCommand),
+    /// Event hub: socket.io-style events, rooms, namespaces, acks, and a durable message queue.
+    #[command(subcommand)]
+    Hub(HubCommand),
     /// The lessons in lessons/: list them, show one, or run its steps.
     #[command(subcommand)]
     Lesson(LessonCommand),
@@ -553,6 +556,159 @@ fn parse_size(s: &str) -> Result<usize, String> {
 fn parse_compare_size(s: &str) -> Result<usize, String> {
     parse_size_in(s, 1400)
 }
+
+// --- hub (issue 5) -------------------------------------------------------------------------
+
+#[derive(Debug, Subcommand)]
+pub enum HubCommand {
+    /// Event hub over wirelab's WebSocket: namespaces, rooms, emits, acks, a durable queue.
+    ///
+    /// Namespaces are the URL path (ws://127.0.0.1:7010/parcels); rooms are groups a client
+    /// joins. A client that connects with an identity (ws://HOST/parcels?client=driver-1) has
+    /// a durable queue: every event addressed to it is written to SQLite (DIR/hub.sqlite3, WAL
+    /// mode: open it with sqlite3 while the hub runs) before it is sent, carries a message id,
+    /// and is deleted only when the client acknowledges it. Offline, events wait; on reconnect
+    /// they come first, in order, then live events. Unacknowledged events are sent again after
+    /// --ack-timeout or on reconnect (at-least-once: clients drop duplicates by id). GET / in a
+    /// browser serves a page that speaks the protocol. Ctrl-C closes every connection with 1001
+    /// and exits 0. Protocol: docs/hub-protocol.md.
+    Serve(HubServeArgs),
+    /// Connect, join rooms, print events as they arrive and acknowledge each one.
+    ///
+    /// With --client ID the hub keeps a queue for you: what was sent while you were away comes
+    /// first. Duplicates (redelivered ids) are acknowledged again and shown as duplicates.
+    /// --count N stops after N events (exit 1 if they do not come within --timeout).
+    Listen(HubListenArgs),
+    /// Connect, emit one event, print how many receivers got or will get it, and (with --ack)
+    /// each receiver's acknowledgement.
+    ///
+    /// Targets: --room R (repeatable; everyone in those rooms but you, unless --include-self),
+    /// --broadcast (everyone in the namespace but you), --to-self, --client ID (one identified
+    /// client, queued if offline); none of these: everyone in the namespace. --ack waits up to
+    /// --timeout for every receiver's ack, and exits 1 saying how many did not answer.
+    Emit(HubEmitArgs),
+    /// The durable queue on disk: depth, oldest event, drops and rooms per identified client.
+    Queue(HubQueueArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct HubServeArgs {
+    /// Address to listen on (HOST:PORT, or a bare PORT on 127.0.0.1; port 0 picks a free one).
+    #[arg(long, short, default_value = "127.0.0.1:7010", value_parser = parse_addr)]
+    pub listen: SocketAddr,
+    /// Directory of the durable queue (hub.sqlite3 inside; created if missing).
+    #[arg(long, default_value = ".wirelab-hub", value_name = "DIR")]
+    pub data: std::path::PathBuf,
+    /// Delete the queue, rooms and clients in --data before starting.
+    #[arg(long)]
+    pub reset: bool,
+    /// Keep the queue in memory only (nothing survives a restart).
+    #[arg(long, conflicts_with_all = ["data", "reset"])]
+    pub memory: bool,
+    /// Events kept per identified client; when full, the oldest is dropped (counted).
+    #[arg(long, default_value_t = 1000, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    pub queue_cap: u64,
+    /// Seconds to wait for an ack before sending an event again.
+    #[arg(long, default_value_t = 10.0, value_name = "SECONDS", value_parser = parse_seconds)]
+    pub ack_timeout: f64,
+    /// Connections open at once; more are refused (close 1013, try again later).
+    #[arg(long, default_value_t = 1000, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    pub max_clients: u64,
+    /// Largest message a client may send, in bytes (bigger: close 1009).
+    #[arg(long, default_value_t = 64 * 1024, value_name = "BYTES", value_parser = clap::value_parser!(u64).range(64..))]
+    pub max_message: u64,
+    /// Stop after serving this many connections (default: run until Ctrl-C).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    pub max_conns: Option<u64>,
+    /// Stop when no client has been connected for this many seconds.
+    #[arg(long, value_name = "SECONDS", value_parser = parse_seconds)]
+    pub exit_after_idle: Option<f64>,
+    /// Report connections, rooms and emits only (not every delivery and ack).
+    #[arg(long, short)]
+    pub quiet: bool,
+    /// JSON lines, one event a line.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct HubListenArgs {
+    /// The hub and namespace, e.g. ws://127.0.0.1:7010/parcels
+    pub url: String,
+    /// Your identity: the hub keeps a durable queue and your rooms for it.
+    #[arg(long, value_name = "ID")]
+    pub client: Option<String>,
+    /// Join this room first (repeatable).
+    #[arg(long = "room", value_name = "ROOM")]
+    pub rooms: Vec<String>,
+    /// Exit after this many events (duplicates do not count).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    pub count: Option<u64>,
+    /// Seconds to wait for the next event (default: for ever; with --count, 10).
+    #[arg(long, value_name = "SECONDS", value_parser = parse_seconds)]
+    pub timeout: Option<f64>,
+    /// Do not acknowledge: events stay queued and come back (to see redelivery).
+    #[arg(long)]
+    pub no_ack: bool,
+    /// JSON value sent back with each ack (the emitter sees it with --ack).
+    #[arg(long, value_name = "JSON")]
+    pub reply: Option<String>,
+    /// JSON lines, one event a line.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct HubEmitArgs {
+    /// The hub and namespace, e.g. ws://127.0.0.1:7010/parcels
+    pub url: String,
+    /// Event name, e.g. pickup.
+    pub event: String,
+    /// Event data as JSON (a bare word is sent as a string). Default: null.
+    pub data: Option<String>,
+    /// Send to everyone in this room (repeatable).
+    #[arg(long = "room", value_name = "ROOM", conflicts_with_all = ["broadcast", "to_self", "to_client"])]
+    pub rooms: Vec<String>,
+    /// With --room: include yourself if you are in the room.
+    #[arg(long, requires = "rooms")]
+    pub include_self: bool,
+    /// Everyone in the namespace except you.
+    #[arg(long, conflicts_with_all = ["to_self", "to_client"])]
+    pub broadcast: bool,
+    /// Only to yourself (the hub sends it straight back).
+    #[arg(long, conflicts_with = "to_client")]
+    pub to_self: bool,
+    /// One identified client (queued if it is offline).
+    #[arg(long = "to-client", value_name = "ID")]
+    pub to_client: Option<String>,
+    /// Emit as this client id (so receivers see who sent it).
+    #[arg(long = "as", value_name = "ID")]
+    pub as_client: Option<String>,
+    /// Ask every receiver for an acknowledgement and wait for them.
+    #[arg(long)]
+    pub ack: bool,
+    /// Volatile: drop it for receivers that are offline or slow; never queued.
+    #[arg(long)]
+    pub volatile: bool,
+    /// Seconds to wait for the hub and for acks.
+    #[arg(long, default_value_t = 5.0, value_name = "SECONDS", value_parser = parse_seconds)]
+    pub timeout: f64,
+    /// JSON lines, one event a line.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct HubQueueArgs {
+    /// Directory of the durable queue (as given to hub serve --data).
+    #[arg(long, default_value = ".wirelab-hub", value_name = "DIR")]
+    pub data: std::path::PathBuf,
+    /// One JSON object.
+    #[arg(long)]
+    pub json: bool,
+}
+
+// --- end hub ---------------------------------------------------------------------------------
 
 #[cfg(test)]
 mod tests {

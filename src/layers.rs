@@ -170,6 +170,26 @@ pub const COMMANDS: &[Placement] = &[
         summary: "the Sec-WebSocket-Accept computation step by step",
     },
     Placement {
+        command: "hub serve",
+        osi: &[7],
+        summary: "event hub: namespaces, rooms, emits, acks, a durable SQLite queue per client",
+    },
+    Placement {
+        command: "hub listen",
+        osi: &[7],
+        summary: "hub client: join rooms, print events, acknowledge them",
+    },
+    Placement {
+        command: "hub emit",
+        osi: &[7],
+        summary: "hub client: emit one event to rooms, the namespace or a client; wait for acks",
+    },
+    Placement {
+        command: "hub queue",
+        osi: &[7],
+        summary: "the durable queue on disk: depth and oldest event per client",
+    },
+    Placement {
         command: "lesson",
         osi: ALL,
         summary: "lists, shows and runs the lessons",

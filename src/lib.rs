@@ -8,6 +8,7 @@ pub mod cli;
 pub mod cmd;
 pub mod dissect;
 pub mod exit;
+pub mod hub;
 pub mod layers;
 pub mod lesson;
 pub mod render;

@@ -3,6 +3,7 @@
 mod capture;
 mod compare;
 mod dissect;
+mod hub;
 mod lesson;
 mod tcp;
 mod udp;
@@ -31,6 +32,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Udp(c) => udp::run(c),
         Command::Compare(a) => compare::run(a),
         Command::Ws(c) => ws::run(c),
+        Command::Hub(c) => hub::run(c),
         Command::Lesson(c) => lesson::run(c),
         Command::Tour { only } => lesson::tour(&only),
         Command::Dissect(a) => dissect::run(a),

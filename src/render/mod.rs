@@ -2,6 +2,7 @@
 //! knows about sockets.
 
 pub mod hexdump;
+pub mod hub;
 pub mod layers;
 pub mod packet;
 pub mod transport;

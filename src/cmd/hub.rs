@@ -1,0 +1,217 @@
+//! `wirelab hub ...`: glue from arguments to `crate::hub` and `render::hub`.
+
+use std::io::{self, Write};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use anyhow::{Context, Result};
+use serde_json::Value;
+
+use crate::cli::{HubCommand, HubEmitArgs, HubListenArgs, HubQueueArgs, HubServeArgs};
+use crate::exit::{bind_error, BadInput};
+use crate::hub::client::{
+    emit, listen, ClientError, ClientEvent, ClientSink, EmitOptions, ListenOptions,
+};
+use crate::hub::events::HubEvent;
+use crate::hub::protocol::{check_name, Target};
+use crate::hub::server::{serve, HubOptions, HubSink};
+use crate::hub::store::{Store, StoreError};
+use crate::render;
+use crate::ws::client::WsUrl;
+
+pub fn run(c: HubCommand) -> Result<()> {
+    match c {
+        HubCommand::Serve(a) => serve_cmd(a),
+        HubCommand::Listen(a) => listen_cmd(a),
+        HubCommand::Emit(a) => emit_cmd(a),
+        HubCommand::Queue(a) => queue_cmd(a),
+    }
+}
+
+fn server_sink(json: bool) -> HubSink {
+    Arc::new(move |e: HubEvent| {
+        let mut out = io::stdout().lock();
+        let _ = render::hub::server(&mut out, &e, json);
+        let _ = out.flush();
+    })
+}
+
+fn client_sink(json: bool) -> ClientSink {
+    Arc::new(move |e: ClientEvent| {
+        let mut out = io::stdout().lock();
+        let _ = render::hub::client(&mut out, &e, json);
+        let _ = out.flush();
+    })
+}
+
+fn serve_cmd(a: HubServeArgs) -> Result<()> {
+    let store = if a.memory {
+        Store::open(None, false)
+    } else {
+        Store::open(Some(&a.data), a.reset)
+    }
+    .map_err(|e| match e {
+        StoreError::Dir(..) => anyhow::Error::new(BadInput(e.to_string())),
+        e => {
+            anyhow::Error::new(e).context(format!("cannot open the queue in {}", a.data.display()))
+        }
+    })?;
+    let data = store.path.as_ref().map(|p| p.display().to_string());
+    // One thread: the hub task owns all state and SQLite anyway; connection tasks only parse
+    // and frame, and one thread avoids handing every frame across threads.
+    let rt = runtime()?;
+    rt.block_on(async {
+        let listener = tokio::net::TcpListener::bind(a.listen)
+            .await
+            .map_err(|e| bind_error(a.listen, e))?;
+        let addr = listener.local_addr()?;
+        let sink = server_sink(a.json);
+        sink(HubEvent::Listening {
+            addr: addr.to_string(),
+            data,
+            queue_cap: a.queue_cap,
+            ack_timeout_s: a.ack_timeout,
+        });
+        let opts = HubOptions {
+            max_clients: usize::try_from(a.max_clients).unwrap_or(usize::MAX),
+            max_message: a.max_message,
+            queue_cap: a.queue_cap,
+            ack_timeout: Duration::from_secs_f64(a.ack_timeout),
+            max_conns: a.max_conns,
+            exit_after_idle: a.exit_after_idle.map(Duration::from_secs_f64),
+            quiet: a.quiet,
+            ..HubOptions::default()
+        };
+        let shutdown = async {
+            let _ = tokio::signal::ctrl_c().await;
+        };
+        serve(listener, store, opts, sink, shutdown).await?;
+        Ok(())
+    })
+}
+
+fn url(s: &str) -> Result<WsUrl> {
+    Ok(WsUrl::parse(s).map_err(|e| BadInput(e.to_string()))?)
+}
+
+fn name(what: &'static str, s: &str) -> Result<()> {
+    check_name(what, s).map_err(|e| BadInput(e.to_string()))?;
+    Ok(())
+}
+
+/// JSON if it parses, else the text as a JSON string (so `pickup P-100` works unquoted).
+fn json_arg(s: &str) -> Value {
+    serde_json::from_str(s).unwrap_or_else(|_| Value::String(s.to_string()))
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")
+}
+
+fn client_error(e: ClientError) -> anyhow::Error {
+    anyhow::Error::new(e)
+}
+
+fn listen_cmd(a: HubListenArgs) -> Result<()> {
+    let u = url(&a.url)?;
+    if let Some(c) = &a.client {
+        name("client id", c)?;
+    }
+    for r in &a.rooms {
+        name("room", r)?;
+    }
+    let opts = ListenOptions {
+        client: a.client.clone(),
+        rooms: a.rooms.clone(),
+        count: a.count,
+        timeout: a
+            .timeout
+            .or(a.count.map(|_| 10.0))
+            .map(Duration::from_secs_f64),
+        ack: !a.no_ack,
+        reply: a.reply.as_deref().map(json_arg),
+    };
+    let sink = client_sink(a.json);
+    runtime()?.block_on(async {
+        let stop = async {
+            let _ = tokio::signal::ctrl_c().await;
+        };
+        listen(&u, &opts, sink, stop).await.map_err(client_error)
+    })
+}
+
+fn emit_cmd(a: HubEmitArgs) -> Result<()> {
+    let u = url(&a.url)?;
+    name("event name", &a.event)?;
+    for r in &a.rooms {
+        name("room", r)?;
+    }
+    let to = if !a.rooms.is_empty() {
+        Target::Rooms {
+            rooms: a.rooms.clone(),
+            include_self: a.include_self,
+        }
+    } else if a.broadcast {
+        Target::Broadcast
+    } else if a.to_self {
+        Target::Sender
+    } else if let Some(c) = &a.to_client {
+        name("client id", c)?;
+        Target::Client(c.clone())
+    } else {
+        Target::Namespace
+    };
+    let opts = EmitOptions {
+        client: a.as_client.clone(),
+        event: a.event.clone(),
+        data: a.data.as_deref().map(json_arg).unwrap_or(Value::Null),
+        to,
+        ack: a.ack,
+        volatile: a.volatile,
+        timeout: Duration::from_secs_f64(a.timeout),
+    };
+    let sink = client_sink(a.json);
+    runtime()?.block_on(async { emit(&u, &opts, sink).await.map_err(client_error) })
+}
+
+fn queue_cmd(a: HubQueueArgs) -> Result<()> {
+    let store = Store::open_read_only(&a.data).map_err(|e| match e {
+        StoreError::Missing(_) => anyhow::Error::new(BadInput(e.to_string())),
+        e => {
+            anyhow::Error::new(e).context(format!("cannot read the queue in {}", a.data.display()))
+        }
+    })?;
+    let rows = store.summary().context("cannot read the queue")?;
+    let mut out = io::stdout().lock();
+    if a.json {
+        #[derive(serde::Serialize)]
+        struct Out<'a> {
+            data: String,
+            total: u64,
+            clients: &'a [crate::hub::store::QueueRow],
+        }
+        render::json_line(
+            &mut out,
+            &Out {
+                data: a
+                    .data
+                    .join(crate::hub::store::DB_FILE)
+                    .display()
+                    .to_string(),
+                total: rows.iter().map(|r| r.depth).sum(),
+                clients: &rows,
+            },
+        )?;
+    } else {
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| u64::try_from(d.as_millis()).unwrap_or(0))
+            .unwrap_or(0);
+        render::hub::queue_table(&mut out, &rows, now)?;
+    }
+    out.flush()?;
+    Ok(())
+}

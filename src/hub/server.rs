@@ -1,0 +1,1080 @@
+//! `hub serve`: an accept loop, one task per connection, and one hub task that owns all state
+//! (sessions, rooms, the SQLite queue).
+//!
+//! Connection tasks parse frames ([`ClientMsg::parse`]) and hand them to the hub; the hub
+//! handles everything that is waiting in one SQLite transaction, commits, and only then hands
+//! the resulting frames to the connections: an event for an identified client is on disk
+//! before any byte of it is sent (write-ahead), and deleted only when the client acks it.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::future::Future;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use tokio::io::AsyncReadExt;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{mpsc, oneshot, watch};
+use tokio::task::JoinSet;
+
+use super::events::HubEvent;
+use super::protocol::{parse_target, Address, ClientMsg, Emit, EventOut, ServerMsg, Target};
+use super::store::{Store, StoreError, Stored};
+use crate::wire::websocket::{ClosePayload, OpCode};
+use crate::ws::accept::{accept, AcceptOptions, Accepted};
+use crate::ws::conn::{Config, Incoming, Message, WsError};
+
+/// The browser page served on `GET /`.
+pub const PAGE: &str = include_str!("page.html");
+
+/// Where events go.
+pub type HubSink = Arc<dyn Fn(HubEvent) + Send + Sync>;
+
+#[derive(Debug, Clone)]
+pub struct HubOptions {
+    /// Connections open at once; more are refused with close code 1013 (try again later).
+    pub max_clients: usize,
+    /// Largest frame/message a client may send (bigger: close 1009).
+    pub max_message: u64,
+    /// Events kept per identified client; beyond it the oldest is dropped.
+    pub queue_cap: u64,
+    /// A delivered event not acknowledged within this time is sent again.
+    pub ack_timeout: Duration,
+    /// Stop after this many connections have been served.
+    pub max_conns: Option<u64>,
+    /// Stop when no client has been connected for this long.
+    pub exit_after_idle: Option<Duration>,
+    /// Report connections, rooms and emits, but not every delivery and ack.
+    pub quiet: bool,
+    /// Volatile events are dropped for a connection with more than this many frames waiting.
+    pub volatile_backlog: usize,
+}
+
+impl Default for HubOptions {
+    fn default() -> Self {
+        HubOptions {
+            max_clients: 1000,
+            max_message: 64 * 1024,
+            queue_cap: 1000,
+            ack_timeout: Duration::from_secs(10),
+            max_conns: None,
+            exit_after_idle: None,
+            quiet: false,
+            volatile_backlog: 64,
+        }
+    }
+}
+
+fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+        .unwrap_or(0)
+}
+
+/// A frame for a connection to send, or an order to close it.
+enum Out {
+    Text(String),
+    Close(u16, String),
+}
+
+#[derive(Clone)]
+struct ConnHandle {
+    tx: mpsc::UnboundedSender<Out>,
+    /// Frames handed over but not yet written.
+    backlog: Arc<AtomicUsize>,
+}
+
+impl ConnHandle {
+    fn send(&self, out: Out) {
+        self.backlog.fetch_add(1, Ordering::Relaxed);
+        let _ = self.tx.send(out);
+    }
+}
+
+enum Cmd {
+    Open {
+        conn: u64,
+        addr: Address,
+        peer: String,
+        handle: ConnHandle,
+        reply: oneshot::Sender<Result<(), String>>,
+    },
+    Msg {
+        conn: u64,
+        msg: ClientMsg,
+    },
+    Closed {
+        conn: u64,
+        error: Option<String>,
+        /// Answered once everything before it is committed.
+        done: Option<oneshot::Sender<()>>,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+enum Member {
+    Conn(u64),
+    Client(String),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum ReplyKey {
+    /// A queued event (ids are unique in the database).
+    Durable(u64),
+    /// An event for an anonymous connection: (connection, its sequence number).
+    Live(u64, u64),
+}
+
+struct Session {
+    addr: Address,
+    handle: ConnHandle,
+    /// Rooms of an anonymous connection (identified clients' rooms live in the store).
+    rooms: BTreeSet<String>,
+    /// Durable events sent and not yet acknowledged, and when they were sent.
+    inflight: BTreeMap<u64, Instant>,
+    /// Ids for events to an anonymous connection.
+    seq: u64,
+}
+
+impl Session {
+    fn name(&self, conn: u64) -> String {
+        self.addr
+            .client
+            .clone()
+            .unwrap_or_else(|| format!("conn-{conn}"))
+    }
+}
+
+type Key = (String, String);
+
+struct Hub {
+    store: Store,
+    opts: Arc<HubOptions>,
+    sink: HubSink,
+    sessions: HashMap<u64, Session>,
+    /// (namespace, client id) -> its connection.
+    online: HashMap<Key, u64>,
+    /// (namespace, room) -> members.
+    rooms: HashMap<Key, BTreeSet<Member>>,
+    /// Identified clients per namespace (every one that ever connected or was addressed).
+    known: HashMap<String, BTreeSet<String>>,
+    /// Ids queued per identified client, oldest first (the database holds the events).
+    queued: HashMap<Key, BTreeSet<u64>>,
+    dropped: HashMap<Key, u64>,
+    replies: HashMap<ReplyKey, (u64, u64)>,
+    outbox: Vec<(ConnHandle, Out)>,
+    after_commit: Vec<oneshot::Sender<()>>,
+}
+
+impl Hub {
+    fn new(store: Store, opts: Arc<HubOptions>, sink: HubSink) -> Result<Hub, StoreError> {
+        let mut hub = Hub {
+            store,
+            opts,
+            sink,
+            sessions: HashMap::new(),
+            online: HashMap::new(),
+            rooms: HashMap::new(),
+            known: HashMap::new(),
+            queued: HashMap::new(),
+            dropped: HashMap::new(),
+            replies: HashMap::new(),
+            outbox: Vec::new(),
+            after_commit: Vec::new(),
+        };
+        for (ns, client, room) in hub.store.memberships()? {
+            hub.rooms
+                .entry((ns, room))
+                .or_default()
+                .insert(Member::Client(client));
+        }
+        for (ns, client, dropped) in hub.store.clients()? {
+            hub.known
+                .entry(ns.clone())
+                .or_default()
+                .insert(client.clone());
+            hub.dropped.insert((ns, client), dropped);
+        }
+        for (ns, client, id) in hub.store.queued_ids()? {
+            hub.queued.entry((ns, client)).or_default().insert(id);
+        }
+        Ok(hub)
+    }
+
+    fn emit_log(&self, e: HubEvent) {
+        (self.sink)(e)
+    }
+
+    fn push(&mut self, conn: u64, msg: &ServerMsg) {
+        if let Some(s) = self.sessions.get(&conn) {
+            self.outbox
+                .push((s.handle.clone(), Out::Text(msg.to_text())));
+        }
+    }
+
+    fn client_rooms(&self, ns: &str, client: &str) -> Vec<String> {
+        let me = Member::Client(client.to_string());
+        let mut v: Vec<String> = self
+            .rooms
+            .iter()
+            .filter(|((n, _), m)| n == ns && m.contains(&me))
+            .map(|((_, r), _)| r.clone())
+            .collect();
+        v.sort();
+        v
+    }
+
+    fn handle(&mut self, cmd: Cmd) -> Result<(), StoreError> {
+        match cmd {
+            Cmd::Open {
+                conn,
+                addr,
+                peer,
+                handle,
+                reply,
+            } => self.open(conn, addr, peer, handle, reply),
+            Cmd::Msg { conn, msg } => match msg {
+                ClientMsg::Join { room } => self.join(conn, room, true),
+                ClientMsg::Leave { room } => self.join(conn, room, false),
+                ClientMsg::Ack { id, data } => self.ack(conn, id, data),
+                ClientMsg::Emit(e) => self.emit(conn, e),
+            },
+            Cmd::Closed { conn, error, done } => {
+                self.closed(conn, error);
+                if let Some(d) = done {
+                    self.after_commit.push(d);
+                }
+                Ok(())
+            }
+        }
+    }
+
+    fn open(
+        &mut self,
+        conn: u64,
+        addr: Address,
+        peer: String,
+        handle: ConnHandle,
+        reply: oneshot::Sender<Result<(), String>>,
+    ) -> Result<(), StoreError> {
+        if self.sessions.len() >= self.opts.max_clients {
+            let _ = reply.send(Err(format!(
+                "the hub is full: {} clients connected (--max-clients)",
+                self.opts.max_clients
+            )));
+            return Ok(());
+        }
+        let mut pending = Vec::new();
+        let mut rooms = Vec::new();
+        let mut dropped = 0;
+        if let Some(c) = &addr.client {
+            let key = (addr.namespace.clone(), c.clone());
+            if let Some(old) = self.online.insert(key.clone(), conn) {
+                if let Some(s) = self.sessions.remove(&old) {
+                    self.outbox.push((
+                        s.handle.clone(),
+                        Out::Close(
+                            4000,
+                            "replaced by a newer connection with this client id".into(),
+                        ),
+                    ));
+                    self.emit_log(HubEvent::Replaced {
+                        conn: old,
+                        by: conn,
+                    });
+                }
+            }
+            self.store.touch_client(&addr.namespace, c, now_ms())?;
+            self.known
+                .entry(addr.namespace.clone())
+                .or_default()
+                .insert(c.clone());
+            if let Some(ids) = self.queued.get(&key) {
+                for id in ids {
+                    if let Some(m) = self.store.get(*id)? {
+                        pending.push(m);
+                    }
+                }
+            }
+            rooms = self.client_rooms(&addr.namespace, c);
+            dropped = self.dropped.get(&key).copied().unwrap_or(0);
+        }
+        self.emit_log(HubEvent::Connected {
+            conn,
+            peer,
+            namespace: addr.namespace.clone(),
+            client: addr.client.clone(),
+            queued: pending.len() as u64,
+        });
+        let welcome = ServerMsg::Welcome {
+            namespace: addr.namespace.clone(),
+            client: addr.client.clone(),
+            conn,
+            rooms,
+            queued: pending.len() as u64,
+            dropped,
+        };
+        self.sessions.insert(
+            conn,
+            Session {
+                addr,
+                handle,
+                rooms: BTreeSet::new(),
+                inflight: BTreeMap::new(),
+                seq: 0,
+            },
+        );
+        self.push(conn, &welcome);
+        for m in pending {
+            self.deliver_durable(conn, event_from(m))?;
+        }
+        let _ = reply.send(Ok(()));
+        Ok(())
+    }
+
+    /// Sends a stored event and counts the delivery in the store.
+    fn deliver_durable(&mut self, conn: u64, ev: EventOut) -> Result<(), StoreError> {
+        if let Some(id) = ev.id {
+            self.store.delivered(id)?;
+        }
+        self.send_durable(conn, ev);
+        Ok(())
+    }
+
+    /// Sends a stored event whose delivery is already counted, and tracks it until its ack.
+    fn send_durable(&mut self, conn: u64, ev: EventOut) {
+        let Some(id) = ev.id else { return };
+        let msg = ServerMsg::Event(ev);
+        self.push(conn, &msg);
+        let ServerMsg::Event(ev) = msg else { return };
+        if !self.opts.quiet {
+            if let Some(s) = self.sessions.get(&conn) {
+                self.emit_log(HubEvent::Delivered {
+                    conn,
+                    to: s.name(conn),
+                    id,
+                    name: ev.event.clone(),
+                    redelivery: ev.redelivery,
+                });
+            }
+        }
+        if let Some(s) = self.sessions.get_mut(&conn) {
+            s.inflight.insert(id, Instant::now());
+        }
+    }
+
+    fn join(&mut self, conn: u64, room: String, join: bool) -> Result<(), StoreError> {
+        let Some(s) = self.sessions.get_mut(&conn) else {
+            return Ok(());
+        };
+        let ns = s.addr.namespace.clone();
+        let member = match &s.addr.client {
+            Some(c) => {
+                if join {
+                    self.store.join(&ns, c, &room)?;
+                } else {
+                    self.store.leave(&ns, c, &room)?;
+                }
+                Member::Client(c.clone())
+            }
+            None => {
+                if join {
+                    s.rooms.insert(room.clone());
+                } else {
+                    s.rooms.remove(&room);
+                }
+                Member::Conn(conn)
+            }
+        };
+        let key = (ns, room.clone());
+        if join {
+            self.rooms.entry(key).or_default().insert(member);
+            self.push(conn, &ServerMsg::Joined { room: room.clone() });
+            self.emit_log(HubEvent::Joined { conn, room });
+        } else {
+            if let Some(set) = self.rooms.get_mut(&key) {
+                set.remove(&member);
+                if set.is_empty() {
+                    self.rooms.remove(&key);
+                }
+            }
+            self.push(conn, &ServerMsg::Left { room: room.clone() });
+            self.emit_log(HubEvent::Left { conn, room });
+        }
+        Ok(())
+    }
+
+    fn ack(
+        &mut self,
+        conn: u64,
+        id: u64,
+        data: Option<serde_json::Value>,
+    ) -> Result<(), StoreError> {
+        let Some(s) = self.sessions.get_mut(&conn) else {
+            return Ok(());
+        };
+        let by = s.name(conn);
+        s.inflight.remove(&id);
+        let key = match s.addr.client.clone() {
+            Some(c) => {
+                let ns = s.addr.namespace.clone();
+                // Only the receiver's own queue: an id of someone else's event is ignored.
+                let mine = self
+                    .queued
+                    .get_mut(&(ns, c))
+                    .map(|q| (q.remove(&id), q.len() as u64));
+                if let Some((true, depth)) = mine {
+                    self.store.ack(id)?;
+                    if !self.opts.quiet {
+                        self.emit_log(HubEvent::Acked {
+                            conn,
+                            by: by.clone(),
+                            id,
+                            depth,
+                        });
+                    }
+                }
+                ReplyKey::Durable(id)
+            }
+            None => ReplyKey::Live(conn, id),
+        };
+        if let Some((emitter, ack)) = self.replies.remove(&key) {
+            self.push(
+                emitter,
+                &ServerMsg::AckReply {
+                    ack,
+                    from: by,
+                    id,
+                    data: data.unwrap_or(serde_json::Value::Null),
+                },
+            );
+        }
+        Ok(())
+    }
+
+    fn emit(&mut self, conn: u64, mut e: Emit) -> Result<(), StoreError> {
+        let Some(sender) = self.sessions.get(&conn) else {
+            return Ok(());
+        };
+        let ns = sender.addr.namespace.clone();
+        let from = sender.name(conn);
+        let me = match &sender.addr.client {
+            Some(c) => Member::Client(c.clone()),
+            None => Member::Conn(conn),
+        };
+        // Receivers in a stable order, each once, with the room it came through.
+        let mut targets: Vec<(Member, Option<String>)> = Vec::new();
+        let mut seen: BTreeSet<Member> = BTreeSet::new();
+        let mut add = |m: Member, room: Option<String>, targets: &mut Vec<_>| {
+            if seen.insert(m.clone()) {
+                targets.push((m, room));
+            }
+        };
+        match &e.to {
+            Target::Sender => add(me.clone(), None, &mut targets),
+            Target::Namespace | Target::Broadcast => {
+                let mut conns: Vec<u64> = self
+                    .sessions
+                    .iter()
+                    .filter(|(_, s)| s.addr.namespace == ns && s.addr.client.is_none())
+                    .map(|(c, _)| *c)
+                    .collect();
+                conns.sort_unstable();
+                for c in conns {
+                    add(Member::Conn(c), None, &mut targets);
+                }
+                for c in self.known.get(&ns).into_iter().flatten() {
+                    add(Member::Client(c.clone()), None, &mut targets);
+                }
+                if e.to == Target::Broadcast {
+                    targets.retain(|(m, _)| *m != me);
+                }
+            }
+            Target::Rooms {
+                rooms,
+                include_self,
+            } => {
+                for r in rooms {
+                    if let Some(set) = self.rooms.get(&(ns.clone(), r.clone())) {
+                        for m in set {
+                            if *include_self || *m != me {
+                                add(m.clone(), Some(r.clone()), &mut targets);
+                            }
+                        }
+                    }
+                }
+            }
+            Target::Client(c) => {
+                if self.known.entry(ns.clone()).or_default().insert(c.clone()) {
+                    self.store.touch_client(&ns, c, now_ms())?;
+                }
+                add(Member::Client(c.clone()), None, &mut targets);
+            }
+        }
+        let sent_ms = now_ms();
+        let data_text = e.data.to_string();
+        let (mut online, mut queued, mut dropped) = (0u64, 0u64, 0u64);
+        let recipients = targets.len() as u64;
+        let n = targets.len();
+        for (i, (m, room)) in targets.into_iter().enumerate() {
+            let data = if i + 1 == n {
+                std::mem::take(&mut e.data)
+            } else {
+                e.data.clone()
+            };
+            let mut ev = EventOut {
+                id: None,
+                event: e.event.clone(),
+                data,
+                from: from.clone(),
+                namespace: ns.clone(),
+                room: room.clone(),
+                ack: e.ack.is_some() && !e.volatile,
+                redelivery: false,
+                sent_ms,
+            };
+            match m {
+                Member::Conn(c) => {
+                    let Some(s) = self.sessions.get_mut(&c) else {
+                        dropped += 1;
+                        continue;
+                    };
+                    if e.volatile {
+                        if s.handle.backlog.load(Ordering::Relaxed) > self.opts.volatile_backlog {
+                            dropped += 1;
+                            continue;
+                        }
+                    } else {
+                        s.seq += 1;
+                        ev.id = Some(s.seq);
+                        if let Some(a) = e.ack {
+                            self.replies.insert(ReplyKey::Live(c, s.seq), (conn, a));
+                        }
+                    }
+                    online += 1;
+                    self.push(c, &ServerMsg::Event(ev));
+                }
+                Member::Client(client) => {
+                    let key = (ns.clone(), client.clone());
+                    let live = self.online.get(&key).copied();
+                    if e.volatile {
+                        match live {
+                            Some(c)
+                                if self.sessions.get(&c).is_some_and(|s| {
+                                    s.handle.backlog.load(Ordering::Relaxed)
+                                        <= self.opts.volatile_backlog
+                                }) =>
+                            {
+                                online += 1;
+                                self.push(c, &ServerMsg::Event(ev));
+                            }
+                            _ => dropped += 1,
+                        }
+                        continue;
+                    }
+                    let id = self.store.enqueue(
+                        &ns,
+                        &client,
+                        &e.event,
+                        &data_text,
+                        &from,
+                        room.as_deref(),
+                        e.ack.is_some(),
+                        sent_ms,
+                        live.is_some(),
+                    )?;
+                    queued += 1;
+                    ev.id = Some(id);
+                    if let Some(a) = e.ack {
+                        self.replies.insert(ReplyKey::Durable(id), (conn, a));
+                    }
+                    let queue = self.queued.entry(key.clone()).or_default();
+                    queue.insert(id);
+                    let oldest = if queue.len() as u64 > self.opts.queue_cap {
+                        queue.pop_first()
+                    } else {
+                        None
+                    };
+                    if let Some(old) = oldest {
+                        // Queue full: the oldest event goes (docs/hub-protocol.md, queue cap).
+                        self.store.drop_message(&ns, &client, old)?;
+                        dropped += 1;
+                        *self.dropped.entry(key.clone()).or_default() += 1;
+                        self.replies.remove(&ReplyKey::Durable(old));
+                        if let Some(s) = live.and_then(|c| self.sessions.get_mut(&c)) {
+                            s.inflight.remove(&old);
+                        }
+                        self.emit_log(HubEvent::Dropped {
+                            namespace: ns.clone(),
+                            client: client.clone(),
+                            id: old,
+                            cap: self.opts.queue_cap,
+                        });
+                    }
+                    if let Some(c) = live {
+                        online += 1;
+                        self.send_durable(c, ev);
+                    }
+                }
+            }
+        }
+        if !self.opts.quiet {
+            self.emit_log(HubEvent::Emitted {
+                conn,
+                name: e.event.clone(),
+                to: match &e.to {
+                    Target::Rooms { rooms, .. } => format!("rooms {}", rooms.join(",")),
+                    Target::Client(c) => format!("client {c}"),
+                    t => t.word().to_string(),
+                },
+                recipients,
+                online,
+                queued,
+                dropped,
+            });
+        }
+        self.push(
+            conn,
+            &ServerMsg::Emitted {
+                event: e.event,
+                ack: e.ack,
+                recipients,
+                online,
+                queued,
+                dropped,
+            },
+        );
+        Ok(())
+    }
+
+    fn closed(&mut self, conn: u64, error: Option<String>) {
+        let Some(s) = self.sessions.remove(&conn) else {
+            return;
+        };
+        if let Some(c) = &s.addr.client {
+            let key = (s.addr.namespace.clone(), c.clone());
+            if self.online.get(&key) == Some(&conn) {
+                self.online.remove(&key);
+            }
+        }
+        for r in &s.rooms {
+            let key = (s.addr.namespace.clone(), r.clone());
+            if let Some(set) = self.rooms.get_mut(&key) {
+                set.remove(&Member::Conn(conn));
+                if set.is_empty() {
+                    self.rooms.remove(&key);
+                }
+            }
+        }
+        self.replies.retain(|k, (emitter, _)| {
+            *emitter != conn && !matches!(k, ReplyKey::Live(c, _) if *c == conn)
+        });
+        self.emit_log(HubEvent::Disconnected {
+            conn,
+            client: s.addr.client.clone(),
+            unacked: s.inflight.len() as u64,
+            error,
+        });
+    }
+
+    /// Sends again what was delivered and not acknowledged within the ack timeout.
+    fn redeliver(&mut self) -> Result<(), StoreError> {
+        let now = Instant::now();
+        let timeout = self.opts.ack_timeout;
+        let mut due: Vec<(u64, u64)> = Vec::new();
+        for (conn, s) in &self.sessions {
+            for (id, sent) in &s.inflight {
+                if now.duration_since(*sent) >= timeout {
+                    due.push((*conn, *id));
+                }
+            }
+        }
+        for (conn, id) in due {
+            match self.store.get(id)? {
+                Some(m) => {
+                    let mut ev = event_from(m);
+                    ev.redelivery = true;
+                    self.deliver_durable(conn, ev)?;
+                }
+                None => {
+                    // Dropped meanwhile (queue full): nothing to send again.
+                    if let Some(s) = self.sessions.get_mut(&conn) {
+                        s.inflight.remove(&id);
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Handles a batch of commands in one transaction, then sends what they produced.
+    fn batch(&mut self, cmds: Vec<Cmd>, tick: bool) {
+        let result = (|| -> Result<(), StoreError> {
+            self.store.begin()?;
+            for c in cmds {
+                self.handle(c)?;
+            }
+            if tick {
+                self.redeliver()?;
+            }
+            self.store.commit()
+        })();
+        if let Err(e) = result {
+            self.store.rollback();
+            self.emit_log(HubEvent::StoreError {
+                error: e.to_string(),
+            });
+            // Nothing uncommitted may leave: an event not on disk is not sent.
+            self.outbox.retain(|(_, o)| matches!(o, Out::Close(..)));
+        }
+        for (h, out) in self.outbox.drain(..) {
+            h.send(out);
+        }
+        for d in self.after_commit.drain(..) {
+            let _ = d.send(());
+        }
+    }
+}
+
+/// A stored event as sent to its client.
+fn event_from(m: Stored) -> EventOut {
+    EventOut {
+        id: Some(m.id),
+        event: m.event,
+        data: serde_json::from_str(&m.data).unwrap_or(serde_json::Value::Null),
+        from: m.sender,
+        namespace: m.namespace,
+        room: m.room,
+        ack: m.ack_wanted,
+        redelivery: m.deliveries > 0,
+        sent_ms: m.created_ms,
+    }
+}
+
+async fn hub_task(mut hub: Hub, mut rx: mpsc::UnboundedReceiver<Cmd>) {
+    let period = (hub.opts.ack_timeout / 4).max(Duration::from_millis(20));
+    let mut tick = tokio::time::interval(period);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            c = rx.recv() => {
+                let Some(c) = c else { break };
+                let mut cmds = vec![c];
+                while cmds.len() < 512 {
+                    match rx.try_recv() {
+                        Ok(c) => cmds.push(c),
+                        Err(_) => break,
+                    }
+                }
+                hub.batch(cmds, false);
+            }
+            _ = tick.tick() => {
+                if hub.sessions.values().any(|s| !s.inflight.is_empty()) {
+                    hub.batch(Vec::new(), true);
+                }
+            }
+        }
+    }
+}
+
+/// Serves the hub on `listener` until `shutdown` completes (or `max_conns` / idle).
+/// Returns how many connections were accepted.
+pub async fn serve(
+    listener: TcpListener,
+    store: Store,
+    opts: HubOptions,
+    sink: HubSink,
+    shutdown: impl Future<Output = ()>,
+) -> Result<u64, StoreError> {
+    let opts = Arc::new(opts);
+    let hub = Hub::new(store, opts.clone(), sink.clone())?;
+    let (cmd_tx, cmd_rx) = mpsc::unbounded_channel();
+    let hub_join = tokio::spawn(hub_task(hub, cmd_rx));
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let accept_opts = Arc::new(AcceptOptions {
+        config: Config {
+            limits: crate::wire::websocket::Limits {
+                max_frame: opts.max_message,
+                max_message: opts.max_message,
+            },
+        },
+        timeout: Duration::from_secs(10),
+        page: Some(PAGE),
+    });
+    let mut tasks = JoinSet::new();
+    let mut accepted = 0u64;
+    let mut idle_since = Instant::now();
+    tokio::pin!(shutdown);
+    let mut reason = "interrupted";
+    loop {
+        if opts.max_conns.is_some_and(|m| accepted >= m) {
+            reason = "served --max-conns connections";
+            break;
+        }
+        let idle_limit = if tasks.is_empty() {
+            opts.exit_after_idle
+        } else {
+            None
+        };
+        let idle = async {
+            match idle_limit {
+                Some(d) => tokio::time::sleep_until((idle_since + d).into()).await,
+                None => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            _ = &mut shutdown => break,
+            _ = idle => { reason = "idle (--exit-after-idle)"; break; }
+            r = listener.accept() => {
+                let (stream, peer) = match r {
+                    Ok(x) => x,
+                    Err(_) => { tokio::time::sleep(Duration::from_millis(50)).await; continue; }
+                };
+                accepted += 1;
+                tasks.spawn(connection(accepted, stream, peer.to_string(), accept_opts.clone(), cmd_tx.clone(), sink.clone(), stop_rx.clone()));
+            }
+            Some(_) = tasks.join_next(), if !tasks.is_empty() => {
+                if tasks.is_empty() { idle_since = Instant::now(); }
+            }
+        }
+    }
+    drop(listener);
+    let interrupted = reason == "interrupted";
+    if !interrupted {
+        tokio::select! {
+            _ = async { while tasks.join_next().await.is_some() {} } => {}
+            _ = &mut shutdown => { reason = "interrupted"; }
+        }
+    }
+    let _ = stop_tx.send(true);
+    let _ = tokio::time::timeout(Duration::from_secs(3), async {
+        while tasks.join_next().await.is_some() {}
+    })
+    .await;
+    tasks.abort_all();
+    while tasks.join_next().await.is_some() {}
+    drop(cmd_tx);
+    let _ = hub_join.await;
+    sink(HubEvent::Stopped {
+        reason,
+        connections: accepted,
+    });
+    Ok(accepted)
+}
+
+async fn connection(
+    conn: u64,
+    stream: TcpStream,
+    peer: String,
+    opts: Arc<AcceptOptions>,
+    hub: mpsc::UnboundedSender<Cmd>,
+    sink: HubSink,
+    mut stop: watch::Receiver<bool>,
+) {
+    let (ws, request) = match accept(stream, &opts).await {
+        Ok(Accepted::WebSocket { ws, request, .. }) => (ws, request),
+        Ok(Accepted::Http { request, status }) => {
+            sink(HubEvent::Http {
+                conn,
+                path: request.target.clone(),
+                status,
+            });
+            return;
+        }
+        Ok(Accepted::Rejected { error, .. }) => {
+            sink(HubEvent::Rejected {
+                conn,
+                reason: error.to_string(),
+            });
+            return;
+        }
+        Err(e) => {
+            sink(HubEvent::Rejected {
+                conn,
+                reason: e.to_string(),
+            });
+            return;
+        }
+    };
+    let (mut reader, mut writer) = ws.into_split();
+    let refuse = |code: u16, why: String| ClosePayload {
+        code,
+        reason: why.chars().take(120).collect(),
+    };
+    let addr = match parse_target(&request.target) {
+        Ok(a) => a,
+        Err(e) => {
+            let why = e.to_string();
+            let _ = writer
+                .send(&Message::Text(
+                    ServerMsg::error(&e, &request.target).to_text(),
+                ))
+                .await;
+            let _ = writer.close(Some(&refuse(1008, why.clone()))).await;
+            sink(HubEvent::Rejected { conn, reason: why });
+            return;
+        }
+    };
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let backlog = Arc::new(AtomicUsize::new(0));
+    let (reply_tx, reply_rx) = oneshot::channel();
+    let _ = hub.send(Cmd::Open {
+        conn,
+        addr,
+        peer,
+        handle: ConnHandle {
+            tx,
+            backlog: backlog.clone(),
+        },
+        reply: reply_tx,
+    });
+    match reply_rx.await {
+        Ok(Ok(())) => {}
+        Ok(Err(why)) => {
+            let _ = writer
+                .send(&Message::Text(
+                    ServerMsg::Error {
+                        error: why.clone(),
+                        input: None,
+                    }
+                    .to_text(),
+                ))
+                .await;
+            let _ = writer.close(Some(&refuse(1013, why.clone()))).await;
+            sink(HubEvent::Rejected { conn, reason: why });
+            return;
+        }
+        Err(_) => return,
+    }
+    let mut error: Option<String> = None;
+    let mut closed_sent = false;
+    loop {
+        let incoming = tokio::select! {
+            biased;
+            _ = stop.changed() => {
+                let _ = writer.close(Some(&refuse(1001, "hub shutting down".into()))).await;
+                let _ = tokio::time::timeout(Duration::from_secs(1), async {
+                    loop {
+                        match reader.read_event().await {
+                            Ok(Incoming::Close(_)) | Err(_) => return,
+                            Ok(_) => continue,
+                        }
+                    }
+                }).await;
+                break;
+            }
+            out = rx.recv() => {
+                let Some(first) = out else { break };
+                let mut batch = vec![first];
+                while batch.len() < 256 {
+                    match rx.try_recv() { Ok(o) => batch.push(o), Err(_) => break }
+                }
+                backlog.fetch_sub(batch.len(), Ordering::Relaxed);
+                let mut close = None;
+                for o in batch {
+                    match o {
+                        Out::Text(t) => {
+                            if let Err(e) = writer.queue_frame(true, OpCode::Text, t.as_bytes()) { error = Some(e.to_string()); }
+                        }
+                        Out::Close(code, why) => { close = Some(refuse(code, why)); break; }
+                    }
+                }
+                if let Err(e) = writer.flush().await { error = Some(e.to_string()); break; }
+                if let Some(c) = close {
+                    let _ = writer.close(Some(&c)).await;
+                    break;
+                }
+                continue;
+            }
+            ev = reader.read_event() => ev,
+        };
+        match incoming {
+            Ok(Incoming::Message(Message::Text(t))) => match ClientMsg::parse(&t) {
+                Ok(msg) => {
+                    let _ = hub.send(Cmd::Msg { conn, msg });
+                }
+                Err(e) => {
+                    sink(HubEvent::ProtocolError {
+                        conn,
+                        error: e.to_string(),
+                    });
+                    let m = ServerMsg::error(&e, &t).to_text();
+                    if let Err(e) = writer.send(&Message::Text(m)).await {
+                        error = Some(e.to_string());
+                        break;
+                    }
+                }
+            },
+            Ok(Incoming::Message(Message::Binary(_))) => {
+                let e = super::protocol::ProtocolError::Binary;
+                sink(HubEvent::ProtocolError {
+                    conn,
+                    error: e.to_string(),
+                });
+                if let Err(e) = writer
+                    .send(&Message::Text(ServerMsg::error(&e, "").to_text()))
+                    .await
+                {
+                    error = Some(e.to_string());
+                    break;
+                }
+            }
+            Ok(Incoming::Ping(p)) => {
+                if let Err(e) = writer.pong(&p).await {
+                    error = Some(e.to_string());
+                    break;
+                }
+            }
+            Ok(Incoming::Pong(_)) => {}
+            Ok(Incoming::Close(c)) => {
+                // Answer the close only once the acks sent before it are on disk: a client
+                // that saw the close handshake complete knows its acks count.
+                let (done_tx, done_rx) = oneshot::channel();
+                let _ = hub.send(Cmd::Closed {
+                    conn,
+                    error: None,
+                    done: Some(done_tx),
+                });
+                closed_sent = true;
+                let _ = tokio::time::timeout(Duration::from_secs(2), done_rx).await;
+                let reply = c.as_ref().map(|p| ClosePayload {
+                    code: p.code,
+                    reason: String::new(),
+                });
+                let _ = writer.close(reply.as_ref()).await;
+                break;
+            }
+            Err(WsError::Protocol(e)) => {
+                let bye = ClosePayload {
+                    code: e.close_code(),
+                    reason: e.to_string(),
+                };
+                let _ = writer.close(Some(&bye)).await;
+                error = Some(e.to_string());
+                break;
+            }
+            Err(e) => {
+                error = Some(e.to_string());
+                break;
+            }
+        }
+    }
+    if !closed_sent {
+        let _ = hub.send(Cmd::Closed {
+            conn,
+            error,
+            done: None,
+        });
+    }
+    let _ = writer.shutdown().await;
+    let mut buf = [0u8; 4096];
+    let _ = tokio::time::timeout(Duration::from_secs(2), async {
+        while let Ok(n) = reader.io_mut().read(&mut buf).await {
+            if n == 0 {
+                break;
+            }
+        }
+    })
+    .await;
+}

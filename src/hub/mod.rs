@@ -9,5 +9,8 @@
 pub mod client;
 pub mod events;
 pub mod protocol;
+pub mod redis_store;
 pub mod server;
 pub mod store;
+pub mod workclient;
+pub mod workqueue;

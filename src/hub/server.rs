@@ -20,6 +20,7 @@ use tokio::task::JoinSet;
 use super::events::HubEvent;
 use super::protocol::{parse_target, Address, ClientMsg, Emit, EventOut, ServerMsg, Target};
 use super::store::{Store, StoreError, Stored};
+use super::workqueue::{Work, WorkMsg};
 use crate::wire::websocket::{ClosePayload, OpCode};
 use crate::ws::accept::{accept, AcceptOptions, Accepted};
 use crate::ws::conn::{Config, Incoming, Message, WsError};
@@ -48,6 +49,10 @@ pub struct HubOptions {
     pub quiet: bool,
     /// Volatile events are dropped for a connection with more than this many frames waiting.
     pub volatile_backlog: usize,
+    /// Work queues: a job delivered this many times without an ack is dead-lettered.
+    pub max_attempts: u64,
+    /// Work queues on Redis Streams (redis://HOST:PORT) instead of the SQLite file.
+    pub redis: Option<String>,
 }
 
 impl Default for HubOptions {
@@ -61,6 +66,8 @@ impl Default for HubOptions {
             exit_after_idle: None,
             quiet: false,
             volatile_backlog: 64,
+            max_attempts: 5,
+            redis: None,
         }
     }
 }
@@ -109,6 +116,11 @@ enum Cmd {
         error: Option<String>,
         /// Answered once everything before it is committed.
         done: Option<oneshot::Sender<()>>,
+    },
+    /// A work-queue frame (src/hub/workqueue.rs).
+    Work {
+        conn: u64,
+        msg: WorkMsg,
     },
 }
 
@@ -165,10 +177,16 @@ struct Hub {
     replies: HashMap<ReplyKey, (u64, u64)>,
     outbox: Vec<(ConnHandle, Out)>,
     after_commit: Vec<oneshot::Sender<()>>,
+    work: Work,
 }
 
 impl Hub {
     fn new(store: Store, opts: Arc<HubOptions>, sink: HubSink) -> Result<Hub, StoreError> {
+        let redis = match &opts.redis {
+            Some(url) => Some(super::redis_store::RedisJobs::connect(url)?),
+            None => None,
+        };
+        let work = Work::new(&store, redis, opts.max_attempts, opts.ack_timeout)?;
         let mut hub = Hub {
             store,
             opts,
@@ -182,6 +200,7 @@ impl Hub {
             replies: HashMap::new(),
             outbox: Vec::new(),
             after_commit: Vec::new(),
+            work,
         };
         for (ns, client, room) in hub.store.memberships()? {
             hub.rooms
@@ -246,6 +265,13 @@ impl Hub {
                     self.after_commit.push(d);
                 }
                 Ok(())
+            }
+            Cmd::Work { conn, msg } => {
+                let Some(s) = self.sessions.get(&conn) else {
+                    return Ok(());
+                };
+                let (ns, name) = (s.addr.namespace.clone(), s.name(conn));
+                Ok(self.work.handle(&self.store, conn, &ns, &name, msg)?)
             }
         }
     }
@@ -652,6 +678,7 @@ impl Hub {
         let Some(s) = self.sessions.remove(&conn) else {
             return;
         };
+        self.work.disconnected(conn);
         if let Some(c) = &s.addr.client {
             let key = (s.addr.namespace.clone(), c.clone());
             if self.online.get(&key) == Some(&conn) {
@@ -718,8 +745,17 @@ impl Hub {
             if tick {
                 self.redeliver()?;
             }
+            self.work.pump(&self.store)?;
             self.store.commit()
         })();
+        for (conn, text) in std::mem::take(&mut self.work.out) {
+            self.push_text(conn, text);
+        }
+        for l in std::mem::take(&mut self.work.log) {
+            if !self.opts.quiet || !matches!(l.what, "delivered" | "acked" | "enqueued") {
+                self.emit_log(HubEvent::Work(l));
+            }
+        }
         if let Err(e) = result {
             self.store.rollback();
             self.emit_log(HubEvent::StoreError {
@@ -733,6 +769,14 @@ impl Hub {
         }
         for d in self.after_commit.drain(..) {
             let _ = d.send(());
+        }
+    }
+}
+
+impl Hub {
+    fn push_text(&mut self, conn: u64, text: String) {
+        if let Some(s) = self.sessions.get(&conn) {
+            self.outbox.push((s.handle.clone(), Out::Text(text)));
         }
     }
 }
@@ -756,6 +800,9 @@ async fn hub_task(mut hub: Hub, mut rx: mpsc::UnboundedReceiver<Cmd>) {
     let period = (hub.opts.ack_timeout / 4).max(Duration::from_millis(20));
     let mut tick = tokio::time::interval(period);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    // Work queues: timeouts, stale jobs and (on Redis) jobs added by other hub processes.
+    let mut work_tick = tokio::time::interval(period.min(Duration::from_millis(50)));
+    work_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tokio::select! {
             c = rx.recv() => {
@@ -772,6 +819,11 @@ async fn hub_task(mut hub: Hub, mut rx: mpsc::UnboundedReceiver<Cmd>) {
             _ = tick.tick() => {
                 if hub.sessions.values().any(|s| !s.inflight.is_empty()) {
                     hub.batch(Vec::new(), true);
+                }
+            }
+            _ = work_tick.tick() => {
+                if hub.work.active() {
+                    hub.batch(Vec::new(), false);
                 }
             }
         }
@@ -990,6 +1042,29 @@ async fn connection(
             ev = reader.read_event() => ev,
         };
         match incoming {
+            Ok(Incoming::Message(Message::Text(t))) if super::workqueue::parse(&t).is_some() => {
+                match super::workqueue::parse(&t) {
+                    Some(Ok(msg)) => {
+                        let _ = hub.send(Cmd::Work { conn, msg });
+                    }
+                    Some(Err(e)) => {
+                        sink(HubEvent::ProtocolError {
+                            conn,
+                            error: e.clone(),
+                        });
+                        let m = ServerMsg::Error {
+                            error: e,
+                            input: Some(t.chars().take(80).collect()),
+                        }
+                        .to_text();
+                        if let Err(e) = writer.send(&Message::Text(m)).await {
+                            error = Some(e.to_string());
+                            break;
+                        }
+                    }
+                    None => {}
+                }
+            }
             Ok(Incoming::Message(Message::Text(t))) => match ClientMsg::parse(&t) {
                 Ok(msg) => {
                     let _ = hub.send(Cmd::Msg { conn, msg });

@@ -32,6 +32,9 @@ pub enum StoreError {
     Missing(PathBuf),
     #[error("sqlite: {0}")]
     Sql(#[from] rusqlite::Error),
+    /// Work queues (src/hub/workqueue.rs), e.g. Redis unreachable.
+    #[error("{0}")]
+    Jobs(String),
 }
 
 /// One queued event, as stored.
@@ -155,6 +158,11 @@ impl Store {
             next_id: Cell::new(0),
             saved_next_id: Cell::new(0),
         })
+    }
+
+    /// The SQLite connection (work queues keep their tables in the same file).
+    pub fn sql(&self) -> &Connection {
+        &self.conn
     }
 
     pub fn begin(&self) -> Result<(), StoreError> {

@@ -1,6 +1,6 @@
 //! `hub emit --queue` and `hub listen --queue`: the client side of work queues.
 
-use std::collections::HashSet;
+use std::collections::{HashSet, VecDeque};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -179,15 +179,20 @@ pub async fn worker(
     .await?;
     let idle = opts.timeout.unwrap_or(Duration::from_secs(u64::MAX / 4));
     let mut seen: HashSet<String> = HashSet::new();
+    // Frames that came while a job was being worked on.
+    let mut early: VecDeque<Value> = VecDeque::new();
     let (mut jobs, mut duplicates) = (0u64, 0u64);
     tokio::pin!(stop);
     let result = loop {
         if opts.count.is_some_and(|n| jobs >= n) {
             break Ok(());
         }
-        let msg = tokio::select! {
-            _ = &mut stop => break Ok(()),
-            m = next(&mut ws, idle) => m,
+        let msg = match early.pop_front() {
+            Some(v) => Ok(Some(v)),
+            None => tokio::select! {
+                _ = &mut stop => break Ok(()),
+                m = next(&mut ws, idle) => m,
+            },
         };
         let v = match msg {
             Err(e) => return Err(e),
@@ -225,8 +230,13 @@ pub async fn worker(
                     duplicates += 1;
                 } else {
                     jobs += 1;
-                    if !opts.work.is_zero() {
-                        tokio::time::sleep(opts.work).await;
+                    // Work, while watching the connection: a hub that goes away is noticed now.
+                    let done_at = Instant::now() + opts.work;
+                    while Instant::now() < done_at {
+                        let left = done_at.saturating_duration_since(Instant::now());
+                        if let Some(v) = next(&mut ws, left).await? {
+                            early.push_back(v);
+                        }
                     }
                 }
                 if opts.ack {

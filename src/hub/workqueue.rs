@@ -206,6 +206,8 @@ CREATE TABLE IF NOT EXISTS jobs(
   sender TEXT NOT NULL, created_ms INTEGER NOT NULL, deliveries INTEGER NOT NULL DEFAULT 0,
   consumer TEXT, claimed_ms INTEGER NOT NULL DEFAULT 0);
 CREATE INDEX IF NOT EXISTS jobs_ready ON jobs(namespace, queue, deliveries, id);
+CREATE TABLE IF NOT EXISTS work_queues(
+  namespace TEXT NOT NULL, queue TEXT NOT NULL, PRIMARY KEY(namespace, queue));
 CREATE TABLE IF NOT EXISTS dead_jobs(
   namespace TEXT NOT NULL, queue TEXT NOT NULL, id INTEGER NOT NULL, event TEXT NOT NULL,
   data TEXT NOT NULL, sender TEXT NOT NULL, created_ms INTEGER NOT NULL,
@@ -261,7 +263,11 @@ impl JobStore for SqliteJobs<'_> {
                 "INSERT INTO jobs(namespace, queue, event, data, sender, created_ms) VALUES(?1,?2,?3,?4,?5,?6)",
             )?
             .execute(params![ns, queue, event, data, sender, i(now_ms)])?;
-        Ok(self.0.last_insert_rowid().to_string())
+        let id = self.0.last_insert_rowid();
+        self.0
+            .prepare_cached("INSERT OR IGNORE INTO work_queues(namespace, queue) VALUES(?1,?2)")?
+            .execute(params![ns, queue])?;
+        Ok(id.to_string())
     }
 
     fn next_new(
@@ -366,6 +372,14 @@ impl JobStore for SqliteJobs<'_> {
     fn summary(&mut self) -> Result<Vec<QueueSummary>, JobError> {
         let mut map: std::collections::BTreeMap<(String, String), QueueSummary> =
             Default::default();
+        let mut st = self
+            .0
+            .prepare("SELECT namespace, queue FROM work_queues ORDER BY 1,2")?;
+        let rows = st.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))?;
+        for row in rows {
+            let (ns, q) = row?;
+            summary_entry(&mut map, ns, q);
+        }
         let mut st = self.0.prepare(
             "SELECT namespace, queue, SUM(deliveries=0), SUM(deliveries>0) FROM jobs GROUP BY 1,2",
         )?;
@@ -462,6 +476,9 @@ impl WorkLog {
     }
 }
 
+/// How often a hub on Redis looks for jobs that other hub processes added.
+const POLL: Duration = Duration::from_millis(50);
+
 struct Member {
     conn: u64,
     consumer: String,
@@ -481,6 +498,8 @@ struct Queue {
     /// New jobs may be waiting in the store.
     maybe_new: bool,
     last_stale_scan: Option<Instant>,
+    /// On Redis, other hub processes add jobs: look for new ones at least this often.
+    last_poll: Option<Instant>,
 }
 
 /// The work queues of one hub process.
@@ -649,7 +668,16 @@ impl Work {
             .filter(|(_, q)| !q.members.is_empty() || !q.inflight.is_empty())
             .map(|(k, _)| k.clone())
             .collect();
+        let shared = self.redis.is_some();
         for key in keys {
+            if shared {
+                if let Some(q) = self.queues.get_mut(&key) {
+                    if q.last_poll.is_none_or(|t| now.duration_since(t) >= POLL) {
+                        q.last_poll = Some(now);
+                        q.maybe_new = true;
+                    }
+                }
+            }
             self.timeouts(&key, now);
             self.scan_stale(store, &key, now)?;
             self.dispatch(store, &key)?;

@@ -1,0 +1,313 @@
+//! Work queues (competing consumers) against both stores: the embedded SQLite file and Redis
+//! Streams on a throwaway redis-server. Then several hub processes on one Redis.
+
+mod hub_common;
+mod redis_common;
+mod ws_common;
+
+use std::collections::HashSet;
+use std::path::PathBuf;
+use std::process::Command;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use hub_common::{background, ok, wirelab};
+use serde_json::Value;
+use ws_common::{spawn_server, Server};
+
+#[derive(Clone, Copy, Debug)]
+enum Kind {
+    Embedded,
+    Redis,
+}
+
+/// One store: a data directory, or a redis-server of our own.
+struct Backend {
+    dir: tempfile::TempDir,
+    redis: Option<redis_common::Redis>,
+}
+
+impl Backend {
+    fn new(kind: Kind) -> Backend {
+        Backend {
+            dir: tempfile::tempdir().unwrap(),
+            redis: match kind {
+                Kind::Embedded => None,
+                Kind::Redis => Some(redis_common::start()),
+            },
+        }
+    }
+
+    fn store_args(&self) -> Vec<String> {
+        match &self.redis {
+            Some(r) => vec!["--store".into(), r.url.clone()],
+            None => vec!["--data".into(), self.data().display().to_string()],
+        }
+    }
+
+    fn data(&self) -> PathBuf {
+        self.dir.path().join("hub")
+    }
+
+    /// `wirelab hub serve` on a free port with this store.
+    fn serve(&self, args: &[&str]) -> Server {
+        let mut cmd: Command = wirelab();
+        cmd.args(["hub", "serve", "--listen", "127.0.0.1:0"])
+            .args(self.store_args())
+            .args(args);
+        spawn_server(cmd)
+    }
+
+    /// The work queues according to `hub queue --json`.
+    fn queues(&self) -> Vec<Value> {
+        let mut args = vec!["hub".to_string(), "queue".into(), "--json".into()];
+        args.extend(self.store_args());
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let v: Value = serde_json::from_str(ok(&args).trim()).expect("queue json");
+        v["work_queues"].as_array().cloned().unwrap_or_default()
+    }
+
+    /// Waits until `hub queue` shows `f` true for queue `jobs`.
+    fn wait_queue(&self, what: &str, f: impl Fn(&Value) -> bool) -> Value {
+        let deadline = Instant::now() + Duration::from_secs(15);
+        loop {
+            let qs = self.queues();
+            if let Some(q) = qs.iter().find(|q| q["queue"] == "jobs" && f(q)) {
+                return q.clone();
+            }
+            assert!(Instant::now() < deadline, "{what}: work queues {qs:#?}");
+            thread::sleep(Duration::from_millis(100));
+        }
+    }
+}
+
+/// The `job` lines a `--json` worker printed: (id, deliveries, duplicate).
+fn jobs(lines: &[String]) -> Vec<(String, u64, bool)> {
+    lines
+        .iter()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter(|v| v["kind"] == "job")
+        .map(|v| {
+            (
+                v["id"].as_str().unwrap_or_default().to_string(),
+                v["deliveries"].as_u64().unwrap_or(0),
+                v["duplicate"].as_bool().unwrap_or(false),
+            )
+        })
+        .collect()
+}
+
+fn url(s: &Server) -> String {
+    format!("ws://{}/", s.addr)
+}
+
+fn sigkill(child: &mut std::process::Child) {
+    // Child::kill is SIGKILL on Unix: the process gets no chance to close anything.
+    child.kill().expect("kill");
+    let _ = child.wait();
+}
+
+macro_rules! on_both_stores {
+    ($($name:ident),*) => {$(
+        mod $name {
+            #[test]
+            fn embedded() {
+                super::$name(super::Kind::Embedded)
+            }
+            #[test]
+            fn redis() {
+                super::$name(super::Kind::Redis)
+            }
+        }
+    )*};
+}
+
+on_both_stores!(
+    thousand_jobs_three_consumers_each_once,
+    killed_worker_job_goes_to_another,
+    dead_letter_after_max_attempts
+);
+
+fn thousand_jobs_three_consumers_each_once(kind: Kind) {
+    let b = Backend::new(kind);
+    let server = b.serve(&["--quiet"]);
+    let u = url(&server);
+    let workers: Vec<_> = (1..=3)
+        .map(|i| {
+            let id = format!("w{i}");
+            background(&[
+                "hub",
+                "listen",
+                &u,
+                "--queue",
+                "jobs",
+                "--client",
+                &id,
+                "--json",
+                "--timeout",
+                "5",
+            ])
+        })
+        .collect();
+    let out = ok(&[
+        "hub",
+        "emit",
+        &u,
+        "resize",
+        r#"{"photo":{n}}"#,
+        "--queue",
+        "jobs",
+        "--repeat",
+        "1000",
+    ]);
+    assert!(out.contains("1000 job(s) stored"), "{out}");
+    let mut all = HashSet::new();
+    let mut total = 0;
+    for w in workers {
+        let (status, lines) = w.finish();
+        assert!(status.success(), "{lines:#?}");
+        let got = jobs(&lines);
+        assert!(
+            got.len() > 100,
+            "round robin over 3 workers: one got only {}",
+            got.len()
+        );
+        for (id, deliveries, dup) in got {
+            assert_eq!((deliveries, dup), (1, false), "job {id} delivered again");
+            assert!(all.insert(id.clone()), "job {id} went to two workers");
+            total += 1;
+        }
+    }
+    assert_eq!(total, 1000, "every job exactly once");
+    let q = b.wait_queue("all acked", |q| q["pending"] == 0 && q["ready"] == 0);
+    assert_eq!(q["dead"], 0);
+}
+
+fn killed_worker_job_goes_to_another(kind: Kind) {
+    let b = Backend::new(kind);
+    // A long ack timeout: the job must move because the worker's connection died, not late.
+    let server = b.serve(&["--ack-timeout", "60"]);
+    let u = url(&server);
+    let mut slow = background(&[
+        "hub",
+        "listen",
+        &u,
+        "--queue",
+        "jobs",
+        "--client",
+        "slow",
+        "--work-ms",
+        "60000",
+        "--json",
+    ]);
+    ok(&["hub", "emit", &u, "resize", "7", "--queue", "jobs"]);
+    let line = slow.wait_line(r#""kind":"job""#);
+    let first: Value = serde_json::from_str(&line).unwrap();
+    sigkill(&mut slow.child);
+    let other = background(&[
+        "hub", "listen", &u, "--queue", "jobs", "--client", "other", "--count", "1", "--json",
+    ]);
+    let (status, lines) = other.finish();
+    assert!(status.success(), "{lines:#?}");
+    let got = jobs(&lines);
+    assert_eq!(got.len(), 1, "{lines:#?}");
+    assert_eq!(got[0].0, first["id"].as_str().unwrap(), "the same job");
+    assert_eq!(got[0].1, 2, "second delivery");
+    b.wait_queue("acked by the other worker", |q| {
+        q["pending"] == 0 && q["ready"] == 0
+    });
+}
+
+fn dead_letter_after_max_attempts(kind: Kind) {
+    let b = Backend::new(kind);
+    let server = b.serve(&["--ack-timeout", "0.3", "--max-attempts", "2"]);
+    let u = url(&server);
+    let w = background(&[
+        "hub",
+        "listen",
+        &u,
+        "--queue",
+        "jobs",
+        "--no-ack",
+        "--json",
+        "--timeout",
+        "3",
+    ]);
+    ok(&[
+        "hub",
+        "emit",
+        &u,
+        "poison",
+        r#"{"bad":true}"#,
+        "--queue",
+        "jobs",
+    ]);
+    let q = b.wait_queue("dead-lettered", |q| q["dead"] == 1);
+    assert_eq!(q["dead_letters"][0]["deliveries"], 2);
+    assert_eq!(q["dead_letters"][0]["event"], "poison");
+    assert_eq!(
+        (q["ready"].as_u64(), q["pending"].as_u64()),
+        (Some(0), Some(0))
+    );
+    let (status, lines) = w.finish();
+    assert!(status.success());
+    let seen: Vec<u64> = jobs(&lines).iter().map(|j| j.1).collect();
+    assert_eq!(
+        seen,
+        vec![1, 2],
+        "two attempts, then the dead letters: {lines:#?}"
+    );
+    let mut args = vec!["hub".to_string(), "queue".into()];
+    args.extend(b.store_args());
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let text = ok(&args);
+    assert!(
+        text.contains("dead letter") && text.contains("poison"),
+        "{text}"
+    );
+}
+
+#[test]
+fn two_hubs_on_one_redis_share_a_work_queue_and_survive_a_killed_hub() {
+    let b = Backend::new(Kind::Redis);
+    let mut hub_a = b.serve(&["--ack-timeout", "1"]);
+    let hub_b = b.serve(&["--ack-timeout", "1"]);
+    let (ua, ub) = (url(&hub_a), url(&hub_b));
+    // A job put on hub A reaches a worker on hub B.
+    let w = background(&[
+        "hub", "listen", &ub, "--queue", "jobs", "--count", "1", "--json",
+    ]);
+    ok(&["hub", "emit", &ua, "resize", "1", "--queue", "jobs"]);
+    let (status, lines) = w.finish();
+    assert!(status.success(), "{lines:#?}");
+    assert_eq!(jobs(&lines).len(), 1);
+    // A worker on hub A is busy with a job when hub A is SIGKILLed; the worker comes back on
+    // hub B (same client id) and the job, accepted by A, is not lost.
+    let slow = background(&[
+        "hub",
+        "listen",
+        &ua,
+        "--queue",
+        "jobs",
+        "--client",
+        "w1",
+        "--work-ms",
+        "60000",
+        "--json",
+    ]);
+    ok(&["hub", "emit", &ua, "resize", "2", "--queue", "jobs"]);
+    let mut slow = slow;
+    let first: Value = serde_json::from_str(&slow.wait_line(r#""kind":"job""#)).unwrap();
+    sigkill(&mut hub_a.child);
+    let (status, _) = slow.finish();
+    assert!(!status.success(), "the worker saw its hub go");
+    let again = background(&[
+        "hub", "listen", &ub, "--queue", "jobs", "--client", "w1", "--count", "1", "--json",
+    ]);
+    let (status, lines) = again.finish();
+    assert!(status.success(), "{lines:#?}");
+    let got = jobs(&lines);
+    assert_eq!(got[0].0, first["id"].as_str().unwrap(), "{lines:#?}");
+    assert!(got[0].1 >= 2, "a redelivery: {got:?}");
+    b.wait_queue("done", |q| q["pending"] == 0 && q["ready"] == 0);
+}

@@ -311,3 +311,47 @@ fn two_hubs_on_one_redis_share_a_work_queue_and_survive_a_killed_hub() {
     assert!(got[0].1 >= 2, "a redelivery: {got:?}");
     b.wait_queue("done", |q| q["pending"] == 0 && q["ready"] == 0);
 }
+
+#[test]
+fn two_hubs_on_one_redis_broadcast_to_rooms_and_the_namespace() {
+    let b = Backend::new(Kind::Redis);
+    let hub_a = b.serve(&[]);
+    let hub_b = b.serve(&[]);
+    let (ua, ub) = (url(&hub_a), url(&hub_b));
+    let in_room = background(&[
+        "hub", "listen", &ub, "--room", "vendor-7", "--count", "1", "--json",
+    ]);
+    let identified = background(&[
+        "hub", "listen", &ub, "--client", "d1", "--room", "vendor-7", "--count", "1", "--json",
+    ]);
+    let other_room = background(&[
+        "hub",
+        "listen",
+        &ub,
+        "--room",
+        "vendor-8",
+        "--json",
+        "--timeout",
+        "2",
+    ]);
+    ok(&["hub", "emit", &ua, "pickup", "P-100", "--room", "vendor-7"]);
+    for l in [in_room, identified] {
+        let (status, lines) = l.finish();
+        assert!(status.success(), "{lines:#?}");
+        let ev = hub_common::events(&lines);
+        assert_eq!(ev.len(), 1, "{lines:#?}");
+        assert_eq!(
+            (ev[0].1.as_str(), &ev[0].2),
+            ("pickup", &Value::from("P-100"))
+        );
+    }
+    let (status, lines) = other_room.finish();
+    assert!(status.success());
+    assert!(hub_common::events(&lines).is_empty(), "{lines:#?}");
+    // The whole namespace, from a client on hub B to one on hub A.
+    let all = background(&["hub", "listen", &ua, "--count", "1", "--json"]);
+    ok(&["hub", "emit", &ub, "news", "1"]);
+    let (status, lines) = all.finish();
+    assert!(status.success(), "{lines:#?}");
+    assert_eq!(hub_common::events(&lines)[0].1, "news");
+}

@@ -7,6 +7,7 @@
 //! - [`client`]: `hub listen` and `hub emit`.
 
 pub mod client;
+pub mod cluster;
 pub mod events;
 pub mod protocol;
 pub mod redis_store;

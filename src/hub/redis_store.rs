@@ -27,6 +27,8 @@ pub const GROUP: &str = "workers";
 
 pub struct RedisJobs {
     con: redis::Connection,
+    /// This hub process, for broadcasts (src/hub/cluster.rs).
+    pub node: String,
     /// Streams whose group this process has created (or found).
     groups: HashSet<String>,
 }
@@ -105,8 +107,15 @@ impl RedisJobs {
         redis::cmd("PING").query::<String>(&mut con).map_err(err)?;
         Ok(RedisJobs {
             con,
+            node: super::cluster::node_id(),
             groups: HashSet::new(),
         })
+    }
+
+    pub fn publish(&mut self, channel: &str, r: &super::cluster::Remote) -> Result<(), JobError> {
+        let payload = serde_json::to_string(r).map_err(|e| JobError::Redis(e.to_string()))?;
+        self.q(redis::cmd("PUBLISH").arg(channel).arg(payload))?;
+        Ok(())
     }
 
     fn q(&mut self, c: &mut redis::Cmd) -> Result<Value, JobError> {

@@ -122,6 +122,8 @@ enum Cmd {
         conn: u64,
         msg: WorkMsg,
     },
+    /// A broadcast from another hub process on the same Redis (src/hub/cluster.rs).
+    Remote(super::cluster::Remote),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -273,6 +275,7 @@ impl Hub {
                 let (ns, name) = (s.addr.namespace.clone(), s.name(conn));
                 Ok(self.work.handle(&self.store, conn, &ns, &name, msg)?)
             }
+            Cmd::Remote(r) => self.remote(r),
         }
     }
 
@@ -645,6 +648,7 @@ impl Hub {
                 }
             }
         }
+        self.publish_remote(&ns, &e, &data_text, &from, sent_ms)?;
         if !self.opts.quiet {
             self.emit_log(HubEvent::Emitted {
                 conn,
@@ -774,6 +778,117 @@ impl Hub {
 }
 
 impl Hub {
+    /// With Redis: a room or namespace emit also goes to the other hub processes.
+    fn publish_remote(
+        &mut self,
+        ns: &str,
+        e: &Emit,
+        data_text: &str,
+        from: &str,
+        sent_ms: u64,
+    ) -> Result<(), StoreError> {
+        let Some(node) = self.work.node() else {
+            return Ok(());
+        };
+        let rooms = match &e.to {
+            Target::Rooms { rooms, .. } => rooms.clone(),
+            Target::Namespace | Target::Broadcast => Vec::new(),
+            _ => return Ok(()),
+        };
+        let r = super::cluster::Remote {
+            node: node.to_string(),
+            namespace: ns.to_string(),
+            event: e.event.clone(),
+            data: serde_json::from_str(data_text).unwrap_or(serde_json::Value::Null),
+            from: from.to_string(),
+            rooms,
+            sent_ms,
+        };
+        Ok(self.work.publish(&r)?)
+    }
+
+    /// Delivers another hub's broadcast to this hub's members (each once).
+    fn remote(&mut self, r: super::cluster::Remote) -> Result<(), StoreError> {
+        let ns = r.namespace.clone();
+        let mut targets: Vec<(Member, Option<String>)> = Vec::new();
+        let mut seen: BTreeSet<Member> = BTreeSet::new();
+        if r.rooms.is_empty() {
+            let mut conns: Vec<u64> = self
+                .sessions
+                .iter()
+                .filter(|(_, s)| s.addr.namespace == ns && s.addr.client.is_none())
+                .map(|(c, _)| *c)
+                .collect();
+            conns.sort_unstable();
+            for c in conns {
+                targets.push((Member::Conn(c), None));
+            }
+            for c in self.known.get(&ns).into_iter().flatten() {
+                targets.push((Member::Client(c.clone()), None));
+            }
+        } else {
+            for room in &r.rooms {
+                for m in self
+                    .rooms
+                    .get(&(ns.clone(), room.clone()))
+                    .into_iter()
+                    .flatten()
+                {
+                    if seen.insert(m.clone()) {
+                        targets.push((m.clone(), Some(room.clone())));
+                    }
+                }
+            }
+        }
+        // The sender is on another hub: an identified sender known here too is skipped.
+        targets.retain(|(m, _)| *m != Member::Client(r.from.clone()));
+        let data_text = r.data.to_string();
+        for (m, room) in targets {
+            let mut ev = EventOut {
+                id: None,
+                event: r.event.clone(),
+                data: r.data.clone(),
+                from: r.from.clone(),
+                namespace: ns.clone(),
+                room: room.clone(),
+                ack: false,
+                redelivery: false,
+                sent_ms: r.sent_ms,
+            };
+            match m {
+                Member::Conn(c) => {
+                    let Some(s) = self.sessions.get_mut(&c) else {
+                        continue;
+                    };
+                    s.seq += 1;
+                    ev.id = Some(s.seq);
+                    self.push(c, &ServerMsg::Event(ev));
+                }
+                Member::Client(client) => {
+                    let key = (ns.clone(), client.clone());
+                    let live = self.online.get(&key).copied();
+                    let id = self.store.enqueue(
+                        &ns,
+                        &client,
+                        &r.event,
+                        &data_text,
+                        &r.from,
+                        room.as_deref(),
+                        false,
+                        r.sent_ms,
+                        live.is_some(),
+                    )?;
+                    ev.id = Some(id);
+                    self.queued.entry(key).or_default().insert(id);
+                    if let Some(c) = live {
+                        self.send_durable(c, ev);
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
     fn push_text(&mut self, conn: u64, text: String) {
         if let Some(s) = self.sessions.get(&conn) {
             self.outbox.push((s.handle.clone(), Out::Text(text)));
@@ -842,6 +957,19 @@ pub async fn serve(
     let opts = Arc::new(opts);
     let hub = Hub::new(store, opts.clone(), sink.clone())?;
     let (cmd_tx, cmd_rx) = mpsc::unbounded_channel();
+    if let (Some(url), Some(node)) = (&opts.redis, hub.work.node()) {
+        let weak = cmd_tx.downgrade();
+        super::cluster::subscribe(url, node.to_string(), move |r| match weak.upgrade() {
+            Some(tx) => {
+                if !r.node.is_empty() {
+                    let _ = tx.send(Cmd::Remote(r));
+                }
+                true
+            }
+            None => false,
+        })
+        .map_err(StoreError::Jobs)?;
+    }
     let hub_join = tokio::spawn(hub_task(hub, cmd_rx));
     let (stop_tx, stop_rx) = watch::channel(false);
     let accept_opts = Arc::new(AcceptOptions {

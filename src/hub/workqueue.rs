@@ -555,6 +555,19 @@ impl Work {
         })
     }
 
+    /// This process's node id when several hubs share Redis (None: embedded store).
+    pub fn node(&self) -> Option<&str> {
+        self.redis.as_ref().map(|r| r.node.as_str())
+    }
+
+    /// Publishes a room or namespace broadcast to the other hub processes.
+    pub fn publish(&mut self, r: &super::cluster::Remote) -> Result<(), JobError> {
+        match &mut self.redis {
+            Some(redis) => redis.publish(&super::cluster::channel(&r.namespace), r),
+            None => Ok(()),
+        }
+    }
+
     /// Some queue has members (the hub then polls for new, timed-out and stale jobs).
     pub fn active(&self) -> bool {
         self.queues.values().any(|q| !q.members.is_empty())

@@ -669,6 +669,9 @@ pub struct HubListenArgs {
     /// With --queue: milliseconds each job takes (the worker waits before acknowledging).
     #[arg(long, default_value_t = 0, value_name = "MS", requires = "queue")]
     pub work_ms: u64,
+    /// With --queue: run this many workers, each its own connection (client ID-1, ID-2, ...).
+    #[arg(long, default_value_t = 1, value_name = "N", requires = "queue", value_parser = clap::value_parser!(u64).range(1..=64))]
+    pub workers: u64,
     /// With --queue: jobs handed to this worker at a time, unacknowledged.
     #[arg(long, default_value_t = 1, value_name = "N", requires = "queue", value_parser = clap::value_parser!(u64).range(1..=1000))]
     pub prefetch: u64,

@@ -355,3 +355,36 @@ fn two_hubs_on_one_redis_broadcast_to_rooms_and_the_namespace() {
     assert!(status.success(), "{lines:#?}");
     assert_eq!(hub_common::events(&lines)[0].1, "news");
 }
+
+#[test]
+fn work_queue_lesson_runs() {
+    let out = wirelab()
+        .args(["tour", "--only", "work-queue"])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(out.status.success(), "{text}");
+    for needle in [
+        "emitted uploaded: 2 recipient(s)",
+        "4 job(s) stored by the hub",
+        "worker-1: job #",
+        "worker-2: job #",
+        r#"worker-a: job #5 resize {"photo":5}"#,
+        r#"worker-b: job #5 resize {"photo":5} from conn-"#,
+        "(delivery 2)",
+        r#"dead letter /photos:resize job #6 resize {"photo":"corrupt.jpg"} after 2 deliveries"#,
+        "stopped (idle (--exit-after-idle))",
+    ] {
+        assert!(
+            text.contains(needle),
+            "lesson output lacks {needle:?}:\n{text}"
+        );
+    }
+    // Four jobs, four deliveries in the two-worker step: none twice.
+    let shared = text
+        .lines()
+        .filter(|l| l.starts_with("worker-1: job #") || l.starts_with("worker-2: job #"))
+        .count();
+    assert_eq!(shared, 4, "{text}");
+}

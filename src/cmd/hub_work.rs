@@ -62,13 +62,41 @@ pub fn worker_cmd(a: HubListenArgs) -> Result<()> {
         work: Duration::from_millis(a.work_ms),
     };
     let sink = sink(a.json);
+    if a.workers == 1 {
+        return runtime()?.block_on(async {
+            let stop = async {
+                let _ = tokio::signal::ctrl_c().await;
+            };
+            worker(&u, &opts, sink, stop)
+                .await
+                .map_err(anyhow::Error::new)
+        });
+    }
+    // Several workers in one process, each its own connection: competing consumers at a glance.
+    let base = a.client.clone().unwrap_or_else(|| "worker".into());
     runtime()?.block_on(async {
-        let stop = async {
-            let _ = tokio::signal::ctrl_c().await;
-        };
-        worker(&u, &opts, sink, stop)
-            .await
-            .map_err(anyhow::Error::new)
+        let mut set = tokio::task::JoinSet::new();
+        for i in 1..=a.workers {
+            let mut o = opts.clone();
+            o.client = Some(format!("{base}-{i}"));
+            let (u, sink) = (u.clone(), sink.clone());
+            set.spawn(async move {
+                let stop = async {
+                    let _ = tokio::signal::ctrl_c().await;
+                };
+                worker(&u, &o, sink, stop).await
+            });
+        }
+        let mut first_error = None;
+        while let Some(r) = set.join_next().await {
+            if let Ok(Err(e)) = r {
+                first_error.get_or_insert(e);
+            }
+        }
+        match first_error {
+            Some(e) => Err(anyhow::Error::new(e)),
+            None => Ok(()),
+        }
     })
 }
 

@@ -24,6 +24,8 @@ pub enum WorkEvent {
         prefetch: u64,
     },
     Job {
+        /// The worker (consumer) that got it.
+        worker: String,
         queue: String,
         id: String,
         event: String,
@@ -57,6 +59,7 @@ pub enum WorkEvent {
 
 pub type WorkSink = Arc<dyn Fn(WorkEvent) + Send + Sync>;
 
+#[derive(Clone)]
 pub struct WorkerOptions {
     pub client: Option<String>,
     pub queue: String,
@@ -181,6 +184,7 @@ pub async fn worker(
     let mut seen: HashSet<String> = HashSet::new();
     // Frames that came while a job was being worked on.
     let mut early: VecDeque<Value> = VecDeque::new();
+    let mut consumer = String::new();
     let (mut jobs, mut duplicates) = (0u64, 0u64);
     tokio::pin!(stop);
     let result = loop {
@@ -209,15 +213,19 @@ pub async fn worker(
             Ok(Some(v)) => v,
         };
         match v["type"].as_str() {
-            Some("consuming") => sink(WorkEvent::Ready {
-                queue: s(&v, "queue"),
-                consumer: s(&v, "consumer"),
-                prefetch: v["prefetch"].as_u64().unwrap_or(1),
-            }),
+            Some("consuming") => {
+                consumer = s(&v, "consumer");
+                sink(WorkEvent::Ready {
+                    queue: s(&v, "queue"),
+                    consumer: consumer.clone(),
+                    prefetch: v["prefetch"].as_u64().unwrap_or(1),
+                })
+            }
             Some("job") => {
                 let id = s(&v, "id");
                 let duplicate = !seen.insert(id.clone());
                 sink(WorkEvent::Job {
+                    worker: consumer.clone(),
                     queue: s(&v, "queue"),
                     id: id.clone(),
                     event: s(&v, "event"),

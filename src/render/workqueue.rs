@@ -19,6 +19,7 @@ pub fn client<W: Write>(out: &mut W, e: &WorkEvent, json: bool) -> io::Result<()
             "ready: consuming work queue {queue} as {consumer} (at most {prefetch} job(s) at a time)"
         ),
         WorkEvent::Job {
+            worker,
             id,
             event,
             data,
@@ -33,9 +34,9 @@ pub fn client<W: Write>(out: &mut W, e: &WorkEvent, json: bool) -> io::Result<()
                 String::new()
             };
             if *duplicate {
-                writeln!(out, "job #{id} {event} {data} from {from}{again}: duplicate, acknowledged again")
+                writeln!(out, "{worker}: job #{id} {event} {data} from {from}{again}: duplicate, acknowledged again")
             } else {
-                writeln!(out, "job #{id} {event} {data} from {from}{again}")
+                writeln!(out, "{worker}: job #{id} {event} {data} from {from}{again}")
             }
         }
         WorkEvent::Acked { id } => writeln!(out, "acked #{id}"),

@@ -879,6 +879,12 @@ impl Work {
     }
 }
 
+impl From<JobError> for super::store::StoreError {
+    fn from(e: JobError) -> Self {
+        super::store::StoreError::Jobs(e.to_string())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -941,11 +947,5 @@ mod tests {
         let s = js.summary().unwrap();
         assert_eq!((s[0].ready, s[0].pending, s[0].dead), (0, 0, 1));
         assert_eq!(s[0].dead_letters[0].id, a);
-    }
-}
-
-impl From<JobError> for super::store::StoreError {
-    fn from(e: JobError) -> Self {
-        super::store::StoreError::Jobs(e.to_string())
     }
 }

@@ -388,3 +388,69 @@ fn work_queue_lesson_runs() {
         .count();
     assert_eq!(shared, 4, "{text}");
 }
+
+#[test]
+fn identified_client_fails_over_to_another_hub_with_its_queue_and_rooms() {
+    let b = Backend::new(Kind::Redis);
+    let mut hub_a = b.serve(&["--ack-timeout", "30"]);
+    let hub_b = b.serve(&[]);
+    let (ua, ub) = (url(&hub_a), url(&hub_b));
+    // driver-1 joins a room on hub A, goes offline; an event for it is queued there.
+    ok(&[
+        "hub",
+        "listen",
+        &ua,
+        "--client",
+        "driver-1",
+        "--room",
+        "vendor-7",
+        "--timeout",
+        "0.3",
+    ]);
+    let out = ok(&["hub", "emit", &ua, "pickup", "P-1", "--room", "vendor-7"]);
+    assert!(out.contains("1 written to the queue"), "{out}");
+    // It comes back to hub A and gets it, plus a live one, but acknowledges neither.
+    let d = background(&[
+        "hub", "listen", &ua, "--client", "driver-1", "--count", "2", "--no-ack", "--json",
+    ]);
+    ok(&["hub", "emit", &ua, "pickup", "P-2", "--room", "vendor-7"]);
+    let (status, lines) = d.finish();
+    assert!(status.success(), "{lines:#?}");
+    let on_a: Vec<u64> = hub_common::events(&lines).iter().map(|e| e.0).collect();
+    assert_eq!(on_a.len(), 2, "{lines:#?}");
+    sigkill(&mut hub_a.child);
+    // On hub B: the same two events (same ids), and its room.
+    let d = background(&[
+        "hub", "listen", &ub, "--client", "driver-1", "--count", "2", "--json",
+    ]);
+    let (status, lines) = d.finish();
+    assert!(status.success(), "{lines:#?}");
+    let on_b: Vec<u64> = hub_common::events(&lines).iter().map(|e| e.0).collect();
+    assert_eq!(on_b, on_a, "{lines:#?}");
+    assert!(
+        lines.iter().any(|l| l.contains(r#""rooms":["vendor-7"]"#)),
+        "{lines:#?}"
+    );
+    // Acknowledged on B: gone for good.
+    let again = ok(&[
+        "hub",
+        "listen",
+        &ub,
+        "--client",
+        "driver-1",
+        "--timeout",
+        "0.5",
+        "--json",
+    ]);
+    assert!(
+        hub_common::events(&again.lines().map(String::from).collect::<Vec<_>>()).is_empty(),
+        "{again}"
+    );
+    // And a room emit on hub B reaches it through its stored membership.
+    let d = background(&[
+        "hub", "listen", &ub, "--client", "driver-1", "--count", "1", "--json",
+    ]);
+    ok(&["hub", "emit", &ub, "pickup", "P-3", "--room", "vendor-7"]);
+    let (status, lines) = d.finish();
+    assert!(status.success(), "{lines:#?}");
+}

@@ -56,6 +56,12 @@ fn serve_cmd(a: HubServeArgs) -> Result<()> {
             anyhow::Error::new(e).context(format!("cannot open the queue in {}", a.data.display()))
         }
     })?;
+    let mut store = store;
+    if let Some(url) = &a.store {
+        let r = crate::hub::redis_clients::RedisClients::connect(url)
+            .with_context(|| format!("cannot reach the Redis store {url}"))?;
+        store.mirror_to(r);
+    }
     let data = store.path.as_ref().map(|p| p.display().to_string());
     // One thread: the hub task owns all state and SQLite anyway; connection tasks only parse
     // and frame, and one thread avoids handing every frame across threads.

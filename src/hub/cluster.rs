@@ -28,6 +28,9 @@ pub struct Remote {
     #[serde(default)]
     pub rooms: Vec<String>,
     pub sent_ms: u64,
+    /// Identified clients the publishing hub queued it for (in Redis).
+    #[serde(default)]
+    pub queued_for: Vec<String>,
 }
 
 pub fn channel(ns: &str) -> String {
@@ -87,6 +90,7 @@ pub fn subscribe(
                         from: String::new(),
                         rooms: Vec::new(),
                         sent_ms: 0,
+                        queued_for: Vec::new(),
                     }) {
                         return;
                     }

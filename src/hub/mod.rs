@@ -10,6 +10,7 @@ pub mod client;
 pub mod cluster;
 pub mod events;
 pub mod protocol;
+pub mod redis_clients;
 pub mod redis_store;
 pub mod server;
 pub mod store;

@@ -315,6 +315,7 @@ impl Hub {
                 }
             }
             self.store.touch_client(&addr.namespace, c, now_ms())?;
+            self.sync_client(&addr.namespace, c)?;
             self.known
                 .entry(addr.namespace.clone())
                 .or_default()
@@ -778,6 +779,38 @@ impl Hub {
 }
 
 impl Hub {
+    /// With Redis: reads a client's queue and rooms back from Redis (another hub may have
+    /// queued or acknowledged events for it); returns the events new to this hub.
+    fn sync_client(&mut self, ns: &str, c: &str) -> Result<Vec<Stored>, StoreError> {
+        let Some(r) = self.store.redis_mirror() else {
+            return Ok(Vec::new());
+        };
+        let remote = r.queue(ns, c)?;
+        let rooms = r.rooms(ns, c)?;
+        let key = (ns.to_string(), c.to_string());
+        let ids: BTreeSet<u64> = remote.iter().map(|m| m.id).collect();
+        let q = self.queued.entry(key).or_default();
+        let gone: Vec<u64> = q.difference(&ids).copied().collect();
+        for id in gone {
+            q.remove(&id);
+            self.store.delete_local(id)?;
+        }
+        let mut new = Vec::new();
+        for m in remote {
+            if q.insert(m.id) {
+                self.store.insert_local(&m)?;
+                new.push(m);
+            }
+        }
+        for room in rooms {
+            self.rooms
+                .entry((ns.to_string(), room))
+                .or_default()
+                .insert(Member::Client(c.to_string()));
+        }
+        Ok(new)
+    }
+
     /// With Redis: a room or namespace emit also goes to the other hub processes.
     fn publish_remote(
         &mut self,
@@ -795,6 +828,24 @@ impl Hub {
             Target::Namespace | Target::Broadcast => Vec::new(),
             _ => return Ok(()),
         };
+        // Identified clients this hub has just queued the event for (in Redis): the other
+        // hubs must not queue it a second time.
+        let mut queued_for: Vec<String> = if rooms.is_empty() {
+            self.known.get(ns).into_iter().flatten().cloned().collect()
+        } else {
+            rooms
+                .iter()
+                .filter_map(|r| self.rooms.get(&(ns.to_string(), r.clone())))
+                .flatten()
+                .filter_map(|m| match m {
+                    Member::Client(c) => Some(c.clone()),
+                    Member::Conn(_) => None,
+                })
+                .collect()
+        };
+        if e.volatile {
+            queued_for.clear();
+        }
         let r = super::cluster::Remote {
             node: node.to_string(),
             namespace: ns.to_string(),
@@ -803,6 +854,7 @@ impl Hub {
             from: from.to_string(),
             rooms,
             sent_ms,
+            queued_for,
         };
         Ok(self.work.publish(&r)?)
     }
@@ -842,6 +894,23 @@ impl Hub {
         }
         // The sender is on another hub: an identified sender known here too is skipped.
         targets.retain(|(m, _)| *m != Member::Client(r.from.clone()));
+        // Clients the sending hub queued it for (in Redis): read back, not queued again.
+        let mut synced = Vec::new();
+        targets.retain(|(m, _)| match m {
+            Member::Client(c) if r.queued_for.contains(c) => {
+                synced.push(c.clone());
+                false
+            }
+            _ => true,
+        });
+        for c in synced {
+            let live = self.online.get(&(ns.clone(), c.clone())).copied();
+            if let Some(conn) = live {
+                for m in self.sync_client(&ns, &c)? {
+                    self.deliver_durable(conn, event_from(m))?;
+                }
+            }
+        }
         let data_text = r.data.to_string();
         for (m, room) in targets {
             let mut ev = EventOut {

@@ -629,8 +629,9 @@ pub struct HubServeArgs {
     /// JSON lines, one event a line.
     #[arg(long)]
     pub json: bool,
-    /// Work queues on Redis Streams (redis://127.0.0.1:PORT) instead of --data; several hub
-    /// processes on one Redis share them. Per-client queues then live in memory.
+    /// Keep queues in Redis (redis://127.0.0.1:PORT) instead of --data: work queues and each
+    /// client's queue are Redis Streams; hub processes on one Redis act as one hub (shared
+    /// queues, room and namespace emits cross processes). docs/hub-protocol.md.
     #[arg(long, value_name = "URL", conflicts_with_all = ["data", "reset"])]
     pub store: Option<String>,
     /// Work queues: a job delivered this many times without an ack goes to the dead letters.

@@ -62,7 +62,10 @@ fn serve_cmd(a: HubServeArgs) -> Result<()> {
             .with_context(|| format!("cannot reach the Redis store {url}"))?;
         store.mirror_to(r);
     }
-    let data = store.path.as_ref().map(|p| p.display().to_string());
+    let data = match &a.store {
+        Some(url) => Some(url.clone()),
+        None => store.path.as_ref().map(|p| p.display().to_string()),
+    };
     // One thread: the hub task owns all state and SQLite anyway; connection tasks only parse
     // and frame, and one thread avoids handing every frame across threads.
     let rt = runtime()?;

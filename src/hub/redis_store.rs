@@ -7,7 +7,8 @@
 //! wirelab:queues           set of "{ns} {q}", for `hub queue`
 //! ```
 //!
-//! New jobs: `XREADGROUP GROUP workers CONSUMER COUNT 1 STREAMS key >`. Done: `XACK` + `XDEL`.
+//! New jobs: `XREADGROUP GROUP workers CONSUMER COUNT 1 STREAMS key >`. Done: `XACK` + `XDEL`
+//! (in one `EVAL`, so only a pending entry is deleted).
 //! A job of a member that left: `XCLAIM key workers OTHER 0 id` (counts one more delivery).
 //! Stale jobs (a member or a whole hub process died): `XAUTOCLAIM ... JUSTID` after the ack
 //! timeout. Delivery counts come from `XPENDING`. Watch it all with
@@ -24,6 +25,9 @@ use redis::Value;
 use super::workqueue::{summary_entry, DeadLetter, Job, JobError, JobStore, QueueSummary};
 
 pub const GROUP: &str = "workers";
+
+const ACK_SCRIPT: &str = "if redis.call('XACK', KEYS[1], ARGV[1], ARGV[2]) > 0 then \
+    redis.call('XDEL', KEYS[1], ARGV[2]) return 1 end return 0";
 
 pub struct RedisJobs {
     con: redis::Connection,
@@ -258,10 +262,14 @@ impl JobStore for RedisJobs {
 
     fn ack(&mut self, ns: &str, queue: &str, id: &str) -> Result<bool, JobError> {
         let key = self.group(ns, queue)?;
-        let n = int(&self.q(redis::cmd("XACK").arg(&key).arg(GROUP).arg(id))?);
-        if n > 0 {
-            self.q(redis::cmd("XDEL").arg(&key).arg(id))?;
-        }
+        // XACK, and XDEL only what was pending (a made-up id cannot delete a waiting job):
+        // one round trip, atomic.
+        let n = int(&self.q(redis::cmd("EVAL")
+            .arg(ACK_SCRIPT)
+            .arg(1)
+            .arg(&key)
+            .arg(GROUP)
+            .arg(id))?);
         Ok(n > 0)
     }
 

@@ -629,6 +629,14 @@ pub struct HubServeArgs {
     /// JSON lines, one event a line.
     #[arg(long)]
     pub json: bool,
+    /// Keep queues in Redis (redis://127.0.0.1:PORT) instead of --data: work queues and each
+    /// client's queue are Redis Streams; hub processes on one Redis act as one hub (shared
+    /// queues, room and namespace emits cross processes). docs/hub-protocol.md.
+    #[arg(long, value_name = "URL", conflicts_with_all = ["data", "reset"])]
+    pub store: Option<String>,
+    /// Work queues: a job delivered this many times without an ack goes to the dead letters.
+    #[arg(long, default_value_t = 5, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    pub max_attempts: u64,
 }
 
 #[derive(Debug, Args)]
@@ -656,6 +664,18 @@ pub struct HubListenArgs {
     /// JSON lines, one event a line.
     #[arg(long)]
     pub json: bool,
+    /// Be a worker on this work queue: each job goes to one worker only (not a room's fan-out).
+    #[arg(long, value_name = "NAME", conflicts_with_all = ["rooms", "reply"])]
+    pub queue: Option<String>,
+    /// With --queue: milliseconds each job takes (the worker waits before acknowledging).
+    #[arg(long, default_value_t = 0, value_name = "MS", requires = "queue")]
+    pub work_ms: u64,
+    /// With --queue: run this many workers, each its own connection (client ID-1, ID-2, ...).
+    #[arg(long, default_value_t = 1, value_name = "N", requires = "queue", value_parser = clap::value_parser!(u64).range(1..=64))]
+    pub workers: u64,
+    /// With --queue: jobs handed to this worker at a time, unacknowledged.
+    #[arg(long, default_value_t = 1, value_name = "N", requires = "queue", value_parser = clap::value_parser!(u64).range(1..=1000))]
+    pub prefetch: u64,
 }
 
 #[derive(Debug, Args)]
@@ -697,6 +717,12 @@ pub struct HubEmitArgs {
     /// JSON lines, one event a line.
     #[arg(long)]
     pub json: bool,
+    /// Put it on this work queue as a job for exactly one worker (hub listen --queue NAME).
+    #[arg(long, value_name = "NAME", conflicts_with_all = ["rooms", "broadcast", "to_self", "to_client", "ack", "volatile"])]
+    pub queue: Option<String>,
+    /// With --queue: this many jobs ({n} in DATA_JSON becomes 1, 2, ...).
+    #[arg(long, default_value_t = 1, value_name = "N", requires = "queue", value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
+    pub repeat: u64,
 }
 
 #[derive(Debug, Args)]
@@ -707,6 +733,9 @@ pub struct HubQueueArgs {
     /// One JSON object.
     #[arg(long)]
     pub json: bool,
+    /// Show the work queues on this Redis (as given to hub serve --store) instead.
+    #[arg(long, value_name = "URL", conflicts_with = "data")]
+    pub store: Option<String>,
 }
 
 // --- end hub ---------------------------------------------------------------------------------

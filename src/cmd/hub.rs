@@ -45,7 +45,7 @@ fn client_sink(json: bool) -> ClientSink {
 }
 
 fn serve_cmd(a: HubServeArgs) -> Result<()> {
-    let store = if a.memory {
+    let store = if a.memory || a.store.is_some() {
         Store::open(None, false)
     } else {
         Store::open(Some(&a.data), a.reset)
@@ -56,7 +56,16 @@ fn serve_cmd(a: HubServeArgs) -> Result<()> {
             anyhow::Error::new(e).context(format!("cannot open the queue in {}", a.data.display()))
         }
     })?;
-    let data = store.path.as_ref().map(|p| p.display().to_string());
+    let mut store = store;
+    if let Some(url) = &a.store {
+        let r = crate::hub::redis_clients::RedisClients::connect(url)
+            .with_context(|| format!("cannot reach the Redis store {url}"))?;
+        store.mirror_to(r);
+    }
+    let data = match &a.store {
+        Some(url) => Some(url.clone()),
+        None => store.path.as_ref().map(|p| p.display().to_string()),
+    };
     // One thread: the hub task owns all state and SQLite anyway; connection tasks only parse
     // and frame, and one thread avoids handing every frame across threads.
     let rt = runtime()?;
@@ -80,6 +89,8 @@ fn serve_cmd(a: HubServeArgs) -> Result<()> {
             max_conns: a.max_conns,
             exit_after_idle: a.exit_after_idle.map(Duration::from_secs_f64),
             quiet: a.quiet,
+            max_attempts: a.max_attempts,
+            redis: a.store.clone(),
             ..HubOptions::default()
         };
         let shutdown = async {
@@ -116,6 +127,9 @@ fn client_error(e: ClientError) -> anyhow::Error {
 }
 
 fn listen_cmd(a: HubListenArgs) -> Result<()> {
+    if a.queue.is_some() {
+        return super::hub_work::worker_cmd(a);
+    }
     let u = url(&a.url)?;
     if let Some(c) = &a.client {
         name("client id", c)?;
@@ -144,6 +158,9 @@ fn listen_cmd(a: HubListenArgs) -> Result<()> {
 }
 
 fn emit_cmd(a: HubEmitArgs) -> Result<()> {
+    if a.queue.is_some() {
+        return super::hub_work::enqueue_cmd(a);
+    }
     let u = url(&a.url)?;
     name("event name", &a.event)?;
     for r in &a.rooms {
@@ -178,6 +195,9 @@ fn emit_cmd(a: HubEmitArgs) -> Result<()> {
 }
 
 fn queue_cmd(a: HubQueueArgs) -> Result<()> {
+    if let Some(s) = &a.store {
+        return super::hub_work::redis_queue_cmd(s, a.json);
+    }
     let store = Store::open_read_only(&a.data).map_err(|e| match e {
         StoreError::Missing(_) => anyhow::Error::new(BadInput(e.to_string())),
         e => {
@@ -192,6 +212,7 @@ fn queue_cmd(a: HubQueueArgs) -> Result<()> {
             data: String,
             total: u64,
             clients: &'a [crate::hub::store::QueueRow],
+            work_queues: Vec<crate::hub::workqueue::QueueSummary>,
         }
         render::json_line(
             &mut out,
@@ -203,6 +224,7 @@ fn queue_cmd(a: HubQueueArgs) -> Result<()> {
                     .to_string(),
                 total: rows.iter().map(|r| r.depth).sum(),
                 clients: &rows,
+                work_queues: super::hub_work::summary(&store)?,
             },
         )?;
     } else {
@@ -211,6 +233,10 @@ fn queue_cmd(a: HubQueueArgs) -> Result<()> {
             .map(|d| u64::try_from(d.as_millis()).unwrap_or(0))
             .unwrap_or(0);
         render::hub::queue_table(&mut out, &rows, now)?;
+        let work = super::hub_work::summary(&store)?;
+        if !work.is_empty() {
+            render::workqueue::queues(&mut out, &work)?;
+        }
     }
     out.flush()?;
     Ok(())

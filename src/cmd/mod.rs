@@ -4,6 +4,7 @@ mod capture;
 mod compare;
 mod dissect;
 mod hub;
+mod hub_work;
 mod lesson;
 mod tcp;
 mod udp;

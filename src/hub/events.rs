@@ -91,4 +91,6 @@ pub enum HubEvent {
         reason: &'static str,
         connections: u64,
     },
+    /// Work queues (src/hub/workqueue.rs): enqueued, delivered, acked, timeout, dead, ...
+    Work(super::workqueue::WorkLog),
 }

@@ -7,7 +7,12 @@
 //! - [`client`]: `hub listen` and `hub emit`.
 
 pub mod client;
+pub mod cluster;
 pub mod events;
 pub mod protocol;
+pub mod redis_clients;
+pub mod redis_store;
 pub mod server;
 pub mod store;
+pub mod workclient;
+pub mod workqueue;

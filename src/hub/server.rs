@@ -20,6 +20,7 @@ use tokio::task::JoinSet;
 use super::events::HubEvent;
 use super::protocol::{parse_target, Address, ClientMsg, Emit, EventOut, ServerMsg, Target};
 use super::store::{Store, StoreError, Stored};
+use super::workqueue::{Work, WorkMsg};
 use crate::wire::websocket::{ClosePayload, OpCode};
 use crate::ws::accept::{accept, AcceptOptions, Accepted};
 use crate::ws::conn::{Config, Incoming, Message, WsError};
@@ -48,6 +49,10 @@ pub struct HubOptions {
     pub quiet: bool,
     /// Volatile events are dropped for a connection with more than this many frames waiting.
     pub volatile_backlog: usize,
+    /// Work queues: a job delivered this many times without an ack is dead-lettered.
+    pub max_attempts: u64,
+    /// Work queues on Redis Streams (redis://HOST:PORT) instead of the SQLite file.
+    pub redis: Option<String>,
 }
 
 impl Default for HubOptions {
@@ -61,6 +66,8 @@ impl Default for HubOptions {
             exit_after_idle: None,
             quiet: false,
             volatile_backlog: 64,
+            max_attempts: 5,
+            redis: None,
         }
     }
 }
@@ -118,6 +125,13 @@ enum Cmd {
         /// Answered once everything before it is committed.
         done: Option<oneshot::Sender<()>>,
     },
+    /// A work-queue frame (src/hub/workqueue.rs).
+    Work {
+        conn: u64,
+        msg: WorkMsg,
+    },
+    /// A broadcast from another hub process on the same Redis (src/hub/cluster.rs).
+    Remote(super::cluster::Remote),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -173,10 +187,16 @@ struct Hub {
     replies: HashMap<ReplyKey, (u64, u64)>,
     outbox: Vec<(ConnHandle, Out)>,
     after_commit: Vec<oneshot::Sender<()>>,
+    work: Work,
 }
 
 impl Hub {
     fn new(store: Store, opts: Arc<HubOptions>, sink: HubSink) -> Result<Hub, StoreError> {
+        let redis = match &opts.redis {
+            Some(url) => Some(super::redis_store::RedisJobs::connect(url)?),
+            None => None,
+        };
+        let work = Work::new(&store, redis, opts.max_attempts, opts.ack_timeout)?;
         let mut hub = Hub {
             store,
             opts,
@@ -190,6 +210,7 @@ impl Hub {
             replies: HashMap::new(),
             outbox: Vec::new(),
             after_commit: Vec::new(),
+            work,
         };
         for (ns, client, room) in hub.store.memberships()? {
             hub.rooms
@@ -255,6 +276,14 @@ impl Hub {
                 }
                 Ok(())
             }
+            Cmd::Work { conn, msg } => {
+                let Some(s) = self.sessions.get(&conn) else {
+                    return Ok(());
+                };
+                let (ns, name) = (s.addr.namespace.clone(), s.name(conn));
+                Ok(self.work.handle(&self.store, conn, &ns, &name, msg)?)
+            }
+            Cmd::Remote(r) => self.remote(r),
         }
     }
 
@@ -294,6 +323,7 @@ impl Hub {
                 }
             }
             self.store.touch_client(&addr.namespace, c, now_ms())?;
+            self.sync_client(&addr.namespace, c)?;
             self.known
                 .entry(addr.namespace.clone())
                 .or_default()
@@ -627,6 +657,7 @@ impl Hub {
                 }
             }
         }
+        self.publish_remote(&ns, &e, &data_text, &from, sent_ms)?;
         if !self.opts.quiet {
             self.emit_log(HubEvent::Emitted {
                 conn,
@@ -660,6 +691,7 @@ impl Hub {
         let Some(s) = self.sessions.remove(&conn) else {
             return;
         };
+        self.work.disconnected(conn);
         if let Some(c) = &s.addr.client {
             let key = (s.addr.namespace.clone(), c.clone());
             if self.online.get(&key) == Some(&conn) {
@@ -729,8 +761,17 @@ impl Hub {
             if tick {
                 self.redeliver()?;
             }
+            self.work.pump(&self.store)?;
             self.store.commit()
         })();
+        for (conn, text) in std::mem::take(&mut self.work.out) {
+            self.push_text(conn, text);
+        }
+        for l in std::mem::take(&mut self.work.log) {
+            if !self.opts.quiet || !matches!(l.what, "delivered" | "acked" | "enqueued") {
+                self.emit_log(HubEvent::Work(l));
+            }
+        }
         if let Err(e) = result {
             self.store.rollback();
             self.emit_log(HubEvent::StoreError {
@@ -748,6 +789,193 @@ impl Hub {
             let _ = d.send(());
         }
         Ok(())
+    }
+}
+
+impl Hub {
+    /// With Redis: reads a client's queue and rooms back from Redis (another hub may have
+    /// queued or acknowledged events for it); returns the events new to this hub.
+    fn sync_client(&mut self, ns: &str, c: &str) -> Result<Vec<Stored>, StoreError> {
+        let Some(r) = self.store.redis_mirror() else {
+            return Ok(Vec::new());
+        };
+        let remote = r.queue(ns, c)?;
+        let rooms = r.rooms(ns, c)?;
+        let key = (ns.to_string(), c.to_string());
+        let ids: BTreeSet<u64> = remote.iter().map(|m| m.id).collect();
+        let q = self.queued.entry(key).or_default();
+        let gone: Vec<u64> = q.difference(&ids).copied().collect();
+        for id in gone {
+            q.remove(&id);
+            self.store.delete_local(id)?;
+        }
+        let mut new = Vec::new();
+        for m in remote {
+            if q.insert(m.id) {
+                self.store.insert_local(&m)?;
+                new.push(m);
+            }
+        }
+        for room in rooms {
+            self.rooms
+                .entry((ns.to_string(), room))
+                .or_default()
+                .insert(Member::Client(c.to_string()));
+        }
+        Ok(new)
+    }
+
+    /// With Redis: a room or namespace emit also goes to the other hub processes.
+    fn publish_remote(
+        &mut self,
+        ns: &str,
+        e: &Emit,
+        data_text: &str,
+        from: &str,
+        sent_ms: u64,
+    ) -> Result<(), StoreError> {
+        let Some(node) = self.work.node() else {
+            return Ok(());
+        };
+        let rooms = match &e.to {
+            Target::Rooms { rooms, .. } => rooms.clone(),
+            Target::Namespace | Target::Broadcast => Vec::new(),
+            _ => return Ok(()),
+        };
+        // Identified clients this hub has just queued the event for (in Redis): the other
+        // hubs must not queue it a second time.
+        let mut queued_for: Vec<String> = if rooms.is_empty() {
+            self.known.get(ns).into_iter().flatten().cloned().collect()
+        } else {
+            rooms
+                .iter()
+                .filter_map(|r| self.rooms.get(&(ns.to_string(), r.clone())))
+                .flatten()
+                .filter_map(|m| match m {
+                    Member::Client(c) => Some(c.clone()),
+                    Member::Conn(_) => None,
+                })
+                .collect()
+        };
+        if e.volatile {
+            queued_for.clear();
+        }
+        let r = super::cluster::Remote {
+            node: node.to_string(),
+            namespace: ns.to_string(),
+            event: e.event.clone(),
+            data: serde_json::from_str(data_text).unwrap_or(serde_json::Value::Null),
+            from: from.to_string(),
+            rooms,
+            sent_ms,
+            queued_for,
+        };
+        Ok(self.work.publish(&r)?)
+    }
+
+    /// Delivers another hub's broadcast to this hub's members (each once).
+    fn remote(&mut self, r: super::cluster::Remote) -> Result<(), StoreError> {
+        let ns = r.namespace.clone();
+        let mut targets: Vec<(Member, Option<String>)> = Vec::new();
+        let mut seen: BTreeSet<Member> = BTreeSet::new();
+        if r.rooms.is_empty() {
+            let mut conns: Vec<u64> = self
+                .sessions
+                .iter()
+                .filter(|(_, s)| s.addr.namespace == ns && s.addr.client.is_none())
+                .map(|(c, _)| *c)
+                .collect();
+            conns.sort_unstable();
+            for c in conns {
+                targets.push((Member::Conn(c), None));
+            }
+            for c in self.known.get(&ns).into_iter().flatten() {
+                targets.push((Member::Client(c.clone()), None));
+            }
+        } else {
+            for room in &r.rooms {
+                for m in self
+                    .rooms
+                    .get(&(ns.clone(), room.clone()))
+                    .into_iter()
+                    .flatten()
+                {
+                    if seen.insert(m.clone()) {
+                        targets.push((m.clone(), Some(room.clone())));
+                    }
+                }
+            }
+        }
+        // The sender is on another hub: an identified sender known here too is skipped.
+        targets.retain(|(m, _)| *m != Member::Client(r.from.clone()));
+        // Clients the sending hub queued it for (in Redis): read back, not queued again.
+        let mut synced = Vec::new();
+        targets.retain(|(m, _)| match m {
+            Member::Client(c) if r.queued_for.contains(c) => {
+                synced.push(c.clone());
+                false
+            }
+            _ => true,
+        });
+        for c in synced {
+            let live = self.online.get(&(ns.clone(), c.clone())).copied();
+            if let Some(conn) = live {
+                for m in self.sync_client(&ns, &c)? {
+                    self.deliver_durable(conn, event_from(m))?;
+                }
+            }
+        }
+        let data_text = r.data.to_string();
+        for (m, room) in targets {
+            let mut ev = EventOut {
+                id: None,
+                event: r.event.clone(),
+                data: r.data.clone(),
+                from: r.from.clone(),
+                namespace: ns.clone(),
+                room: room.clone(),
+                ack: false,
+                redelivery: false,
+                sent_ms: r.sent_ms,
+            };
+            match m {
+                Member::Conn(c) => {
+                    let Some(s) = self.sessions.get_mut(&c) else {
+                        continue;
+                    };
+                    s.seq += 1;
+                    ev.id = Some(s.seq);
+                    self.push(c, &ServerMsg::Event(ev));
+                }
+                Member::Client(client) => {
+                    let key = (ns.clone(), client.clone());
+                    let live = self.online.get(&key).copied();
+                    let id = self.store.enqueue(
+                        &ns,
+                        &client,
+                        &r.event,
+                        &data_text,
+                        &r.from,
+                        room.as_deref(),
+                        false,
+                        r.sent_ms,
+                        live.is_some(),
+                    )?;
+                    ev.id = Some(id);
+                    self.queued.entry(key).or_default().insert(id);
+                    if let Some(c) = live {
+                        self.send_durable(c, ev);
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn push_text(&mut self, conn: u64, text: String) {
+        if let Some(s) = self.sessions.get(&conn) {
+            self.outbox.push((s.handle.clone(), Out::Text(text)));
+        }
     }
 }
 
@@ -774,6 +1002,9 @@ async fn hub_task(
     let period = (hub.opts.ack_timeout / 4).max(Duration::from_millis(20));
     let mut tick = tokio::time::interval(period);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    // Work queues: timeouts, stale jobs and (on Redis) jobs added by other hub processes.
+    let mut work_tick = tokio::time::interval(period.min(Duration::from_millis(50)));
+    work_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tokio::select! {
             c = rx.recv() => {
@@ -798,6 +1029,14 @@ async fn hub_task(
                     }
                 }
             }
+            _ = work_tick.tick() => {
+                if hub.work.active() {
+                    if let Err(e) = hub.batch(Vec::new(), false) {
+                        let _ = failed.send(e);
+                        return;
+                    }
+                }
+            }
         }
     }
 }
@@ -814,6 +1053,19 @@ pub async fn serve(
     let opts = Arc::new(opts);
     let hub = Hub::new(store, opts.clone(), sink.clone())?;
     let (cmd_tx, cmd_rx) = mpsc::unbounded_channel();
+    if let (Some(url), Some(node)) = (&opts.redis, hub.work.node()) {
+        let weak = cmd_tx.downgrade();
+        super::cluster::subscribe(url, node.to_string(), move |r| match weak.upgrade() {
+            Some(tx) => {
+                if !r.node.is_empty() {
+                    let _ = tx.send(Cmd::Remote(r));
+                }
+                true
+            }
+            None => false,
+        })
+        .map_err(StoreError::Jobs)?;
+    }
     let (failed_tx, mut failed_rx) = oneshot::channel();
     let hub_join = tokio::spawn(hub_task(hub, cmd_rx, failed_tx));
     let mut failure: Option<StoreError> = None;
@@ -1025,6 +1277,29 @@ async fn connection(
             ev = reader.read_event() => ev,
         };
         match incoming {
+            Ok(Incoming::Message(Message::Text(t))) if super::workqueue::parse(&t).is_some() => {
+                match super::workqueue::parse(&t) {
+                    Some(Ok(msg)) => {
+                        let _ = hub.send(Cmd::Work { conn, msg });
+                    }
+                    Some(Err(e)) => {
+                        sink(HubEvent::ProtocolError {
+                            conn,
+                            error: e.clone(),
+                        });
+                        let m = ServerMsg::Error {
+                            error: e,
+                            input: Some(t.chars().take(80).collect()),
+                        }
+                        .to_text();
+                        if let Err(e) = writer.send(&Message::Text(m)).await {
+                            error = Some(e.to_string());
+                            break;
+                        }
+                    }
+                    None => {}
+                }
+            }
             Ok(Incoming::Message(Message::Text(t))) => match ClientMsg::parse(&t) {
                 Ok(msg) => {
                     let _ = hub.send(Cmd::Msg { conn, msg });

@@ -34,6 +34,9 @@ pub enum StoreError {
     Sql(#[from] rusqlite::Error),
     #[error("the hub task ended unexpectedly")]
     HubEnded,
+    /// Work queues (src/hub/workqueue.rs), e.g. Redis unreachable.
+    #[error("{0}")]
+    Jobs(String),
 }
 
 /// One queued event, as stored.
@@ -72,6 +75,8 @@ pub struct Store {
     /// The next message id, and the value last written to `meta`.
     next_id: Cell<u64>,
     saved_next_id: Cell<u64>,
+    /// `hub serve --store redis://...`: queues and rooms also kept in Redis (redis_clients.rs).
+    redis: Option<super::redis_clients::RedisClients>,
 }
 
 fn u(v: i64) -> u64 {
@@ -137,6 +142,7 @@ impl Store {
             path,
             next_id: Cell::new(next),
             saved_next_id: Cell::new(u(saved.unwrap_or(0))),
+            redis: None,
         })
     }
 
@@ -156,7 +162,13 @@ impl Store {
             path: Some(p),
             next_id: Cell::new(0),
             saved_next_id: Cell::new(0),
+            redis: None,
         })
+    }
+
+    /// The SQLite connection (work queues keep their tables in the same file).
+    pub fn sql(&self) -> &Connection {
+        &self.conn
     }
 
     pub fn begin(&self) -> Result<(), StoreError> {
@@ -208,19 +220,40 @@ impl Store {
         now_ms: u64,
         sending: bool,
     ) -> Result<u64, StoreError> {
-        let id = self.next_id.get();
+        let id = match &self.redis {
+            Some(r) => r.next_id()?,
+            None => self.next_id.get(),
+        };
         self.conn
             .prepare_cached(
                 "INSERT INTO messages(namespace, client, id, event, data, sender, room, ack_wanted, created_ms, deliveries)
                  VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10)",
             )?
             .execute(params![ns, client, i(id), event, data, sender, room, ack_wanted, i(now_ms), i64::from(sending)])?;
+        if let Some(r) = &self.redis {
+            r.add(&Stored {
+                id,
+                namespace: ns.into(),
+                client: client.into(),
+                event: event.into(),
+                data: data.into(),
+                sender: sender.into(),
+                room: room.map(Into::into),
+                ack_wanted,
+                created_ms: now_ms,
+                deliveries: u64::from(sending),
+            })?;
+            return Ok(id);
+        }
         self.next_id.set(id + 1);
         Ok(id)
     }
 
     /// Drops a queued event because its client's queue is full, and counts the drop.
     pub fn drop_message(&self, ns: &str, client: &str, id: u64) -> Result<(), StoreError> {
+        if let Some(r) = &self.redis {
+            r.remove(ns, client, id)?;
+        }
         self.conn
             .prepare_cached("DELETE FROM messages WHERE id=?1")?
             .execute(params![i(id)])?;
@@ -235,6 +268,9 @@ impl Store {
     /// Deletes an acknowledged event (the caller checked that it is the acking client's);
     /// false if it was not there.
     pub fn ack(&self, id: u64) -> Result<bool, StoreError> {
+        if let (Some(r), Some(m)) = (&self.redis, self.get(id)?) {
+            r.remove(&m.namespace, &m.client, id)?;
+        }
         let n = self
             .conn
             .prepare_cached("DELETE FROM messages WHERE id=?1")?
@@ -244,6 +280,9 @@ impl Store {
 
     /// Counts one more delivery attempt.
     pub fn delivered(&self, id: u64) -> Result<(), StoreError> {
+        if let Some(r) = &self.redis {
+            r.delivered(id)?;
+        }
         self.conn
             .prepare_cached("UPDATE messages SET deliveries = deliveries + 1 WHERE id=?1")?
             .execute(params![i(id)])?;
@@ -285,6 +324,9 @@ impl Store {
     }
 
     pub fn join(&self, ns: &str, client: &str, room: &str) -> Result<(), StoreError> {
+        if let Some(r) = &self.redis {
+            r.join(ns, client, room, true)?;
+        }
         self.conn
             .prepare_cached(
                 "INSERT OR IGNORE INTO memberships(namespace, client, room) VALUES(?1,?2,?3)",
@@ -294,6 +336,9 @@ impl Store {
     }
 
     pub fn leave(&self, ns: &str, client: &str, room: &str) -> Result<(), StoreError> {
+        if let Some(r) = &self.redis {
+            r.join(ns, client, room, false)?;
+        }
         self.conn
             .prepare_cached("DELETE FROM memberships WHERE namespace=?1 AND client=?2 AND room=?3")?
             .execute(params![ns, client, room])?;
@@ -374,6 +419,37 @@ impl Store {
             });
         }
         Ok(out)
+    }
+}
+
+/// Redis mirror (src/hub/redis_clients.rs).
+impl Store {
+    /// Keeps queues and rooms in Redis too, from now on.
+    pub fn mirror_to(&mut self, r: super::redis_clients::RedisClients) {
+        self.redis = Some(r);
+    }
+
+    pub fn redis_mirror(&self) -> Option<&super::redis_clients::RedisClients> {
+        self.redis.as_ref()
+    }
+
+    /// Inserts an event read back from Redis (nothing is written to Redis).
+    pub fn insert_local(&self, m: &Stored) -> Result<(), StoreError> {
+        self.conn
+            .prepare_cached(
+                "INSERT OR IGNORE INTO messages(namespace, client, id, event, data, sender, room, ack_wanted, created_ms, deliveries)
+                 VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10)",
+            )?
+            .execute(params![m.namespace, m.client, i(m.id), m.event, m.data, m.sender, m.room, m.ack_wanted, i(m.created_ms), i(m.deliveries)])?;
+        Ok(())
+    }
+
+    /// Deletes an event that is gone from Redis (acknowledged through another hub).
+    pub fn delete_local(&self, id: u64) -> Result<(), StoreError> {
+        self.conn
+            .prepare_cached("DELETE FROM messages WHERE id=?1")?
+            .execute(params![i(id)])?;
+        Ok(())
     }
 }
 

@@ -123,6 +123,7 @@ pub fn server<W: Write>(out: &mut W, e: &HubEvent, json: bool) -> io::Result<()>
             reason,
             connections,
         } => writeln!(out, "stopped ({reason}) after {connections} connection(s)"),
+        HubEvent::Work(w) => writeln!(out, "{}", w.text()),
     }
 }
 

@@ -6,6 +6,7 @@ pub mod hub;
 pub mod layers;
 pub mod packet;
 pub mod transport;
+pub mod workqueue;
 pub mod ws;
 
 use std::io::{self, Write};

@@ -1,0 +1,156 @@
+//! `wirelab hub ... --queue`: glue from arguments to `crate::hub::workclient` and
+//! `render::workqueue`.
+
+use std::io::{self, Write};
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use serde_json::Value;
+
+use crate::cli::{HubEmitArgs, HubListenArgs};
+use crate::exit::BadInput;
+use crate::hub::protocol::check_name;
+use crate::hub::redis_store::RedisJobs;
+use crate::hub::store::Store;
+use crate::hub::workclient::{enqueue, worker, EnqueueOptions, WorkEvent, WorkSink, WorkerOptions};
+use crate::hub::workqueue::{QueueSummary, Work};
+use crate::render;
+use crate::ws::client::WsUrl;
+
+fn sink(json: bool) -> WorkSink {
+    Arc::new(move |e: WorkEvent| {
+        let mut out = io::stdout().lock();
+        let _ = render::workqueue::client(&mut out, &e, json);
+        let _ = out.flush();
+    })
+}
+
+fn url(s: &str) -> Result<WsUrl> {
+    Ok(WsUrl::parse(s).map_err(|e| BadInput(e.to_string()))?)
+}
+
+fn name(what: &'static str, s: &str) -> Result<()> {
+    check_name(what, s).map_err(|e| BadInput(e.to_string()))?;
+    Ok(())
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")
+}
+
+pub fn worker_cmd(a: HubListenArgs) -> Result<()> {
+    let u = url(&a.url)?;
+    let queue = a.queue.clone().unwrap_or_default();
+    name("queue", &queue)?;
+    if let Some(c) = &a.client {
+        name("client id", c)?;
+    }
+    let opts = WorkerOptions {
+        client: a.client.clone(),
+        queue,
+        prefetch: a.prefetch,
+        count: a.count,
+        timeout: a
+            .timeout
+            .or(a.count.map(|_| 10.0))
+            .map(Duration::from_secs_f64),
+        ack: !a.no_ack,
+        work: Duration::from_millis(a.work_ms),
+    };
+    let sink = sink(a.json);
+    if a.workers == 1 {
+        return runtime()?.block_on(async {
+            let stop = async {
+                let _ = tokio::signal::ctrl_c().await;
+            };
+            worker(&u, &opts, sink, stop)
+                .await
+                .map_err(anyhow::Error::new)
+        });
+    }
+    // Several workers in one process, each its own connection: competing consumers at a glance.
+    let base = a.client.clone().unwrap_or_else(|| "worker".into());
+    runtime()?.block_on(async {
+        let mut set = tokio::task::JoinSet::new();
+        for i in 1..=a.workers {
+            let mut o = opts.clone();
+            o.client = Some(format!("{base}-{i}"));
+            let (u, sink) = (u.clone(), sink.clone());
+            set.spawn(async move {
+                let stop = async {
+                    let _ = tokio::signal::ctrl_c().await;
+                };
+                worker(&u, &o, sink, stop).await
+            });
+        }
+        let mut first_error = None;
+        while let Some(r) = set.join_next().await {
+            if let Ok(Err(e)) = r {
+                first_error.get_or_insert(e);
+            }
+        }
+        match first_error {
+            Some(e) => Err(anyhow::Error::new(e)),
+            None => Ok(()),
+        }
+    })
+}
+
+pub fn enqueue_cmd(a: HubEmitArgs) -> Result<()> {
+    let u = url(&a.url)?;
+    let queue = a.queue.clone().unwrap_or_default();
+    name("queue", &queue)?;
+    name("event name", &a.event)?;
+    let template = a.data.clone().unwrap_or_else(|| "null".into());
+    let data: Vec<Value> = (1..=a.repeat)
+        .map(|n| {
+            let t = template.replace("{n}", &n.to_string());
+            serde_json::from_str(&t).unwrap_or(Value::String(t))
+        })
+        .collect();
+    let opts = EnqueueOptions {
+        client: a.as_client.clone(),
+        queue,
+        event: a.event.clone(),
+        data,
+        timeout: Duration::from_secs_f64(a.timeout),
+        each: a.repeat <= 20 || a.json,
+    };
+    let sink = sink(a.json);
+    runtime()?.block_on(async { enqueue(&u, &opts, sink).await.map_err(anyhow::Error::new) })
+}
+
+/// Work queues in an embedded store, for `hub queue`.
+pub fn summary(store: &Store) -> Result<Vec<QueueSummary>> {
+    Work::summary(store, None).context("cannot read the work queues")
+}
+
+/// `hub queue --store redis://...`
+pub fn redis_queue_cmd(url: &str, json: bool) -> Result<()> {
+    let mut r = RedisJobs::connect(url).with_context(|| format!("cannot reach {url}"))?;
+    let store = Store::open(None, false).context("cannot open an in-memory store")?;
+    let rows = Work::summary(&store, Some(&mut r)).context("cannot read the work queues")?;
+    let mut out = io::stdout().lock();
+    if json {
+        #[derive(serde::Serialize)]
+        struct Out<'a> {
+            store: &'a str,
+            work_queues: &'a [QueueSummary],
+        }
+        render::json_line(
+            &mut out,
+            &Out {
+                store: url,
+                work_queues: &rows,
+            },
+        )?;
+    } else {
+        render::workqueue::queues(&mut out, &rows)?;
+    }
+    out.flush()?;
+    Ok(())
+}

@@ -504,3 +504,25 @@ fn client_queue_survives_offline_and_unacked(kind: Kind) {
     let lines3: Vec<String> = third.lines().map(String::from).collect();
     assert!(hub_common::events(&lines3).is_empty(), "{third}");
 }
+
+#[test]
+fn bad_queue_names_and_store_urls_are_bad_input() {
+    for args in [
+        &["hub", "emit", "ws://127.0.0.1:9/", "x", "--queue", ""][..],
+        &["hub", "listen", "ws://127.0.0.1:9/", "--queue", "bad\nname"][..],
+        &[
+            "hub",
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--store",
+            "http://x",
+        ][..],
+        &["hub", "queue", "--store", "nonsense"][..],
+    ] {
+        let o = hub_common::run(args);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {o:?}");
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(err.contains("queue") || err.contains("--store"), "{err}");
+    }
+}

@@ -123,6 +123,7 @@ macro_rules! on_both_stores {
 }
 
 on_both_stores!(
+    client_queue_survives_offline_and_unacked,
     thousand_jobs_three_consumers_each_once,
     killed_worker_job_goes_to_another,
     dead_letter_after_max_attempts
@@ -453,4 +454,75 @@ fn identified_client_fails_over_to_another_hub_with_its_queue_and_rooms() {
     ok(&["hub", "emit", &ub, "pickup", "P-3", "--room", "vendor-7"]);
     let (status, lines) = d.finish();
     assert!(status.success(), "{lines:#?}");
+}
+
+/// The per-client durable queue (lesson 08) behaves the same on both stores: queued while
+/// offline, redelivered with the same ids until acknowledged, then gone.
+fn client_queue_survives_offline_and_unacked(kind: Kind) {
+    let b = Backend::new(kind);
+    let server = b.serve(&[]);
+    let u = url(&server);
+    ok(&[
+        "hub",
+        "listen",
+        &u,
+        "--client",
+        "d1",
+        "--room",
+        "r",
+        "--timeout",
+        "0.3",
+    ]);
+    for p in ["P-1", "P-2"] {
+        let out = ok(&["hub", "emit", &u, "pickup", p, "--room", "r"]);
+        assert!(out.contains("1 written to the queue"), "{out}");
+    }
+    let first = ok(&[
+        "hub", "listen", &u, "--client", "d1", "--count", "2", "--no-ack", "--json",
+    ]);
+    let lines: Vec<String> = first.lines().map(String::from).collect();
+    let ev = hub_common::events(&lines);
+    assert_eq!(ev.len(), 2, "{first}");
+    assert_eq!(ev[0].2, Value::from("P-1"), "oldest first");
+    let second = ok(&[
+        "hub", "listen", &u, "--client", "d1", "--count", "2", "--json",
+    ]);
+    let lines2: Vec<String> = second.lines().map(String::from).collect();
+    let ids = |l: &[String]| -> Vec<u64> { hub_common::events(l).iter().map(|e| e.0).collect() };
+    assert_eq!(ids(&lines2), ids(&lines), "same ids again");
+    assert!(second.contains(r#""redelivery":true"#), "{second}");
+    let third = ok(&[
+        "hub",
+        "listen",
+        &u,
+        "--client",
+        "d1",
+        "--timeout",
+        "0.5",
+        "--json",
+    ]);
+    let lines3: Vec<String> = third.lines().map(String::from).collect();
+    assert!(hub_common::events(&lines3).is_empty(), "{third}");
+}
+
+#[test]
+fn bad_queue_names_and_store_urls_are_bad_input() {
+    for args in [
+        &["hub", "emit", "ws://127.0.0.1:9/", "x", "--queue", ""][..],
+        &["hub", "listen", "ws://127.0.0.1:9/", "--queue", "bad\nname"][..],
+        &[
+            "hub",
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--store",
+            "http://x",
+        ][..],
+        &["hub", "queue", "--store", "nonsense"][..],
+    ] {
+        let o = hub_common::run(args);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {o:?}");
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(err.contains("queue") || err.contains("--store"), "{err}");
+    }
 }

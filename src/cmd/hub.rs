@@ -58,6 +58,7 @@ fn serve_cmd(a: HubServeArgs) -> Result<()> {
     })?;
     let mut store = store;
     if let Some(url) = &a.store {
+        super::hub_work::check_store_url(url)?;
         let r = crate::hub::redis_clients::RedisClients::connect(url)
             .with_context(|| format!("cannot reach the Redis store {url}"))?;
         store.mirror_to(r);

@@ -129,8 +129,20 @@ pub fn summary(store: &Store) -> Result<Vec<QueueSummary>> {
     Work::summary(store, None).context("cannot read the work queues")
 }
 
+/// A `--store` URL: redis://HOST:PORT (bad input otherwise).
+pub fn check_store_url(url: &str) -> Result<()> {
+    if !(url.starts_with("redis://") && redis::Client::open(url).is_ok()) {
+        return Err(BadInput(format!(
+            "bad --store {url:?}: expected redis://HOST:PORT, e.g. redis://127.0.0.1:6379"
+        ))
+        .into());
+    }
+    Ok(())
+}
+
 /// `hub queue --store redis://...`
 pub fn redis_queue_cmd(url: &str, json: bool) -> Result<()> {
+    check_store_url(url)?;
     let mut r = RedisJobs::connect(url).with_context(|| format!("cannot reach {url}"))?;
     let store = Store::open(None, false).context("cannot open an in-memory store")?;
     let rows = Work::summary(&store, Some(&mut r)).context("cannot read the work queues")?;

@@ -148,3 +148,31 @@ fn tour_runs_every_lesson() {
         assert!(out.contains(&format!("({id})")), "tour skipped {id}");
     }
 }
+
+/// A lesson block that needs redis-server runs against a private one where it is installed,
+/// and is skipped, saying so, where it is not.
+#[test]
+fn lesson_blocks_needing_redis_run_or_say_they_skipped() {
+    common::require("redis-server");
+    let (code, out, err) = run(&["tour", "--only", "work-queue"]);
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert!(
+        out.contains("a private redis-server for this lesson listens on"),
+        "{out}"
+    );
+    assert!(out.contains("worker-b: job #"), "{out}");
+
+    let empty = tempfile::tempdir().expect("tempdir");
+    let out = wirelab()
+        .args(["tour", "--only", "work-queue"])
+        .env("PATH", empty.path())
+        .output()
+        .expect("run");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}");
+    assert!(
+        text.contains("skipped: these steps need redis-server"),
+        "{text}"
+    );
+    assert!(!text.contains("private redis-server"), "{text}");
+}

@@ -21,6 +21,11 @@
 //! of the same host instead, waits until it prints `listening on ADDR`, and replaces ADDR in
 //! the later steps with the real address. A `#` comment line in a block is shown, not run.
 //! Lines of other fenced blocks (```text, ```console) are shown only.
+//!
+//! A block opened with ```` ```sh needs=redis-server ```` runs only where `redis-server` is
+//! installed (the runner says it skipped the block otherwise). For that block the runner starts
+//! a private `redis-server` on a free loopback port and puts its address wherever the steps say
+//! `127.0.0.1:6379`; it stops that server when the lesson ends.
 
 pub mod run;
 
@@ -39,6 +44,8 @@ pub struct Step {
     pub background: bool,
     /// The line as written in the lesson.
     pub line: String,
+    /// A program the step's block needs (```` ```sh needs=PROGRAM ````); skipped without it.
+    pub needs: Option<String>,
 }
 
 /// A piece of a lesson, in order.
@@ -146,6 +153,7 @@ pub fn parse(file: &str, text: &str) -> Result<Lesson, LessonError> {
     let mut blocks = Vec::new();
     let mut prose = String::new();
     let mut steps: Option<Vec<Step>> = None;
+    let mut needs: Option<String> = None;
     for (i, l) in lines {
         let lineno = i + 1;
         if let Some(ref mut s) = steps {
@@ -157,9 +165,12 @@ pub fn parse(file: &str, text: &str) -> Result<Lesson, LessonError> {
                 if t.is_empty() || t.starts_with('#') {
                     continue;
                 }
-                s.push(parse_step(file, lineno, t)?);
+                let mut step = parse_step(file, lineno, t)?;
+                step.needs = needs.clone();
+                s.push(step);
             }
-        } else if l.trim_start() == "```sh" {
+        } else if let Some(n) = sh_fence(l) {
+            needs = n;
             if !prose.trim().is_empty() {
                 blocks.push(Block::Text(std::mem::take(&mut prose)));
             }
@@ -186,6 +197,17 @@ pub fn parse(file: &str, text: &str) -> Result<Lesson, LessonError> {
         blocks,
         source: text.to_string(),
     })
+}
+
+/// For a line opening a runnable block (```` ```sh ```` or ```` ```sh needs=PROGRAM ````), what
+/// the block needs: `Some(None)` for nothing, `Some(Some(program))`; `None` for any other line.
+fn sh_fence(line: &str) -> Option<Option<String>> {
+    let rest = line.trim().strip_prefix("```sh")?;
+    if rest.is_empty() {
+        return Some(None);
+    }
+    let program = rest.trim().strip_prefix("needs=")?;
+    (!program.is_empty()).then(|| Some(program.to_string()))
 }
 
 fn parse_layers(s: &str) -> Option<Vec<u8>> {
@@ -226,6 +248,7 @@ fn parse_step(file: &str, line: usize, text: &str) -> Result<Step, LessonError> 
         args,
         background,
         line: text.to_string(),
+        needs: None,
     })
 }
 
@@ -301,6 +324,16 @@ mod tests {
             vec!["tcp", "send", "127.0.0.1:7007", "two words"]
         );
         assert_eq!(l.blocks.len(), 3);
+    }
+
+    #[test]
+    fn blocks_may_need_a_program() {
+        let text = "---\nid: r\ntitle: R\nlayers: 7\n---\n```sh needs=redis-server\nwirelab layers\n```\n```sh\nwirelab layers\n```\n";
+        let l = parse("r.md", text).unwrap();
+        let needs: Vec<Option<&str>> = l.steps().map(|s| s.needs.as_deref()).collect();
+        assert_eq!(needs, vec![Some("redis-server"), None]);
+        assert_eq!(sh_fence("```shell"), None);
+        assert_eq!(sh_fence("```sh other"), None);
     }
 
     #[test]

@@ -60,6 +60,8 @@ pub fn run<W: Write>(lesson: &Lesson, opts: Options, out: &mut W) -> Result<Outc
         addrs: BTreeMap::new(),
         background: Vec::new(),
         steps_run: 0,
+        redis: None,
+        skipped: Vec::new(),
     };
     let interactive = opts.pause && io::stdin().is_terminal();
     let mut failure = None;
@@ -104,7 +106,25 @@ struct Runner {
     addrs: BTreeMap<String, String>,
     background: Vec<Background>,
     steps_run: usize,
+    /// The private redis-server of a lesson whose steps need one.
+    redis: Option<Child>,
+    /// Programs whose absence was already announced.
+    skipped: Vec<String>,
 }
+
+/// Is `program` an executable file in a directory of `PATH`?
+fn on_path(program: &str) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    std::env::var_os("PATH").is_some_and(|path| {
+        std::env::split_paths(&path).any(|dir| {
+            std::fs::metadata(dir.join(program))
+                .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+        })
+    })
+}
+
+/// Where lessons write the Redis address; the runner puts its private server's there instead.
+const LESSON_REDIS: &str = "127.0.0.1:6379";
 
 /// Foreground children carry this id in messages; background ones their index.
 const FOREGROUND: usize = usize::MAX;
@@ -142,6 +162,23 @@ impl Runner {
     }
 
     fn step<W: Write>(&mut self, step: &Step, out: &mut W) -> Result<()> {
+        if let Some(program) = &step.needs {
+            if !on_path(program) {
+                if !self.skipped.contains(program) {
+                    writeln!(
+                        out,
+                        "\n(skipped: these steps need {program}, which is not installed here; \
+                         on Debian: apt-get install {program})"
+                    )?;
+                    self.skipped.push(program.clone());
+                }
+                writeln!(out, "  skipped $ {}", step.line)?;
+                return Ok(());
+            }
+            if program == "redis-server" {
+                self.start_redis(out)?;
+            }
+        }
         let mut args = self.substitute(&step.args);
         writeln!(out, "\n$ {}", step.line)?;
         self.steps_run += 1;
@@ -226,12 +263,16 @@ impl Runner {
         } else {
             args[i] = format!("{host}:0");
         }
-        let label = args
+        // e.g. "hub serve 127.0.0.1:7022": the address as the lesson wrote it tells two
+        // servers of one kind apart.
+        let mut label = args
             .iter()
             .take_while(|a| !a.starts_with('-'))
             .cloned()
             .collect::<Vec<_>>()
             .join(" ");
+        label.push(' ');
+        label.push_str(&written);
         let id = self.background.len();
         let (child, open) = self.spawn(args, id, &label)?;
         self.background.push(Background {
@@ -268,6 +309,46 @@ impl Runner {
             }
             self.background_msg(bid, msg, out)?;
         }
+    }
+
+    /// Starts the lesson's private redis-server (once) on a free loopback port and waits until
+    /// it answers PING.
+    fn start_redis<W: Write>(&mut self, out: &mut W) -> Result<()> {
+        if self.redis.is_some() {
+            return Ok(());
+        }
+        let port = std::net::TcpListener::bind("127.0.0.1:0")?
+            .local_addr()?
+            .port();
+        let child = Command::new("redis-server")
+            .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+            .args(["--save", "", "--appendonly", "no"])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .context("cannot start redis-server")?;
+        self.redis = Some(child);
+        let addr = format!("127.0.0.1:{port}");
+        let deadline = Instant::now() + READY_TIMEOUT;
+        loop {
+            if redis_answers(&addr) {
+                break;
+            }
+            if Instant::now() > deadline {
+                bail!(
+                    "redis-server on {addr} did not answer PING within {}s",
+                    READY_TIMEOUT.as_secs()
+                );
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        writeln!(
+            out,
+            "\n(a private redis-server for this lesson listens on {addr})"
+        )?;
+        self.addrs.insert(LESSON_REDIS.to_string(), addr);
+        Ok(())
     }
 
     /// Lets each background server finish by itself (servers in lessons are told when to stop,
@@ -314,6 +395,10 @@ impl Runner {
             }
         }
         self.background.clear();
+        if let Some(mut r) = self.redis.take() {
+            let _ = r.kill();
+            let _ = r.wait();
+        }
         match failure {
             Some(f) => Err(anyhow!(f)),
             None => Ok(()),
@@ -321,8 +406,22 @@ impl Runner {
     }
 }
 
+/// Does a Redis server at `addr` answer PING with +PONG?
+fn redis_answers(addr: &str) -> bool {
+    let Ok(mut s) = std::net::TcpStream::connect(addr) else {
+        return false;
+    };
+    let _ = s.set_read_timeout(Some(Duration::from_millis(500)));
+    let mut buf = [0u8; 7];
+    s.write_all(b"PING\r\n").is_ok() && s.read_exact(&mut buf).is_ok() && &buf == b"+PONG\r\n"
+}
+
 impl Drop for Runner {
     fn drop(&mut self) {
+        if let Some(r) = &mut self.redis {
+            let _ = r.kill();
+            let _ = r.wait();
+        }
         for b in &mut self.background {
             let _ = b.child.kill();
             let _ = b.child.wait();

@@ -42,22 +42,7 @@ pub enum Command {
     /// only) its row runs between two network namespaces joined by a veth pair with
     /// `tc netem loss P`, and the kernel's own retransmission count is shown.
     Compare(CompareArgs),
-    /// WebSocket (RFC 6455), hand-rolled: the HTTP/1.1 upgrade handshake and frames.
-    #[command(subcommand)]
-    Ws(WsCommand),
-    /// Event hub: socket.io-style events, rooms, namespaces, acks, and a durable message queue.
-    #[command(subcommand)]
-    Hub(HubCommand),
-    /// The lessons in lessons/: list them, show one, or run its steps.
-    #[command(subcommand)]
-    Lesson(LessonCommand),
-    /// Run every lesson end to end on loopback: servers are started and stopped on free ports.
-    Tour {
-        /// Only these lessons (by id, repeated or comma-separated), in this order.
-        #[arg(long = "only", value_name = "ID", value_delimiter = ',')]
-        only: Vec<String>,
-    },
-    /// Dissect a pcap/pcapng capture or raw hex bytes: every header field, placed on its layer.
+    /// Dissect a pcap/pcapng capture or raw hex bytes: every header field, placed on its layer
     ///
     /// Reads pcap (µs and ns, either byte order) and pcapng (several interfaces; enhanced and
     /// simple packet blocks) as a stream, so memory stays flat. Link types: Ethernet, Linux
@@ -78,6 +63,21 @@ pub enum Command {
     /// after --count packets, after --duration seconds, or on Ctrl-C; --write saves a pcap
     /// file that tshark, tcpdump and Wireshark open.
     Capture(CaptureArgs),
+    /// WebSocket (RFC 6455), hand-rolled: the HTTP/1.1 upgrade handshake and frames.
+    #[command(subcommand)]
+    Ws(WsCommand),
+    /// Event hub: socket.io-style events, rooms, namespaces, acks, and a durable message queue.
+    #[command(subcommand)]
+    Hub(HubCommand),
+    /// The lessons in lessons/: list them, show one, or run its steps.
+    #[command(subcommand)]
+    Lesson(LessonCommand),
+    /// Run every lesson end to end on loopback: servers are started and stopped on free ports.
+    Tour {
+        /// Only these lessons (by id, repeated or comma-separated), in this order.
+        #[arg(long = "only", value_name = "ID", value_delimiter = ',')]
+        only: Vec<String>,
+    },
     /// Print shell completions for SHELL to standard output.
     Completions {
         #[arg(value_enum)]

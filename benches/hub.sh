@@ -18,32 +18,11 @@ events=${EVENTS:-2000}
 messages=${MESSAGES:-20000}
 clients=${CLIENTS:-100}
 rounds=${ROUNDS:-3}
-if ! command -v redis-server >/dev/null 2>&1; then
-  echo "benches/hub.sh: installing redis-server" >&2
-  as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
-  as_root apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq redis-server >/dev/null
-fi
+. benches/lib.sh
+need_debian redis-server
 cargo build --release --quiet --bin wirelab --example hub_bench
 W=target/release/wirelab
 B=target/release/examples/hub_bench
-tmp=$(mktemp -d)
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill -INT "$p" 2>/dev/null || true; done
-  sleep 0.3
-  for p in "${pids[@]}"; do kill -KILL "$p" 2>/dev/null || true; done
-  rm -rf "$tmp"
-}
-trap cleanup EXIT
-
-wait_for() { # file pattern
-  for _ in $(seq 200); do
-    if grep -q "$2" "$1" 2>/dev/null; then return 0; fi
-    sleep 0.05
-  done
-  echo "timed out waiting for '$2' in $1" >&2; cat "$1" >&2; exit 1
-}
 
 "$W" hub serve --listen 127.0.0.1:0 --data "$tmp/hub" --quiet --max-clients 10000 --queue-cap 100000000 >"$tmp/hub.out" 2>&1 &
 pids+=($!)

@@ -15,32 +15,11 @@ cd "$(dirname "$0")/.."
 jobs=${JOBS:-5000}
 rounds=${ROUNDS:-2}
 prefetch=${PREFETCH:-1}
-if ! command -v redis-server >/dev/null 2>&1; then
-  echo "benches/queue.sh: installing redis-server" >&2
-  as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
-  as_root apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq redis-server >/dev/null
-fi
+. benches/lib.sh
+need_debian redis-server
 cargo build --release --quiet --bin wirelab --example queue_bench
 W=target/release/wirelab
 B=target/release/examples/queue_bench
-tmp=$(mktemp -d)
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill -INT "$p" 2>/dev/null || true; done
-  sleep 0.3
-  for p in "${pids[@]}"; do kill -KILL "$p" 2>/dev/null || true; done
-  rm -rf "$tmp"
-}
-trap cleanup EXIT
-
-wait_for() { # file pattern
-  for _ in $(seq 200); do
-    if grep -q "$2" "$1" 2>/dev/null; then return 0; fi
-    sleep 0.05
-  done
-  echo "timed out waiting for '$2' in $1" >&2; cat "$1" >&2; exit 1
-}
 
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 redis-server --bind 127.0.0.1 --port "$port" --save '' --appendonly no --daemonize no \

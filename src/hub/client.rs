@@ -129,36 +129,11 @@ impl Conn {
 
     /// The next hub frame, or `None` after `wait` without one.
     async fn next(&mut self, wait: Duration) -> Result<Option<ServerMsg>, ClientError> {
-        let deadline = Instant::now() + wait;
-        loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            let ev = match tokio::time::timeout(left, self.ws.reader.read_event()).await {
-                Err(_) => return Ok(None),
-                Ok(r) => r.map_err(ClientError::Lost)?,
-            };
-            match ev {
-                Incoming::Message(Message::Text(t)) => {
-                    return ServerMsg::parse(&t)
-                        .map(Some)
-                        .map_err(|e| ClientError::BadFrame(format!("{e}: {t}")))
-                }
-                Incoming::Message(Message::Binary(_)) => {
-                    return Err(ClientError::BadFrame("a binary frame".into()))
-                }
-                Incoming::Ping(p) => {
-                    self.ws.writer.pong(&p).await.map_err(ClientError::Lost)?;
-                }
-                Incoming::Pong(_) => {}
-                Incoming::Close(c) => {
-                    let _ = self.ws.writer.close(c.as_ref()).await;
-                    if let Some(p) = &c {
-                        if p.code == 1013 || p.code == 1008 {
-                            return Err(ClientError::Refused(p.reason.clone()));
-                        }
-                    }
-                    return Err(ClientError::Closed(c));
-                }
-            }
+        match next_text(&mut self.ws, wait).await? {
+            None => Ok(None),
+            Some(t) => ServerMsg::parse(&t)
+                .map(Some)
+                .map_err(|e| ClientError::BadFrame(format!("{e}: {t}"))),
         }
     }
 
@@ -419,4 +394,37 @@ pub async fn emit(url: &WsUrl, opts: &EmitOptions, sink: ClientSink) -> Result<(
     };
     c.bye().await;
     result
+}
+
+/// The next text frame from the hub, or `None` after `wait` without one. Answers pings; a close
+/// from the hub is answered and returned as an error (1008/1013: the hub refused us).
+pub(crate) async fn next_text(
+    ws: &mut TcpWebSocket,
+    wait: Duration,
+) -> Result<Option<String>, ClientError> {
+    let deadline = Instant::now() + wait;
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let ev = match tokio::time::timeout(left, ws.reader.read_event()).await {
+            Err(_) => return Ok(None),
+            Ok(r) => r.map_err(ClientError::Lost)?,
+        };
+        match ev {
+            Incoming::Message(Message::Text(t)) => return Ok(Some(t)),
+            Incoming::Message(Message::Binary(_)) => {
+                return Err(ClientError::BadFrame("a binary frame".into()))
+            }
+            Incoming::Ping(p) => ws.writer.pong(&p).await.map_err(ClientError::Lost)?,
+            Incoming::Pong(_) => {}
+            Incoming::Close(c) => {
+                let _ = ws.writer.close(c.as_ref()).await;
+                if let Some(p) = &c {
+                    if p.code == 1013 || p.code == 1008 {
+                        return Err(ClientError::Refused(p.reason.clone()));
+                    }
+                }
+                return Err(ClientError::Closed(c));
+            }
+        }
+    }
 }

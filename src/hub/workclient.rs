@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 use serde_json::{json, Value};
 
-use super::client::{with_client, ClientError};
+use super::client::{next_text, with_client, ClientError};
 use crate::wire::websocket::ClosePayload;
 use crate::ws::accept::TcpWebSocket;
 use crate::ws::client::{connect, WsUrl};
@@ -94,29 +94,11 @@ async fn open(url: &WsUrl, timeout: Duration) -> Result<TcpWebSocket, ClientErro
 
 /// The next JSON frame, or `None` after `wait` without one.
 async fn next(ws: &mut TcpWebSocket, wait: Duration) -> Result<Option<Value>, ClientError> {
-    let deadline = Instant::now() + wait;
-    loop {
-        let left = deadline.saturating_duration_since(Instant::now());
-        let ev = match tokio::time::timeout(left, ws.reader.read_event()).await {
-            Err(_) => return Ok(None),
-            Ok(r) => r.map_err(ClientError::Lost)?,
-        };
-        match ev {
-            Incoming::Message(Message::Text(t)) => {
-                return serde_json::from_str(&t)
-                    .map(Some)
-                    .map_err(|e| ClientError::BadFrame(format!("{e}: {t}")))
-            }
-            Incoming::Message(Message::Binary(_)) => {
-                return Err(ClientError::BadFrame("a binary frame".into()))
-            }
-            Incoming::Ping(p) => ws.writer.pong(&p).await.map_err(ClientError::Lost)?,
-            Incoming::Pong(_) => {}
-            Incoming::Close(c) => {
-                let _ = ws.writer.close(c.as_ref()).await;
-                return Err(ClientError::Closed(c));
-            }
-        }
+    match next_text(ws, wait).await? {
+        None => Ok(None),
+        Some(t) => serde_json::from_str(&t)
+            .map(Some)
+            .map_err(|e| ClientError::BadFrame(format!("{e}: {t}"))),
     }
 }
 

@@ -19,6 +19,7 @@ use std::time::Duration;
 
 use redis::Value;
 
+use super::redis_store::{items, text};
 use super::store::{StoreError, Stored};
 
 pub struct RedisClients {
@@ -35,22 +36,6 @@ fn stream(ns: &str, client: &str) -> String {
 
 fn rooms_key(ns: &str, client: &str) -> String {
     format!("wirelab:{ns}:rooms:{client}")
-}
-
-fn text(v: &Value) -> Option<String> {
-    match v {
-        Value::BulkString(b) => Some(String::from_utf8_lossy(b).into_owned()),
-        Value::SimpleString(s) => Some(s.clone()),
-        Value::Int(n) => Some(n.to_string()),
-        _ => None,
-    }
-}
-
-fn items(v: &Value) -> &[Value] {
-    match v {
-        Value::Array(a) | Value::Set(a) => a,
-        _ => &[],
-    }
 }
 
 impl RedisClients {

@@ -49,7 +49,8 @@ pub fn dead_key(ns: &str, q: &str) -> String {
     format!("wirelab:{ns}:dead:{q}")
 }
 
-fn text(v: &Value) -> Option<String> {
+/// A Redis reply as text (bulk, simple or integer), if it is one.
+pub(crate) fn text(v: &Value) -> Option<String> {
     match v {
         Value::BulkString(b) => Some(String::from_utf8_lossy(b).into_owned()),
         Value::SimpleString(s) => Some(s.clone()),
@@ -65,7 +66,8 @@ fn int(v: &Value) -> u64 {
     }
 }
 
-fn items(v: &Value) -> &[Value] {
+/// The elements of an array or set reply; empty for anything else.
+pub(crate) fn items(v: &Value) -> &[Value] {
     match v {
         Value::Array(a) => a,
         Value::Set(a) => a,

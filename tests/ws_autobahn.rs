@@ -30,42 +30,11 @@ fn autobahn_fuzzingclient_finds_no_failure() {
         .current_dir(out.path())
         .status()
         .expect("cannot run kosoku");
-    let index = std::fs::read_to_string(out.path().join("index.json")).expect("no index.json");
-    let index: serde_json::Value = serde_json::from_str(&index).unwrap();
-    let cases = index
-        .as_object()
-        .and_then(|agents| agents.values().next())
-        .and_then(|v| v.as_object())
-        .expect("index.json has no agent");
-    let mut counts: BTreeMap<String, usize> = BTreeMap::new();
-    let mut failed = Vec::new();
-    for (id, case) in cases {
-        let b = case["behavior"].as_str().unwrap_or("?").to_string();
-        let c = case["behaviorClose"].as_str().unwrap_or("?").to_string();
-        if !matches!(b.as_str(), "OK" | "NON-STRICT" | "INFORMATIONAL")
-            || !matches!(c.as_str(), "OK" | "NON-STRICT" | "INFORMATIONAL")
-        {
-            failed.push(format!("{id}: behavior {b}, close {c}"));
-        }
-        *counts.entry(b).or_default() += 1;
-    }
-    // Straight to stderr, past the test harness's capture: the summary belongs in CI logs.
-    let mut summary = format!(
-        "Autobahn|Testsuite (kosoku) against wirelab ws serve --echo: {} cases\n",
-        cases.len()
-    );
-    for (b, n) in &counts {
-        summary.push_str(&format!("  {b:<14} {n}\n"));
-    }
-    let _ = std::io::stderr().write_all(summary.as_bytes());
+    let (cases, failed) = read_report(out.path(), "kosoku against wirelab ws serve --echo");
     let st = server.interrupt();
     assert!(st.success(), "ws serve exited with {st} on SIGINT");
     assert!(failed.is_empty(), "failed cases:\n{}", failed.join("\n"));
-    assert_eq!(
-        cases.len(),
-        301,
-        "expected the 301 cases outside sections 12-13"
-    );
+    assert_eq!(cases, 301, "expected the 301 cases outside sections 12-13");
     assert!(status.success(), "kosoku exited with {status}");
 }
 
@@ -127,7 +96,17 @@ async fn autobahn_fuzzingserver_finds_no_failure_in_the_client() {
         .await
         .unwrap();
 
-    let index = std::fs::read_to_string(out.path().join("index.json")).expect("no index.json");
+    let (cases, failed) = read_report(out.path(), "kosoku fuzzingserver against wirelab's client");
+    assert!(failed.is_empty(), "failed cases:\n{}", failed.join("\n"));
+    assert_eq!(cases, 301);
+    assert!(status.success(), "kosoku exited with {status}");
+}
+
+/// Reads kosoku's `index.json` in `dir`, prints the summary per behaviour to stderr (past the
+/// test harness's capture: it belongs in CI logs), and returns the number of cases and the
+/// ones that failed.
+fn read_report(dir: &std::path::Path, title: &str) -> (usize, Vec<String>) {
+    let index = std::fs::read_to_string(dir.join("index.json")).expect("no index.json");
     let index: serde_json::Value = serde_json::from_str(&index).unwrap();
     let cases = index
         .as_object()
@@ -146,15 +125,10 @@ async fn autobahn_fuzzingserver_finds_no_failure_in_the_client() {
         }
         *counts.entry(b).or_default() += 1;
     }
-    let mut summary = format!(
-        "Autobahn|Testsuite (kosoku fuzzingserver) against wirelab's client: {} cases\n",
-        cases.len()
-    );
+    let mut summary = format!("Autobahn|Testsuite ({title}): {} cases\n", cases.len());
     for (b, n) in &counts {
         summary.push_str(&format!("  {b:<14} {n}\n"));
     }
     let _ = std::io::stderr().write_all(summary.as_bytes());
-    assert!(failed.is_empty(), "failed cases:\n{}", failed.join("\n"));
-    assert_eq!(cases.len(), 301);
-    assert!(status.success(), "kosoku exited with {status}");
+    (cases.len(), failed)
 }

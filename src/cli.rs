@@ -172,7 +172,12 @@ pub struct UdpRecvArgs {
     /// Print every datagram as it arrives.
     #[arg(long, short)]
     pub verbose: bool,
-    /// JSON: the final report as one object (with --verbose, one line per datagram first).
+    /// Also report every SECONDS (from the first datagram): received, bitrate, lost, jitter,
+    /// like iperf3's interval lines.
+    #[arg(long, short = 'i', value_name = "SECONDS", value_parser = parse_seconds)]
+    pub interval: Option<f64>,
+    /// JSON: the final report as one object (with --verbose, one line per datagram first;
+    /// with --interval, one line per interval).
     #[arg(long)]
     pub json: bool,
 }
@@ -198,15 +203,22 @@ pub struct UdpSendArgs {
     /// The receiver (HOST:PORT, or a bare PORT on 127.0.0.1).
     #[arg(value_parser = parse_addr)]
     pub addr: SocketAddr,
-    /// How many datagrams to number and send.
-    #[arg(long, short = 'n', default_value_t = 100, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
-    pub count: u64,
+    /// How many datagrams to number and send (default 100; no limit with --duration).
+    #[arg(long, short = 'n', value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    pub count: Option<u64>,
+    /// Send for this many seconds (iperf3's --time), then stop (sooner if --count is reached).
+    #[arg(long, short = 't', value_name = "SECONDS", value_parser = parse_seconds)]
+    pub duration: Option<f64>,
     /// UDP payload size in bytes, header included (24 to 65507).
     #[arg(long, default_value_t = 64, value_name = "BYTES", value_parser = parse_size)]
     pub size: usize,
     /// Datagrams per second (0: as fast as the socket takes them).
     #[arg(long, default_value_t = 10_000, value_name = "PPS")]
     pub rate: u64,
+    /// Target bitrate of UDP payload in bits/s, with K, M or G (iperf3's -b, e.g. 10M):
+    /// sets the datagram rate to BITRATE / (8 × --size).
+    #[arg(long, short = 'b', value_name = "BITRATE", value_parser = parse_bitrate, conflicts_with = "rate")]
+    pub bitrate: Option<u64>,
     #[command(flatten)]
     pub link: LinkArgs,
     /// JSON: the final report as one object.
@@ -535,6 +547,26 @@ pub fn parse_seconds(s: &str) -> Result<f64, String> {
     }
 }
 
+/// A bitrate in bits per second: `800000`, `800K`, `10M`, `1.5G` (powers of 1000, as iperf3).
+pub fn parse_bitrate(s: &str) -> Result<u64, String> {
+    let t = s.trim();
+    let (num, mult) = match t.chars().last().map(|c| c.to_ascii_uppercase()) {
+        Some('K') => (&t[..t.len() - 1], 1e3),
+        Some('M') => (&t[..t.len() - 1], 1e6),
+        Some('G') => (&t[..t.len() - 1], 1e9),
+        _ => (t, 1.0),
+    };
+    let v: f64 = num
+        .parse()
+        .map_err(|_| format!("'{s}' is not a bitrate: expected bits/s such as 800K, 10M or 1G"))?;
+    let bits = v * mult;
+    if bits.is_finite() && (1.0..=100e9).contains(&bits) {
+        Ok(bits.round() as u64)
+    } else {
+        Err(format!("{s} is out of range: from 1 bit/s to 100G"))
+    }
+}
+
 fn parse_size_in(s: &str, max: usize) -> Result<usize, String> {
     let min = crate::wire::probe::HEADER_LEN;
     let v: usize = s
@@ -752,6 +784,15 @@ mod tests {
         let e = parse_addr("nonsense").unwrap_err();
         assert!(e.contains("'nonsense'"), "{e}");
         assert!(parse_addr("99999").is_err());
+    }
+
+    #[test]
+    fn bitrates() {
+        assert_eq!(parse_bitrate("10M"), Ok(10_000_000));
+        assert_eq!(parse_bitrate("1.5k"), Ok(1500));
+        assert_eq!(parse_bitrate("800"), Ok(800));
+        assert!(parse_bitrate("fast").unwrap_err().contains("'fast'"));
+        assert!(parse_bitrate("0").is_err());
     }
 
     #[test]

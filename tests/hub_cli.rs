@@ -206,7 +206,7 @@ fn ack_round_trip_and_ack_timeout() {
         "hub", "emit", &url, "ping", "--room", "r", "--ack", "--json",
     ]);
     assert!(
-        out.contains(r#""kind":"ack_reply""#) && out.contains(r#""data":{"ok":true}"#),
+        out.contains(r#""type":"ack_reply""#) && out.contains(r#""data":{"ok":true}"#),
         "{out}"
     );
     assert!(l.finish().0.success());
@@ -316,11 +316,11 @@ fn json_lines_and_exit_after_idle() {
         .lines()
         .map(|l| serde_json::from_str(l).expect("a JSON line"))
         .collect();
-    assert_eq!(lines[0]["event"], "listening");
+    assert_eq!(lines[0]["type"], "listening");
     assert!(lines[0]["addr"].as_str().unwrap().starts_with("127.0.0.1:"));
     assert!(lines[0]["data"].as_str().unwrap().ends_with("hub.sqlite3"));
     let last = lines.last().unwrap();
-    assert_eq!(last["event"], "stopped");
+    assert_eq!(last["type"], "stopped");
     assert_eq!(last["reason"], "idle (--exit-after-idle)");
 }
 

@@ -86,7 +86,7 @@ fn jobs(lines: &[String]) -> Vec<(String, u64, bool)> {
     lines
         .iter()
         .filter_map(|l| serde_json::from_str::<Value>(l).ok())
-        .filter(|v| v["kind"] == "job")
+        .filter(|v| v["type"] == "job")
         .map(|v| {
             (
                 v["id"].as_str().unwrap_or_default().to_string(),
@@ -202,7 +202,7 @@ fn killed_worker_job_goes_to_another(kind: Kind) {
         "--json",
     ]);
     ok(&["hub", "emit", &u, "resize", "7", "--queue", "jobs"]);
-    let line = slow.wait_line(r#""kind":"job""#);
+    let line = slow.wait_line(r#""type":"job""#);
     let first: Value = serde_json::from_str(&line).unwrap();
     sigkill(&mut slow.child);
     let other = background(&[
@@ -298,7 +298,7 @@ fn two_hubs_on_one_redis_share_a_work_queue_and_survive_a_killed_hub() {
     ]);
     ok(&["hub", "emit", &ua, "resize", "2", "--queue", "jobs"]);
     let mut slow = slow;
-    let first: Value = serde_json::from_str(&slow.wait_line(r#""kind":"job""#)).unwrap();
+    let first: Value = serde_json::from_str(&slow.wait_line(r#""type":"job""#)).unwrap();
     sigkill(&mut hub_a.child);
     let (status, _) = slow.finish();
     assert!(!status.success(), "the worker saw its hub go");

@@ -22,7 +22,7 @@ fn json_out(args: &[&str]) -> Value {
 }
 
 fn events(v: &[Value], name: &str) -> Vec<Value> {
-    v.iter().filter(|e| e["event"] == name).cloned().collect()
+    v.iter().filter(|e| e["type"] == name).cloned().collect()
 }
 
 #[test]
@@ -73,7 +73,7 @@ fn tcp_send_against_ncat_exec_cat() {
     ]);
     let _ = peer.kill();
     let _ = peer.wait();
-    assert_eq!(v["event"], "closed");
+    assert_eq!(v["type"], "closed");
     assert_eq!(v["bytes_sent"], 7);
     assert_eq!(v["bytes_received"], 7);
 }
@@ -138,7 +138,7 @@ fn coalesced_writes_come_back_as_one_stream() {
         "two",
         "three",
     ]);
-    assert_eq!(v["event"], "closed");
+    assert_eq!(v["type"], "closed");
     let ev = srv.finish(10);
     let total: u64 = events(&ev, "read")
         .iter()
@@ -266,12 +266,125 @@ fn udp_recv_stops_after_count_and_after_silence() {
     ]);
     let r = srv.finish(15).pop().expect("report");
     assert_eq!(r["ended"], "count");
-    assert_eq!(r["unique"], 10);
+    assert_eq!(r["distinct"], 10);
 
-    let srv = Server::start(&["udp", "recv", "--timeout", "0.3"]);
-    let r = srv.finish(15).pop().expect("report");
-    assert_eq!(r["ended"], "timeout");
+    // Nothing received is a failure that says so (exit 1), not a report of zeros.
+    let out = wirelab()
+        .args(["udp", "recv", "--listen", "127.0.0.1:0", "--timeout", "0.3"])
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(1));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("stopped (silence for --timeout)"), "{text}");
+    assert!(!text.contains("lost sequence numbers"), "{text}");
+    assert!(!text.contains("p50"), "{text}");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("received nothing: no datagram arrived on 127.0.0.1:"),
+        "{err}"
+    );
+
+    // Everything lost: the end marker says how many were sent.
+    let srv = Server::start(&["udp", "recv", "--timeout", "10"]);
+    json_out(&[
+        "udp",
+        "send",
+        &srv.addr.to_string(),
+        "--count",
+        "5",
+        "--loss",
+        "1",
+        "--json",
+    ]);
+    let (v, status) = srv.finish_status(15);
+    assert_eq!(status.code(), Some(1));
+    let r = v.last().expect("report");
+    assert_eq!(r["type"], "recv_report");
     assert_eq!(r["received"], 0);
+    assert_eq!(r["lost"], 5);
+    assert_eq!(r["loss_pct"], 100.0);
+}
+
+/// The jitter in the report is RFC 3550's, computed by hand here from the same timestamps
+/// (each datagram's send and arrival ns in the --verbose lines), for a seeded lossy run.
+#[test]
+fn udp_recv_jitter_matches_a_hand_computation() {
+    let srv = Server::start(&["udp", "recv", "--timeout", "10", "--verbose"]);
+    let s = json_out(&[
+        "udp",
+        "send",
+        &srv.addr.to_string(),
+        "--count",
+        "400",
+        "--rate",
+        "4000",
+        "--loss",
+        "0.1",
+        "--reorder",
+        "0.05",
+        "--duplicate",
+        "0.05",
+        "--seed",
+        "11",
+        "--json",
+    ]);
+    let v = srv.finish(15);
+    let arrivals: Vec<&Value> = v.iter().filter(|e| e["type"] == "datagram").collect();
+    assert_eq!(arrivals.len() as u64, s["on_wire"].as_u64().unwrap());
+    let (mut j, mut prev): (f64, Option<f64>) = (0.0, None);
+    for a in &arrivals {
+        let transit = a["recv_ns"].as_u64().unwrap() as f64 - a["sent_ns"].as_u64().unwrap() as f64;
+        if let Some(p) = prev {
+            j += ((transit - p).abs() - j) / 16.0;
+        }
+        prev = Some(transit);
+    }
+    let r = v.last().unwrap();
+    assert_eq!(r["type"], "recv_report");
+    let got = r["jitter_ms"].as_f64().unwrap();
+    assert!(
+        (got - j / 1e6).abs() <= 0.0005 + 1e-9,
+        "report {got} ms, by hand {} ms",
+        j / 1e6
+    );
+    // Loss is the link's drops only: reordering and duplicates are counted apart.
+    assert_eq!(r["lost"], s["dropped"]);
+    assert_eq!(r["duplicated"], s["duplicated"]);
+    let pct = s["dropped"].as_f64().unwrap() * 100.0 / 400.0;
+    assert!((r["loss_pct"].as_f64().unwrap() - pct).abs() < 0.001, "{r}");
+    assert!(r["bitrate_mbps"].as_f64().unwrap() > 0.0);
+}
+
+/// iperf3-style: --duration and --bitrate on the sender, --interval lines on the receiver
+/// whose counts add up to the report.
+#[test]
+fn udp_duration_bitrate_and_intervals() {
+    let srv = Server::start(&["udp", "recv", "--timeout", "10", "--interval", "0.25"]);
+    let s = json_out(&[
+        "udp",
+        "send",
+        &srv.addr.to_string(),
+        "--duration",
+        "1",
+        "--bitrate",
+        "256K",
+        "--size",
+        "64",
+        "--loss",
+        "0.1",
+        "--json",
+    ]);
+    // 256 kbit/s of 64-byte datagrams is 500 datagrams/s, for one second.
+    let sent = s["sent"].as_u64().unwrap();
+    assert!((450..=510).contains(&sent), "{s}");
+    let v = srv.finish(15);
+    let iv: Vec<&Value> = v.iter().filter(|e| e["type"] == "interval").collect();
+    assert!((3..=6).contains(&iv.len()), "{iv:?}");
+    let r = v.last().unwrap();
+    let sum = |k: &str| iv.iter().map(|i| i[k].as_u64().unwrap()).sum::<u64>();
+    assert_eq!(sum("received"), r["received"].as_u64().unwrap());
+    assert_eq!(sum("lost"), r["lost"].as_u64().unwrap());
+    assert!(iv[0]["bitrate_mbps"].as_f64().unwrap() > 0.1, "{:?}", iv[0]);
 }
 
 #[test]

@@ -143,12 +143,12 @@ fn wirelab_cli_against_python_server() {
         .collect();
     let received: Vec<&str> = events
         .iter()
-        .filter(|e| e["event"] == "message" && e["direction"] == "in")
+        .filter(|e| e["type"] == "message" && e["direction"] == "in")
         .map(|e| e["preview"].as_str().unwrap())
         .collect();
     assert_eq!(received, ["\"hello\"", "\"κόσμε\""]);
-    assert!(events.iter().any(|e| e["event"] == "pong"), "no pong event");
-    let closed = events.iter().find(|e| e["event"] == "closed").unwrap();
+    assert!(events.iter().any(|e| e["type"] == "pong"), "no pong event");
+    let closed = events.iter().find(|e| e["type"] == "closed").unwrap();
     assert_eq!(closed["initiator"], "us");
     assert_eq!(closed["code"], 4002);
     assert_eq!(server.wait_line("closed"), "closed 4002 cli");
@@ -170,7 +170,7 @@ fn wirelab_cli_against_python_server() {
     let big_in = text
         .lines()
         .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
-        .find(|e| e["event"] == "message" && e["direction"] == "in")
+        .find(|e| e["type"] == "message" && e["direction"] == "in")
         .expect("no echo of the 1 MiB message");
     assert_eq!(big_in["len"], 1 << 20);
 }

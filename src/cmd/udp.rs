@@ -25,9 +25,10 @@ fn recv(a: UdpRecvArgs) -> Result<()> {
     let addr = sock.local_addr()?;
     let mut out = io::stdout().lock();
     if a.json {
-        render::json_line(
+        render::json_typed(
             &mut out,
-            &serde_json::json!({"event": "listening", "addr": addr.to_string()}),
+            "listening",
+            &serde_json::json!({"addr": addr.to_string()}),
         )?;
     } else {
         writeln!(out, "udp recv: listening on {addr}")?;
@@ -36,41 +37,83 @@ fn recv(a: UdpRecvArgs) -> Result<()> {
     let cfg = RecvConfig {
         count: a.count,
         timeout: Duration::from_secs_f64(a.timeout),
+        interval: a.interval.map(Duration::from_secs_f64),
     };
-    let mut write_err = None;
-    let report = udp::recv(&sock, &cfg, |arr| {
-        if !a.verbose {
-            return;
+    let write_err = std::cell::RefCell::new(None);
+    let out = std::cell::RefCell::new(out);
+    let emit = |f: &dyn Fn(&mut io::StdoutLock<'static>) -> io::Result<()>| {
+        let o = &mut *out.borrow_mut();
+        if let Err(e) = f(o).and_then(|_| o.flush()) {
+            write_err.borrow_mut().get_or_insert(e);
         }
-        let r = if a.json {
-            render::json_line(&mut out, arr)
-        } else {
-            render::transport::arrival(&mut out, arr)
-        };
-        if let Err(e) = r {
-            write_err.get_or_insert(e);
-        }
-    })
+    };
+    let report = udp::recv_with(
+        &sock,
+        &cfg,
+        |arr| {
+            if a.verbose {
+                emit(&|o| {
+                    if a.json {
+                        render::json_typed(o, "datagram", arr)
+                    } else {
+                        render::transport::arrival(o, arr)
+                    }
+                });
+            }
+        },
+        |i| {
+            emit(&|o| {
+                if a.json {
+                    render::json_typed(o, "interval", i)
+                } else {
+                    render::transport::interval(o, i)
+                }
+            })
+        },
+    )
     .with_context(|| format!("udp recv on {addr}"))?;
-    if let Some(e) = write_err {
+    if let Some(e) = write_err.into_inner() {
         return Err(e.into());
     }
+    let mut out = out.into_inner();
     if a.json {
-        render::json_line(&mut out, &report)?;
+        render::json_typed(&mut out, "recv_report", &report)?;
     } else {
         render::transport::recv_report(&mut out, &report)?;
     }
     out.flush()?;
+    if report.received == 0 {
+        let sent = if report.expected_from_sender {
+            format!(
+                " (the sender's end marker says {} were sent: the link lost them all)",
+                report.expected
+            )
+        } else {
+            String::new()
+        };
+        return Err(anyhow::anyhow!(
+            "received nothing: no datagram arrived on {addr}{sent}"
+        ));
+    }
     Ok(())
 }
 
 fn send(a: UdpSendArgs) -> Result<()> {
     interrupt::install();
+    // --bitrate picks the datagram rate; --duration lifts the default count.
+    let rate = match a.bitrate {
+        Some(b) => (b / (8 * a.size as u64)).max(1),
+        None => a.rate,
+    };
+    let count = a
+        .count
+        .unwrap_or(if a.duration.is_some() { u64::MAX } else { 100 });
     let cfg = SendConfig {
         addr: a.addr,
-        count: a.count,
+        count,
         size: a.size,
-        rate: a.rate,
+        rate,
+        duration: a.duration.map(Duration::from_secs_f64),
         link: LinkConfig {
             loss: a.link.loss,
             reorder: a.link.reorder,
@@ -78,8 +121,8 @@ fn send(a: UdpSendArgs) -> Result<()> {
             seed: a.link.seed,
         },
     };
-    let bar = if io::stderr().is_terminal() && a.count >= 10_000 {
-        indicatif::ProgressBar::new(a.count)
+    let bar = if io::stderr().is_terminal() && count >= 10_000 && count != u64::MAX {
+        indicatif::ProgressBar::new(count)
     } else {
         indicatif::ProgressBar::hidden()
     };
@@ -88,7 +131,7 @@ fn send(a: UdpSendArgs) -> Result<()> {
     bar.finish_and_clear();
     let mut out = io::stdout().lock();
     if a.json {
-        render::json_line(&mut out, &report)?;
+        render::json_typed(&mut out, "send_report", &report)?;
     } else {
         render::transport::send_report(&mut out, &report)?;
     }

@@ -37,7 +37,7 @@ pub enum ClientError {
 
 /// What a client saw.
 #[derive(Debug, Clone, Serialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
+#[serde(tag = "type", rename_all = "snake_case")]
 pub enum ClientEvent {
     Welcome {
         namespace: String,

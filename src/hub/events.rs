@@ -3,7 +3,7 @@
 use serde::Serialize;
 
 #[derive(Debug, Clone, Serialize)]
-#[serde(tag = "event", rename_all = "snake_case")]
+#[serde(tag = "type", rename_all = "snake_case")]
 pub enum HubEvent {
     Listening {
         addr: String,

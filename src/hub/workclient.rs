@@ -15,7 +15,7 @@ use crate::ws::conn::{Config, Incoming, Message};
 
 /// What a work-queue client saw.
 #[derive(Debug, Clone, Serialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
+#[serde(tag = "type", rename_all = "snake_case")]
 pub enum WorkEvent {
     /// Joined the consumer group: jobs come from now on.
     Ready {

@@ -469,7 +469,7 @@ pub fn listening_addr(line: &str) -> Option<String> {
         return rest.split_whitespace().next().map(str::to_string);
     }
     let v: serde_json::Value = serde_json::from_str(line).ok()?;
-    if v.get("event")?.as_str()? == "listening" {
+    if v.get("type")?.as_str()? == "listening" {
         return v.get("addr")?.as_str().map(str::to_string);
     }
     None
@@ -486,10 +486,10 @@ mod tests {
             Some("127.0.0.1:4242")
         );
         assert_eq!(
-            listening_addr(r#"{"event":"listening","addr":"[::1]:9"}"#).as_deref(),
+            listening_addr(r#"{"type":"listening","addr":"[::1]:9"}"#).as_deref(),
             Some("[::1]:9")
         );
         assert_eq!(listening_addr("accepted 127.0.0.1:5"), None);
-        assert_eq!(listening_addr(r#"{"event":"accepted"}"#), None);
+        assert_eq!(listening_addr(r#"{"type":"accepted"}"#), None);
     }
 }

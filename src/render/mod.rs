@@ -23,8 +23,131 @@ pub fn table(header: &[&str]) -> Table {
     t
 }
 
-/// One JSON value on one line.
+/// One JSON value on one line, its measurements rounded (see [`Rounding`]).
 pub fn json_line<W: Write, T: Serialize>(out: &mut W, value: &T) -> io::Result<()> {
-    serde_json::to_writer(&mut *out, value).map_err(io::Error::other)?;
+    let mut ser = serde_json::Serializer::with_formatter(&mut *out, Rounding::default());
+    value.serialize(&mut ser).map_err(io::Error::other)?;
     out.write_all(b"\n")
+}
+
+/// One JSON object on one line with `"type": kind` first (docs/json.md: every object a
+/// command prints says what it is). `value` must serialize as an object.
+pub fn json_typed<W: Write, T: Serialize>(out: &mut W, kind: &str, value: &T) -> io::Result<()> {
+    let mut body = Vec::new();
+    let mut ser = serde_json::Serializer::with_formatter(&mut body, Rounding::default());
+    value.serialize(&mut ser).map_err(io::Error::other)?;
+    let rest = body
+        .strip_prefix(b"{")
+        .ok_or_else(|| io::Error::other("json_typed: not an object"))?;
+    out.write_all(b"{\"type\":")?;
+    serde_json::to_writer(&mut *out, kind).map_err(io::Error::other)?;
+    if rest != b"}" {
+        out.write_all(b",")?;
+    }
+    out.write_all(rest)?;
+    out.write_all(b"\n")
+}
+
+/// Decimals a measurement is worth, by the unit its key ends in: milliseconds to the
+/// microsecond, seconds to the microsecond, rates and percentages to 3, packets/s to 1.
+fn decimals_for(key: &str) -> Option<i32> {
+    if key.ends_with("_ms") || key.ends_with("_mbps") || key.ends_with("_pct") {
+        Some(3)
+    } else if key.ends_with("_s") {
+        Some(6)
+    } else if key.ends_with("_pps") {
+        Some(1)
+    } else {
+        None
+    }
+}
+
+/// A JSON formatter that rounds every float under a key with a unit (`rtt_ms`,
+/// `goodput_mbps`, `rate_pps`, ...) to what it measures: `0.145`, not `0.14540199999999998`.
+/// Keys keep their order; nothing is parsed twice.
+#[derive(Default)]
+pub struct Rounding {
+    key: String,
+    in_key: bool,
+}
+
+impl serde_json::ser::Formatter for Rounding {
+    fn begin_object_key<W: ?Sized + Write>(&mut self, w: &mut W, first: bool) -> io::Result<()> {
+        self.key.clear();
+        self.in_key = true;
+        if first {
+            Ok(())
+        } else {
+            w.write_all(b",")
+        }
+    }
+
+    fn end_object_key<W: ?Sized + Write>(&mut self, _w: &mut W) -> io::Result<()> {
+        self.in_key = false;
+        Ok(())
+    }
+
+    fn write_string_fragment<W: ?Sized + Write>(&mut self, w: &mut W, s: &str) -> io::Result<()> {
+        if self.in_key {
+            self.key.push_str(s);
+        }
+        w.write_all(s.as_bytes())
+    }
+
+    fn write_f64<W: ?Sized + Write>(&mut self, w: &mut W, v: f64) -> io::Result<()> {
+        let v = match decimals_for(&self.key) {
+            Some(d) => {
+                let p = 10f64.powi(d);
+                (v * p).round() / p
+            }
+            None => v,
+        };
+        w.write_all(float_text(v).as_bytes())
+    }
+}
+
+/// `v` as serde_json writes a float (shortest round-trip form, `1.0` for whole numbers).
+fn float_text(v: f64) -> String {
+    serde_json::Number::from_f64(v)
+        .map(|n| n.to_string())
+        .unwrap_or_else(|| "null".into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn measurements_are_rounded_and_typed() {
+        let mut out = Vec::new();
+        #[derive(Serialize)]
+        struct Row {
+            goodput_mbps: f64,
+        }
+        #[derive(Serialize)]
+        struct R {
+            rtt_ms: f64,
+            n: f64,
+            rows: Vec<Row>,
+            rate_pps: f64,
+            waited_s: f64,
+        }
+        let v = R {
+            rtt_ms: 0.14540199999999998,
+            n: 0.123456789,
+            rows: vec![Row {
+                goodput_mbps: 1.23456,
+            }],
+            rate_pps: 9999.96,
+            waited_s: 5.0,
+        };
+        json_typed(&mut out, "report", &v).unwrap();
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "{\"type\":\"report\",\"rtt_ms\":0.145,\"n\":0.123456789,\"rows\":[{\"goodput_mbps\":1.235}],\"rate_pps\":10000.0,\"waited_s\":5.0}\n"
+        );
+        let mut out = Vec::new();
+        json_typed(&mut out, "empty", &serde_json::json!({})).unwrap();
+        assert_eq!(out, b"{\"type\":\"empty\"}\n");
+    }
 }

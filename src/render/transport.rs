@@ -6,7 +6,7 @@ use super::hexdump;
 use crate::transport::compare::Comparison;
 use crate::transport::tcp_client::{ClientEvent, TcpInfo};
 use crate::transport::tcp_echo::{PeerEnd, TcpEvent};
-use crate::transport::udp::{Arrival, Ended, RecvReport, SendReport};
+use crate::transport::udp::{Arrival, Ended, Interval, RecvReport, SendReport};
 
 fn plural(n: u64, one: &str) -> String {
     if n == 1 {
@@ -221,12 +221,13 @@ fn tcp_info<W: Write>(out: &mut W, i: &TcpInfo) -> io::Result<()> {
 pub fn send_report<W: Write>(out: &mut W, r: &SendReport) -> io::Result<()> {
     writeln!(
         out,
-        "udp send: {} of {} bytes to {} in {:.1} ms ({:.0} datagrams/s)",
+        "udp send: {} of {} bytes to {} in {:.1} ms ({:.0} datagrams/s, {:.3} Mbit/s)",
         plural(r.sent, "datagram"),
         r.size,
         r.to,
         r.elapsed_ms,
-        r.rate_pps
+        r.rate_pps,
+        r.bitrate_mbps
     )?;
     writeln!(
         out,
@@ -271,6 +272,22 @@ pub fn arrival<W: Write>(out: &mut W, a: &Arrival) -> io::Result<()> {
     )
 }
 
+/// One `--interval` line, shaped like iperf3's server side.
+pub fn interval<W: Write>(out: &mut W, i: &Interval) -> io::Result<()> {
+    writeln!(
+        out,
+        "{:>13} s  {:>6} datagrams  {:>9} bytes  {:>9.3} Mbit/s  jitter {:.3} ms  lost {}  out of order {}  duplicated {}",
+        format!("{:.2}-{:.2}", i.start_s, i.end_s),
+        i.received,
+        i.bytes,
+        i.bitrate_mbps,
+        i.jitter_ms,
+        i.lost,
+        i.out_of_order,
+        i.duplicated
+    )
+}
+
 pub fn recv_report<W: Write>(out: &mut W, r: &RecvReport) -> io::Result<()> {
     let why = match r.ended {
         Ended::Count => "got --count datagrams",
@@ -279,6 +296,9 @@ pub fn recv_report<W: Write>(out: &mut W, r: &RecvReport) -> io::Result<()> {
         Ended::Interrupted => "interrupted",
     };
     writeln!(out, "udp recv on {}: stopped ({why})", r.listen)?;
+    if r.received == 0 {
+        return Ok(());
+    }
     let source = if r.expected_from_sender {
         "as the sender's end marker says"
     } else {
@@ -288,7 +308,7 @@ pub fn recv_report<W: Write>(out: &mut W, r: &RecvReport) -> io::Result<()> {
     let rows = [
         ("expected", r.expected, source),
         ("received", r.received, "duplicates included"),
-        ("distinct", r.unique, ""),
+        ("distinct", r.distinct, ""),
         ("lost", r.lost, "never arrived; nobody resent them"),
         ("duplicated", r.duplicated, "arrived more than once"),
         (
@@ -301,6 +321,16 @@ pub fn recv_report<W: Write>(out: &mut W, r: &RecvReport) -> io::Result<()> {
         t.add_row(vec![k.to_string(), v.to_string(), m.to_string()]);
     }
     writeln!(out, "{t}")?;
+    writeln!(
+        out,
+        "loss {:.3}% ({} of {}), jitter {:.3} ms (RFC 3550, as iperf3), bitrate {:.3} Mbit/s",
+        r.loss_pct, r.lost, r.expected, r.jitter_ms, r.bitrate_mbps
+    )?;
+    writeln!(
+        out,
+        "out-of-order and duplicate datagrams are counted apart from loss: a late datagram \
+         is not lost (iperf3 counts it lost, then takes it back)"
+    )?;
     writeln!(out, "lost sequence numbers: {}", ranges(&r.lost_seqs, 20))?;
     writeln!(
         out,

@@ -166,6 +166,7 @@ fn udp_row(cfg: CompareConfig, link: LinkConfig) -> io::Result<Row> {
             &RecvConfig {
                 count: None,
                 timeout: Duration::from_secs(5),
+                interval: None,
             },
             |_| {},
         )
@@ -178,6 +179,7 @@ fn udp_row(cfg: CompareConfig, link: LinkConfig) -> io::Result<Row> {
             size: cfg.size,
             rate: cfg.rate,
             link,
+            duration: None,
         },
         |_| {},
     )?;
@@ -185,7 +187,7 @@ fn udp_row(cfg: CompareConfig, link: LinkConfig) -> io::Result<Row> {
         .join()
         .map_err(|_| io::Error::other("receiver thread panicked"))??;
     let elapsed = started.elapsed();
-    let mut row = row("udp", s.sent, r.unique, cfg.size, r.latency, elapsed);
+    let mut row = row("udp", s.sent, r.distinct, cfg.size, r.latency, elapsed);
     row.lost = r.lost;
     row.duplicated = r.duplicated;
     row.out_of_order = r.out_of_order;

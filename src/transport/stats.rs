@@ -29,6 +29,33 @@ pub fn percentiles(samples_ns: &mut [u64]) -> Percentiles {
     }
 }
 
+/// Interarrival jitter as RFC 3550 §6.4.1 defines it and iperf3 computes it for UDP: for each
+/// datagram in arrival order, D is the change in transit time (arrival minus the sender's
+/// timestamp) from the datagram before, and J += (|D| − J) / 16. A constant clock offset
+/// between sender and receiver cancels out in D.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Jitter {
+    prev_transit_ns: Option<i128>,
+    j_ns: f64,
+}
+
+impl Jitter {
+    /// Adds one arrival: the sender's timestamp and the receiver's clock, in ns.
+    pub fn add(&mut self, sent_ns: u64, recv_ns: u64) {
+        let transit = i128::from(recv_ns) - i128::from(sent_ns);
+        if let Some(prev) = self.prev_transit_ns {
+            let d = (transit - prev).abs() as f64;
+            self.j_ns += (d - self.j_ns) / 16.0;
+        }
+        self.prev_transit_ns = Some(transit);
+    }
+
+    /// The current estimate, in ms.
+    pub fn ms(&self) -> f64 {
+        self.j_ns / 1e6
+    }
+}
+
 /// Sorted, distinct numbers as inclusive ranges: `[1,2,3,7]` -> `[[1,3],[7,7]]`.
 pub fn ranges(sorted: &[u64]) -> Vec<[u64; 2]> {
     let mut out: Vec<[u64; 2]> = Vec::new();
@@ -78,6 +105,26 @@ mod tests {
         );
         assert_eq!(percentiles(&mut []), Percentiles::default());
         assert_eq!(percentiles(&mut [3_000_000]).p50_ms, 3.0);
+    }
+
+    /// By hand: transits 1.0, 1.5, 1.0, 2.0 ms. D = 0.5, 0.5, 1.0 ms, so
+    /// J = 0.5/16 = 0.03125; J += (0.5 − 0.03125)/16 → 0.060546875;
+    /// J += (1.0 − 0.060546875)/16 → 0.119262695... ms.
+    #[test]
+    fn jitter_by_hand() {
+        let mut j = Jitter::default();
+        for (i, transit_us) in [1000u64, 1500, 1000, 2000].into_iter().enumerate() {
+            let sent = 1_000_000_000 + i as u64 * 10_000_000;
+            j.add(sent, sent + transit_us * 1000);
+        }
+        let want = 0.060546875 + (1.0 - 0.060546875) / 16.0;
+        assert!((j.ms() - want).abs() < 1e-12, "{} vs {want}", j.ms());
+        assert_eq!(Jitter::default().ms(), 0.0);
+        // A clock offset (receiver behind the sender) changes nothing.
+        let mut k = Jitter::default();
+        k.add(5_000_000, 1_000_000);
+        k.add(6_000_000, 2_500_000);
+        assert!((k.ms() - 0.5 / 16.0).abs() < 1e-12);
     }
 
     #[test]

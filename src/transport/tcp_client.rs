@@ -73,7 +73,7 @@ pub struct SendConfig {
 
 /// What the client saw, in order.
 #[derive(Debug, Clone, Serialize)]
-#[serde(tag = "event", rename_all = "snake_case")]
+#[serde(tag = "type", rename_all = "snake_case")]
 pub enum ClientEvent {
     /// `connect()` returned: SYN sent, SYN-ACK received, ACK sent.
     Connected {

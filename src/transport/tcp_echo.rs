@@ -31,7 +31,7 @@ fn as_hex<S: Serializer>(b: &[u8], s: S) -> Result<S::Ok, S::Error> {
 
 /// What the echo server saw, in order, per connection.
 #[derive(Debug, Clone, Serialize)]
-#[serde(tag = "event", rename_all = "snake_case")]
+#[serde(tag = "type", rename_all = "snake_case")]
 pub enum TcpEvent {
     Listening {
         addr: SocketAddr,

@@ -48,6 +48,8 @@ pub struct SendConfig {
     /// Datagrams per second; 0 for as fast as possible.
     pub rate: u64,
     pub link: LinkConfig,
+    /// Stop numbering after this long (iperf3's `--time`), even before `count`.
+    pub duration: Option<Duration>,
 }
 
 /// The sender's report.
@@ -72,6 +74,8 @@ pub struct SendReport {
     pub refused: u64,
     pub elapsed_ms: f64,
     pub rate_pps: f64,
+    /// UDP payload numbered per second, in Mbit/s.
+    pub bitrate_mbps: f64,
 }
 
 /// Sends `cfg.count` numbered datagrams, then the end marker (three times, past the link).
@@ -108,7 +112,7 @@ pub fn send(cfg: &SendConfig, mut progress: impl FnMut(u64)) -> io::Result<SendR
         if seq % step == 0 {
             progress(seq);
         }
-        if interrupt::requested() {
+        if interrupt::requested() || cfg.duration.is_some_and(|d| start.elapsed() >= d) {
             break;
         }
     }
@@ -142,6 +146,7 @@ pub fn send(cfg: &SendConfig, mut progress: impl FnMut(u64)) -> io::Result<SendR
         refused,
         elapsed_ms: elapsed.as_secs_f64() * 1e3,
         rate_pps: numbered as f64 / elapsed.as_secs_f64().max(1e-9),
+        bitrate_mbps: mbps(numbered * cfg.size as u64, elapsed),
     })
 }
 
@@ -252,6 +257,8 @@ pub struct RecvConfig {
     pub count: Option<u64>,
     /// Stop after this much silence.
     pub timeout: Duration,
+    /// Report every this often (iperf3's `--interval`), counted from the first datagram.
+    pub interval: Option<Duration>,
 }
 
 /// One datagram as the receiver saw it.
@@ -261,8 +268,30 @@ pub struct Arrival {
     pub bytes: usize,
     pub from: String,
     pub latency_ms: f64,
+    /// The sender's timestamp and our clock at arrival, ns since the Unix epoch: the two
+    /// numbers the jitter is computed from.
+    pub sent_ns: u64,
+    pub recv_ns: u64,
     pub duplicate: bool,
     pub out_of_order: bool,
+}
+
+/// One `--interval` line: what arrived between `start_s` and `end_s` (seconds since the
+/// first datagram).
+#[derive(Debug, Clone, Serialize)]
+pub struct Interval {
+    pub start_s: f64,
+    pub end_s: f64,
+    /// Datagrams that arrived, duplicates included.
+    pub received: u64,
+    pub bytes: u64,
+    pub bitrate_mbps: f64,
+    /// Sequence numbers skipped over in this interval that had not arrived by its end.
+    pub lost: u64,
+    pub out_of_order: u64,
+    pub duplicated: u64,
+    /// The running jitter estimate at the end of the interval.
+    pub jitter_ms: f64,
 }
 
 /// Why the receiver stopped.
@@ -282,15 +311,21 @@ pub struct RecvReport {
     /// Datagrams that arrived, duplicates included.
     pub received: u64,
     /// Distinct sequence numbers that arrived.
-    pub unique: u64,
+    pub distinct: u64,
     /// How many were numbered: from the sender's end marker, else the highest seen + 1.
     pub expected: u64,
     /// True when `expected` came from the sender's end marker.
     pub expected_from_sender: bool,
     pub lost: u64,
+    /// `lost` as a percentage of `expected` (out-of-order and duplicates are not loss).
+    pub loss_pct: f64,
     pub duplicated: u64,
     /// Arrived after a higher sequence number had already arrived.
     pub out_of_order: u64,
+    /// RFC 3550 interarrival jitter over every arrival, as iperf3 computes it.
+    pub jitter_ms: f64,
+    /// Bytes of UDP payload received, per second from first to last arrival, in Mbit/s.
+    pub bitrate_mbps: f64,
     /// Datagrams that were not wirelab probes.
     pub invalid: u64,
     pub lost_seqs: Vec<[u64; 2]>,
@@ -305,7 +340,35 @@ pub struct RecvReport {
 pub fn recv(
     sock: &UdpSocket,
     cfg: &RecvConfig,
+    on_arrival: impl FnMut(&Arrival),
+) -> io::Result<RecvReport> {
+    recv_with(sock, cfg, on_arrival, |_| {})
+}
+
+fn mbps(bytes: u64, d: Duration) -> f64 {
+    if d.is_zero() {
+        return 0.0;
+    }
+    bytes as f64 * 8.0 / d.as_secs_f64() / 1e6
+}
+
+/// Counts for one `--interval`.
+#[derive(Default)]
+struct Tally {
+    received: u64,
+    bytes: u64,
+    out_of_order: u64,
+    duplicated: u64,
+    /// Distinct new sequence numbers.
+    distinct: u64,
+}
+
+/// [`recv`], also calling `on_interval` every `cfg.interval`.
+pub fn recv_with(
+    sock: &UdpSocket,
+    cfg: &RecvConfig,
     mut on_arrival: impl FnMut(&Arrival),
+    mut on_interval: impl FnMut(&Interval),
 ) -> io::Result<RecvReport> {
     let listen = sock.local_addr()?.to_string();
     sock.set_read_timeout(Some(Duration::from_millis(100)))?;
@@ -315,11 +378,55 @@ pub fn recv(
     let mut highest: Option<u64> = None;
     let mut end_marker: Option<u64> = None;
     let mut latencies = Vec::new();
+    let mut jitter = stats::Jitter::default();
     let mut first: Option<Instant> = None;
+    let mut last_arrival: Option<Instant> = None;
     let mut last_heard = Instant::now();
+    let mut tally = Tally::default();
+    // Sequence numbers spanned (highest + 1) when the last interval closed.
+    let mut span_before = 0u64;
+    let mut interval_no = 0u32;
+    let mut close_interval = |tally: &mut Tally,
+                              span_now: u64,
+                              start: f64,
+                              end: f64,
+                              jitter_ms: f64,
+                              span_before: &mut u64| {
+        let new_span = span_now.saturating_sub(*span_before);
+        let i = Interval {
+            start_s: start,
+            end_s: end,
+            received: tally.received,
+            bytes: tally.bytes,
+            bitrate_mbps: mbps(tally.bytes, Duration::from_secs_f64((end - start).max(0.0))),
+            lost: new_span.saturating_sub(tally.distinct),
+            out_of_order: tally.out_of_order,
+            duplicated: tally.duplicated,
+            jitter_ms,
+        };
+        *span_before = span_now;
+        *tally = Tally::default();
+        on_interval(&i);
+    };
     let ended = loop {
         if interrupt::requested() {
             break Ended::Interrupted;
+        }
+        if let (Some(every), Some(f)) = (cfg.interval, first) {
+            let due = every.mul_f64(f64::from(interval_no + 1));
+            if f.elapsed() >= due {
+                let span = highest.map_or(0, |h| h.saturating_add(1));
+                let start = every.as_secs_f64() * f64::from(interval_no);
+                close_interval(
+                    &mut tally,
+                    span,
+                    start,
+                    due.as_secs_f64(),
+                    jitter.ms(),
+                    &mut span_before,
+                );
+                interval_no += 1;
+            }
         }
         let (n, from) = match sock.recv_from(&mut buf) {
             Ok(x) => x,
@@ -331,6 +438,7 @@ pub fn recv(
             }
             Err(e) => return Err(e),
         };
+        let recv_ns = now_ns();
         last_heard = Instant::now();
         let probe = match Probe::parse(&buf[..n]) {
             Ok(p) => p,
@@ -350,26 +458,35 @@ pub fn recv(
                 continue;
             }
         }
-        first.get_or_insert_with(Instant::now);
+        first.get_or_insert(last_heard);
+        last_arrival = Some(last_heard);
         received += 1;
         bytes += n as u64;
+        tally.received += 1;
+        tally.bytes += n as u64;
+        jitter.add(probe.sent_ns, recv_ns);
         let duplicate = !seen.insert(probe.seq);
         let ooo = !duplicate && highest.is_some_and(|h| probe.seq < h);
+        let latency = recv_ns.saturating_sub(probe.sent_ns);
         if duplicate {
             duplicated += 1;
+            tally.duplicated += 1;
         } else {
+            tally.distinct += 1;
             if ooo {
                 out_of_order += 1;
+                tally.out_of_order += 1;
             }
-            let lat = now_ns().saturating_sub(probe.sent_ns);
-            latencies.push(lat);
+            latencies.push(latency);
         }
         highest = Some(highest.map_or(probe.seq, |h| h.max(probe.seq)));
         on_arrival(&Arrival {
             seq: probe.seq,
             bytes: n,
             from: from.to_string(),
-            latency_ms: now_ns().saturating_sub(probe.sent_ns) as f64 / 1e6,
+            latency_ms: latency as f64 / 1e6,
+            sent_ns: probe.sent_ns,
+            recv_ns,
             duplicate,
             out_of_order: ooo,
         });
@@ -377,23 +494,49 @@ pub fn recv(
             break Ended::Count;
         }
     };
-    let elapsed = first.map(|f| f.elapsed()).unwrap_or_default();
+    let elapsed = match (first, last_arrival) {
+        (Some(f), Some(l)) => l.duration_since(f),
+        _ => Duration::ZERO,
+    };
     let mut sorted: Vec<u64> = seen.into_iter().collect();
     sorted.sort_unstable();
-    let unique = sorted.len() as u64;
+    let distinct = sorted.len() as u64;
     let expected = end_marker
         .or(cfg.count)
         .unwrap_or_else(|| highest.map_or(0, |h| h.saturating_add(1)));
+    // The last, partial interval; it also owns the losses after the highest number seen.
+    if let (Some(every), Some(_)) = (cfg.interval, first) {
+        let span = highest.map_or(0, |h| h.saturating_add(1)).max(expected);
+        if tally.received > 0 || span > span_before {
+            let start = every.as_secs_f64() * f64::from(interval_no);
+            close_interval(
+                &mut tally,
+                span,
+                start,
+                elapsed.as_secs_f64().max(start),
+                jitter.ms(),
+                &mut span_before,
+            );
+        }
+    }
     let lost_seqs = stats::missing_ranges(&sorted, expected);
+    let lost = stats::ranges_len(&lost_seqs);
     Ok(RecvReport {
         listen,
         received,
-        unique,
+        distinct,
         expected,
         expected_from_sender: end_marker.is_some(),
-        lost: stats::ranges_len(&lost_seqs),
+        lost,
+        loss_pct: if expected == 0 {
+            0.0
+        } else {
+            lost as f64 * 100.0 / expected as f64
+        },
         duplicated,
         out_of_order,
+        jitter_ms: jitter.ms(),
+        bitrate_mbps: mbps(bytes, elapsed),
         invalid,
         lost_seqs,
         latency: stats::percentiles(&mut latencies),
@@ -416,6 +559,7 @@ mod tests {
                 &RecvConfig {
                     count: None,
                     timeout: Duration::from_secs(5),
+                    interval: None,
                 },
                 |_| {},
             )
@@ -428,6 +572,7 @@ mod tests {
                 size: 64,
                 rate: 20_000,
                 link,
+                duration: None,
             },
             |_| {},
         )

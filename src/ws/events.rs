@@ -9,7 +9,7 @@ use crate::wire::websocket::{DataKind, OpCode};
 
 /// One thing that happened. `conn` numbers a server's connections from 1 (absent on the client).
 #[derive(Debug, Clone, Serialize)]
-#[serde(tag = "event", rename_all = "snake_case")]
+#[serde(tag = "type", rename_all = "snake_case")]
 pub enum Event {
     Listening {
         addr: String,

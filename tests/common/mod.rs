@@ -93,8 +93,18 @@ impl Server {
         Server { child, addr, out }
     }
 
-    /// Every JSON line until the process exits (bounded).
-    pub fn finish(mut self, secs: u64) -> Vec<serde_json::Value> {
+    /// Every JSON line until the process exits (bounded); the process must exit 0.
+    pub fn finish(self, secs: u64) -> Vec<serde_json::Value> {
+        let (v, status) = self.finish_status(secs);
+        assert!(status.success(), "server exited with {status}; said {v:?}");
+        v
+    }
+
+    /// Every JSON line until the process exits (bounded), and how it exited.
+    pub fn finish_status(
+        mut self,
+        secs: u64,
+    ) -> (Vec<serde_json::Value>, std::process::ExitStatus) {
         let mut v = Vec::new();
         loop {
             match self.out.recv_timeout(Duration::from_secs(secs)) {
@@ -107,8 +117,7 @@ impl Server {
             }
         }
         let status = self.child.wait().expect("wait");
-        assert!(status.success(), "server exited with {status}; said {v:?}");
-        v
+        (v, status)
     }
 }
 

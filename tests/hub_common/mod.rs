@@ -157,7 +157,7 @@ pub fn events(lines: &[String]) -> Vec<(u64, String, serde_json::Value, bool)> {
     lines
         .iter()
         .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
-        .filter(|v| v["kind"] == "event")
+        .filter(|v| v["type"] == "event")
         .map(|v| {
             (
                 v["id"].as_u64().unwrap_or(0),

@@ -106,7 +106,7 @@ pub struct TcpServeArgs {
     #[arg(long, default_value_t = 60.0, value_name = "SECONDS", value_parser = parse_seconds)]
     pub idle_timeout: f64,
     /// Stop after serving this many connections (default: run until Ctrl-C).
-    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    #[arg(long, value_name = "N", value_parser = parse_at_least_one)]
     pub max_conns: Option<u64>,
     /// Show at most this many bytes of each read in the hex dump.
     #[arg(long, default_value_t = 256, value_name = "BYTES")]
@@ -164,7 +164,7 @@ pub struct UdpRecvArgs {
     #[arg(long, short, default_value = "127.0.0.1:7008", value_parser = parse_addr)]
     pub listen: SocketAddr,
     /// Stop after this many distinct datagrams.
-    #[arg(long, short = 'n', value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    #[arg(long, short = 'n', value_name = "N", value_parser = parse_at_least_one)]
     pub count: Option<u64>,
     /// Stop after this many seconds of silence.
     #[arg(long, default_value_t = 5.0, value_name = "SECONDS", value_parser = parse_seconds)]
@@ -204,9 +204,9 @@ pub struct UdpSendArgs {
     #[arg(value_parser = parse_addr)]
     pub addr: SocketAddr,
     /// How many datagrams to number and send (default 100; no limit with --duration).
-    #[arg(long, short = 'n', value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    #[arg(long, short = 'n', value_name = "N", value_parser = parse_at_least_one)]
     pub count: Option<u64>,
-    /// Send for this many seconds (iperf3's --time), then stop (sooner if --count is reached).
+    /// Send for this many seconds (iperf3's -t), then stop (sooner if --count is reached).
     #[arg(long, short = 't', value_name = "SECONDS", value_parser = parse_seconds)]
     pub duration: Option<f64>,
     /// UDP payload size in bytes, header included (24 to 65507).
@@ -229,7 +229,7 @@ pub struct UdpSendArgs {
 #[derive(Debug, Args)]
 pub struct CompareArgs {
     /// Messages in the workload.
-    #[arg(long, short = 'n', default_value_t = 1000, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    #[arg(long, short = 'n', default_value_t = 1000, value_name = "N", value_parser = parse_at_least_one)]
     pub count: u64,
     /// Message size in bytes, header included (24 to 1400).
     #[arg(long, default_value_t = 512, value_name = "BYTES", value_parser = parse_compare_size)]
@@ -286,10 +286,10 @@ pub enum WsCommand {
 #[derive(Debug, Args)]
 pub struct WsLimitArgs {
     /// Largest message accepted, in bytes; a bigger one closes with 1009 (message too big).
-    #[arg(long, default_value_t = 16 << 20, value_name = "BYTES", value_parser = clap::value_parser!(u64).range(1..))]
+    #[arg(long, default_value_t = 16 << 20, value_name = "BYTES", value_parser = parse_at_least_one)]
     pub max_message: u64,
     /// Largest single frame accepted, in bytes (1009 above it).
-    #[arg(long, default_value_t = 16 << 20, value_name = "BYTES", value_parser = clap::value_parser!(u64).range(1..))]
+    #[arg(long, default_value_t = 16 << 20, value_name = "BYTES", value_parser = parse_at_least_one)]
     pub max_frame: u64,
 }
 
@@ -308,7 +308,7 @@ pub struct WsServeArgs {
     #[arg(long)]
     pub show_frames: bool,
     /// Stop after serving this many connections (default: run until Ctrl-C).
-    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    #[arg(long, value_name = "N", value_parser = parse_at_least_one)]
     pub max_conns: Option<u64>,
     /// Print only the listening line, errors and the end: for benchmarks and test suites.
     #[arg(long, short)]
@@ -521,6 +521,19 @@ pub fn parse_addr(s: &str) -> Result<SocketAddr, String> {
     }
 }
 
+/// A count of at least 1 (for "stop after N" limits and workload sizes).
+pub fn parse_at_least_one(s: &str) -> Result<u64, String> {
+    let v: u64 = s
+        .trim()
+        .parse()
+        .map_err(|_| format!("'{s}' is not a whole number"))?;
+    if v == 0 {
+        Err("0 is not allowed: give at least 1 (leave the flag out for no limit where there is one)".into())
+    } else {
+        Ok(v)
+    }
+}
+
 /// A probability: a number from 0 to 1.
 pub fn parse_probability(s: &str) -> Result<f64, String> {
     let p: f64 = s
@@ -615,7 +628,7 @@ pub enum HubCommand {
     /// each receiver's acknowledgement.
     ///
     /// Targets: --room R (repeatable; everyone in those rooms but you, unless --include-self),
-    /// --broadcast (everyone in the namespace but you), --to-self, --client ID (one identified
+    /// --broadcast (everyone in the namespace but you), --to-self, --to-client ID (one identified
     /// client, queued if offline); none of these: everyone in the namespace. --ack waits up to
     /// --timeout for every receiver's ack, and exits 1 saying how many did not answer.
     Emit(HubEmitArgs),
@@ -690,7 +703,7 @@ pub struct HubListenArgs {
     /// Do not acknowledge: events stay queued and come back (to see redelivery).
     #[arg(long)]
     pub no_ack: bool,
-    /// JSON value sent back with each ack (the emitter sees it with --ack).
+    /// JSON value sent back with each ack (the emitter sees it with hub emit --ack).
     #[arg(long, value_name = "JSON")]
     pub reply: Option<String>,
     /// JSON lines, one event a line.
@@ -752,7 +765,8 @@ pub struct HubEmitArgs {
     /// Put it on this work queue as a job for exactly one worker (hub listen --queue NAME).
     #[arg(long, value_name = "NAME", conflicts_with_all = ["rooms", "broadcast", "to_self", "to_client", "ack", "volatile"])]
     pub queue: Option<String>,
-    /// With --queue: this many jobs ({n} in DATA_JSON becomes 1, 2, ...).
+    /// With --queue: this many jobs (in DATA_JSON, the placeholder { n } written without
+    /// spaces becomes 1, 2, ...).
     #[arg(long, default_value_t = 1, value_name = "N", requires = "queue", value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
     pub repeat: u64,
 }

@@ -424,3 +424,55 @@ fn compare_reliable_udp_delivers_everything_udp_does_not() {
         }
     }
 }
+
+/// 100% loss: the reliable-udp row gives up after a bounded number of retransmissions of one
+/// datagram, the table is still printed with that row failed and why, and the exit code is 1.
+#[test]
+fn compare_total_loss_ends_with_a_failed_row() {
+    let t = std::time::Instant::now();
+    let out = wirelab()
+        .args(["compare", "--count", "100", "--loss", "1", "--json"])
+        .output()
+        .expect("run");
+    assert!(
+        t.elapsed() < std::time::Duration::from_secs(30),
+        "{:?}",
+        t.elapsed()
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let v: Value = serde_json::from_slice(&out.stdout).expect("one JSON object");
+    assert_eq!(v["type"], "comparison");
+    let rows = v["rows"].as_array().unwrap();
+    let rel = rows
+        .iter()
+        .find(|r| r["transport"] == "reliable-udp")
+        .unwrap();
+    assert_eq!(rel["status"], "failed");
+    assert_eq!(rel["delivered"], 0);
+    let why = rel["failure"].as_str().unwrap();
+    assert!(
+        why.contains("16 times") && why.contains("15 retransmissions"),
+        "{why}"
+    );
+    assert_eq!(
+        rows.iter().find(|r| r["transport"] == "tcp").unwrap()["status"],
+        "ok"
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("compare: a row failed: reliable-udp: gave up"),
+        "{err}"
+    );
+
+    let out = wirelab()
+        .args(["compare", "--count", "20", "--loss", "1"])
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(1));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("0 FAILED") && text.contains("FAILED: gave up"),
+        "{text}"
+    );
+    assert!(text.contains("| tcp"), "the table is finished: {text}");
+}

@@ -18,21 +18,39 @@ pub fn run(a: CompareArgs) -> Result<()> {
         rate: a.rate,
         netem: a.netem,
     };
+    // Progress on a terminal only: piped output stays the table alone.
     let spinner = if io::stderr().is_terminal() {
-        indicatif::ProgressBar::new_spinner()
+        let s = indicatif::ProgressBar::new_spinner();
+        s.enable_steady_tick(std::time::Duration::from_millis(100));
+        s
     } else {
         indicatif::ProgressBar::hidden()
     };
-    let result = compare::run(cfg, |t| spinner.set_message(format!("running {t} ...")))
-        .context("compare failed");
+    let result = compare::run(cfg, |p| {
+        spinner.set_message(match p.delivered {
+            Some(n) => format!(
+                "running {}: {n} of {} messages delivered so far",
+                p.transport, p.count
+            ),
+            None => format!("running {} ...", p.transport),
+        })
+    })
+    .context("compare failed");
     spinner.finish_and_clear();
     let c = result?;
     let mut out = io::stdout().lock();
     if a.json {
-        render::json_line(&mut out, &c)?;
+        render::json_typed(&mut out, "comparison", &c)?;
     } else {
-        render::transport::comparison(&mut out, &c)?;
+        render::transport::comparison(&mut out, &c, render::width())?;
     }
     out.flush()?;
+    let failed: Vec<String> = c
+        .failed()
+        .map(|r| format!("{}: {}", r.transport, r.failure.as_deref().unwrap_or("")))
+        .collect();
+    if !failed.is_empty() {
+        anyhow::bail!("compare: a row failed: {}", failed.join("; "));
+    }
     Ok(())
 }

@@ -24,7 +24,7 @@ pub fn run(cli: Cli) -> Result<()> {
             if json {
                 crate::render::layers::json(&mut out)?;
             } else {
-                crate::render::layers::text(&mut out)?;
+                crate::render::layers::text(&mut out, crate::render::width())?;
             }
             out.flush()?;
             Ok(())

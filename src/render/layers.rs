@@ -50,12 +50,16 @@ fn model() -> Model {
 }
 
 pub fn json<W: Write>(out: &mut W) -> io::Result<()> {
-    super::json_line(out, &model())
+    super::json_typed(out, "layers", &model())
 }
 
-pub fn text<W: Write>(out: &mut W) -> io::Result<()> {
+/// The table, fitted to `width` columns (see [`super::width`]); below 100 the commands lose
+/// their `wirelab ` prefix and the other cells wrap.
+pub fn text<W: Write>(out: &mut W, width: Option<usize>) -> io::Result<()> {
     let m = model();
+    let narrow = width.is_some_and(|w| w < super::NARROW);
     let mut t = super::table(&["OSI", "layer", "TCP/IP", "PDU", "protocols", "wirelab"]);
+    super::fit(&mut t, width);
     let mut last_tcpip = None;
     for r in &m.layers {
         // The TCP/IP column names a layer once, on the first OSI row it covers.
@@ -71,16 +75,28 @@ pub fn text<W: Write>(out: &mut W) -> io::Result<()> {
             tcpip,
             r.pdu.to_string(),
             r.protocols.join(", "),
-            r.commands.join("\n"),
+            if narrow {
+                r.commands
+                    .iter()
+                    .map(|c| c.trim_start_matches("wirelab "))
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            } else {
+                r.commands.join("\n")
+            },
         ]);
     }
     writeln!(out, "{t}")?;
     writeln!(out)?;
+    let para = "Each layer wraps the one above it: an application message travels inside a TCP \
+                segment or UDP datagram, which travels inside an IP packet, which travels inside \
+                an Ethernet frame.";
     writeln!(
         out,
-        "Each layer wraps the one above it: an application message travels inside a TCP segment \
-         or UDP datagram,\nwhich travels inside an IP packet, which travels inside an Ethernet frame."
+        "{}",
+        super::wrap(para, Some(width.unwrap_or(super::NARROW)), "")
     )?;
-    writeln!(out, "On every layer: {}", m.all_layers.join(", "))?;
+    let every = format!("On every layer: {}", m.all_layers.join(", "));
+    writeln!(out, "{}", super::wrap(&every, width, ""))?;
     Ok(())
 }

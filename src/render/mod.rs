@@ -11,7 +11,7 @@ pub mod ws;
 
 use std::io::{self, Write};
 
-use comfy_table::{presets, Table};
+use comfy_table::{presets, ContentArrangement, Table};
 use serde::Serialize;
 
 /// A table in wirelab's house style: plain ASCII borders, so it reads the same in a terminal,
@@ -21,6 +21,66 @@ pub fn table(header: &[&str]) -> Table {
     t.load_preset(presets::ASCII_BORDERS_ONLY_CONDENSED)
         .set_header(header.iter().copied());
     t
+}
+
+/// Tables narrower than this lose or shorten columns (see [`width`]).
+pub const NARROW: usize = 100;
+
+/// How wide output may be: `COLUMNS` when set, else the terminal's width when standard
+/// output is a terminal, else `None`: piped output keeps full tables, as `ls` and `ps` do.
+pub fn width() -> Option<usize> {
+    let from_env = std::env::var("COLUMNS")
+        .ok()
+        .and_then(|v| v.trim().parse::<usize>().ok())
+        .filter(|&c| c > 0);
+    if from_env.is_some() {
+        return from_env;
+    }
+    use std::io::IsTerminal;
+    if !io::stdout().is_terminal() {
+        return None;
+    }
+    // SAFETY: TIOCGWINSZ fills a winsize struct we own.
+    let mut ws: libc::winsize = unsafe { std::mem::zeroed() };
+    let rc = unsafe { libc::ioctl(libc::STDOUT_FILENO, libc::TIOCGWINSZ, &mut ws) };
+    (rc == 0 && ws.ws_col > 0).then_some(usize::from(ws.ws_col))
+}
+
+/// Makes `t` fit in `width` columns (wrapping cells), or leaves it whole for `None`.
+pub fn fit(t: &mut Table, width: Option<usize>) {
+    if let Some(w) = width {
+        t.set_content_arrangement(ContentArrangement::Dynamic)
+            .set_width(u16::try_from(w).unwrap_or(u16::MAX));
+    }
+}
+
+/// `text` as lines of at most `width` columns (words kept whole), each after `indent`;
+/// one line when `width` is `None`.
+pub fn wrap(text: &str, width: Option<usize>, indent: &str) -> String {
+    let Some(w) = width else {
+        return format!("{indent}{text}");
+    };
+    let room = w.saturating_sub(indent.chars().count()).max(20);
+    let mut lines: Vec<String> = Vec::new();
+    let mut line = String::new();
+    for word in text.split_whitespace() {
+        let len = line.chars().count();
+        if len > 0 && len + 1 + word.chars().count() > room {
+            lines.push(std::mem::take(&mut line));
+        }
+        if !line.is_empty() {
+            line.push(' ');
+        }
+        line.push_str(word);
+    }
+    if !line.is_empty() || lines.is_empty() {
+        lines.push(line);
+    }
+    lines
+        .iter()
+        .map(|l| format!("{indent}{l}"))
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 /// One JSON value on one line, its measurements rounded (see [`Rounding`]).
@@ -116,6 +176,14 @@ fn float_text(v: f64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn wrapping() {
+        assert_eq!(wrap("a b c", None, "  "), "  a b c");
+        let w = wrap(&"word ".repeat(30), Some(40), "  ");
+        assert!(w.lines().all(|l| l.chars().count() <= 40), "{w}");
+        assert_eq!(w.split_whitespace().count(), 30);
+    }
 
     #[test]
     fn measurements_are_rounded_and_typed() {

@@ -347,51 +347,116 @@ pub fn recv_report<W: Write>(out: &mut W, r: &RecvReport) -> io::Result<()> {
     Ok(())
 }
 
-pub fn comparison<W: Write>(out: &mut W, c: &Comparison) -> io::Result<()> {
+/// The comparison table, fitted to `width` (see [`super::width`]): below 100 columns the
+/// duplicated and out-of-order columns go (they are in the notes and the JSON) and the
+/// headers shorten.
+pub fn comparison<W: Write>(out: &mut W, c: &Comparison, width: Option<usize>) -> io::Result<()> {
     writeln!(
         out,
-        "compare: {} messages of {} bytes, loss {} (seed {}), on loopback",
-        c.count, c.size, c.loss, c.seed
+        "{}",
+        super::wrap(
+            &format!(
+                "compare: {} messages of {} bytes, loss {} (seed {}), on loopback",
+                c.count, c.size, c.loss, c.seed
+            ),
+            width,
+            ""
+        )
     )?;
-    let mut t = super::table(&[
-        "transport",
-        "sent",
-        "delivered",
-        "lost",
-        "duplicated",
-        "out_of_order",
-        "retransmissions",
-        "p50 ms",
-        "p99 ms",
-        "elapsed ms",
-        "goodput Mbit/s",
-    ]);
+    let narrow = width.is_some_and(|w| w < super::NARROW);
+    let header: &[&str] = if narrow {
+        &[
+            "transport",
+            "sent",
+            "delivered",
+            "lost",
+            "resent",
+            "p99 ms",
+            "time ms",
+            "Mbit/s",
+        ]
+    } else {
+        &[
+            "transport",
+            "sent",
+            "delivered",
+            "lost",
+            "duplicated",
+            "out_of_order",
+            "retransmissions",
+            "p50 ms",
+            "p99 ms",
+            "elapsed ms",
+            "goodput Mbit/s",
+        ]
+    };
+    let mut t = super::table(header);
+    super::fit(&mut t, width);
+    if narrow {
+        use comfy_table::{ColumnConstraint, Width};
+        if let Some(col) = t.column_mut(0) {
+            col.set_constraint(ColumnConstraint::LowerBoundary(Width::Fixed(14)));
+        }
+    }
     for r in &c.rows {
-        t.add_row(vec![
+        let delivered = match r.failure {
+            Some(_) => format!("{} FAILED", r.delivered),
+            None => r.delivered.to_string(),
+        };
+        let mut cells = vec![
             r.transport.to_string(),
             r.sent.to_string(),
-            r.delivered.to_string(),
+            delivered,
             r.lost.to_string(),
-            r.duplicated.to_string(),
-            r.out_of_order.to_string(),
-            r.retransmissions.to_string(),
-            format!("{:.3}", r.p50_ms),
+        ];
+        if !narrow {
+            cells.push(r.duplicated.to_string());
+            cells.push(r.out_of_order.to_string());
+        }
+        cells.extend([r.retransmissions.to_string()]);
+        if !narrow {
+            cells.push(format!("{:.3}", r.p50_ms));
+        }
+        cells.extend([
             format!("{:.3}", r.p99_ms),
             format!("{:.1}", r.elapsed_ms),
             format!("{:.1}", r.goodput_mbps),
         ]);
+        t.add_row(cells);
     }
     writeln!(out, "{t}")?;
+    let pad = " ".repeat(16);
     for r in &c.rows {
-        writeln!(out, "  {:<13} {}", r.transport, r.note)?;
+        let mut text = r.note.clone();
+        if narrow {
+            text = format!(
+                "{text} ({} duplicated, {} out of order, p50 {:.3} ms)",
+                r.duplicated, r.out_of_order, r.p50_ms
+            );
+        }
+        let body = super::wrap(&text, width, &pad);
+        writeln!(out, "  {:<13} {}", r.transport, body.trim_start())?;
+        if let Some(f) = &r.failure {
+            let body = super::wrap(&format!("FAILED: {f}"), width, &pad);
+            writeln!(out, "{pad}{}", body.trim_start())?;
+        }
     }
     for s in &c.skipped {
-        writeln!(out, "  skipped: {s}")?;
+        writeln!(
+            out,
+            "{}",
+            super::wrap(&format!("skipped: {s}"), width, "  ")
+        )?;
     }
     writeln!(
         out,
-        "Counts are what the receiving application got. reliable-udp pays for completeness with \
-         retransmissions and waiting (p99); plain udp is fast and incomplete."
+        "{}",
+        super::wrap(
+            "Counts are what the receiving application got. reliable-udp pays for completeness \
+             with retransmissions and waiting (p99); plain udp is fast and incomplete.",
+            width,
+            ""
+        )
     )
 }
 

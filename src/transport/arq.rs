@@ -15,6 +15,8 @@
 use std::collections::BTreeSet;
 use std::io;
 use std::net::{SocketAddr, UdpSocket};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::lossy::{LinkConfig, LossyLink};
@@ -30,7 +32,16 @@ pub struct ArqConfig {
     pub link: LinkConfig,
     /// Give up when not done by then.
     pub deadline: Duration,
+    /// Give up when one datagram has been sent again this many times without an
+    /// acknowledgement, as TCP gives up after `tcp_retries2` (15) retransmissions.
+    pub max_retries: u32,
 }
+
+/// Retransmissions of one datagram before giving up (Linux's default `tcp_retries2`).
+pub const MAX_RETRIES: u32 = 15;
+/// The backed-off RTO of one datagram stops doubling here (RFC 6298 §5.5 doubles without
+/// bound up to a maximum; on loopback a quarter second is already an eternity).
+const MAX_BACKOFF: Duration = Duration::from_millis(250);
 
 /// What a reliable-UDP run did.
 #[derive(Debug, Clone, Default)]
@@ -58,18 +69,29 @@ pub struct ArqResult {
 
 /// Runs sender and receiver on two loopback sockets, each in its own thread.
 pub fn run(cfg: ArqConfig) -> io::Result<ArqResult> {
+    run_counting(cfg, Arc::new(AtomicU64::new(0)))
+}
+
+/// [`run`], counting messages delivered so far in `delivered` (for a progress line).
+pub fn run_counting(cfg: ArqConfig, delivered: Arc<AtomicU64>) -> io::Result<ArqResult> {
     let ip = "127.0.0.1:0".parse().map_err(io::Error::other)?;
-    run_on(cfg, bind(ip)?, bind(ip)?)
+    run_on(cfg, bind(ip)?, bind(ip)?, delivered)
 }
 
 /// Runs over two given sockets (e.g. made inside network namespaces).
-pub fn run_on(cfg: ArqConfig, tx_sock: UdpSocket, rx_sock: UdpSocket) -> io::Result<ArqResult> {
+pub fn run_on(
+    cfg: ArqConfig,
+    tx_sock: UdpSocket,
+    rx_sock: UdpSocket,
+    delivered: Arc<AtomicU64>,
+) -> io::Result<ArqResult> {
     let rx_addr = rx_sock.local_addr()?;
     let ack_link = LinkConfig {
         seed: cfg.link.seed ^ 0xA5A5_5A5A_DEAD_BEEF,
         ..cfg.link
     };
-    let receiver = std::thread::spawn(move || receive(rx_sock, ack_link, cfg.size, cfg.deadline));
+    let receiver =
+        std::thread::spawn(move || receive(rx_sock, ack_link, cfg.size, cfg.deadline, &delivered));
     let started = Instant::now();
     let sender = send(&tx_sock, rx_addr, cfg);
     let end = Probe {
@@ -112,6 +134,8 @@ struct Slot {
     first_sent_ns: u64,
     last_sent: Instant,
     retransmitted: bool,
+    /// Times sent again.
+    retries: u32,
 }
 
 /// Smoothed RTT and RTO per RFC 6298 §2, in seconds; RTO clamped to [2 ms, 1 s] for loopback.
@@ -192,6 +216,7 @@ fn send(sock: &UdpSocket, to: SocketAddr, cfg: ArqConfig) -> io::Result<(u64, Op
                     first_sent_ns: ns,
                     last_sent: now,
                     retransmitted: false,
+                    retries: 0,
                 },
             );
             next += 1;
@@ -243,7 +268,25 @@ fn send(sock: &UdpSocket, to: SocketAddr, cfg: ArqConfig) -> io::Result<(u64, Op
         let timeout = rto.rto();
         let now = Instant::now();
         for (&seq, slot) in slots.iter_mut() {
-            if now.duration_since(slot.last_sent) >= timeout {
+            // Each retransmission of a datagram doubles its wait (RFC 6298 §5.5).
+            let backed_off = timeout
+                .saturating_mul(1 << slot.retries.min(16))
+                .min(MAX_BACKOFF.max(timeout));
+            if now.duration_since(slot.last_sent) >= backed_off {
+                if slot.retries >= cfg.max_retries {
+                    link.flush(&mut put)?;
+                    return Ok((
+                        retransmissions,
+                        Some(format!(
+                            "gave up: datagram {seq} was sent {} times with no acknowledgement \
+                             ({} retransmissions, the limit; TCP gives up likewise after \
+                             tcp_retries2 = 15), with {base} of {} acknowledged",
+                            slot.retries + 1,
+                            slot.retries,
+                            cfg.count
+                        )),
+                    ));
+                }
                 let p = Probe {
                     kind: Kind::Data,
                     retransmit: true,
@@ -254,6 +297,7 @@ fn send(sock: &UdpSocket, to: SocketAddr, cfg: ArqConfig) -> io::Result<(u64, Op
                 link.send(&buf, &mut put)?;
                 slot.last_sent = now;
                 slot.retransmitted = true;
+                slot.retries += 1;
                 retransmissions += 1;
             }
         }
@@ -274,6 +318,7 @@ fn receive(
     ack_link: LinkConfig,
     size: usize,
     deadline: Duration,
+    delivered: &AtomicU64,
 ) -> io::Result<Received> {
     sock.set_read_timeout(Some(Duration::from_millis(50)))?;
     let mut link = LossyLink::new(ack_link);
@@ -318,6 +363,7 @@ fn receive(
                 out.latencies.push(now.saturating_sub(sent));
                 next_expected += 1;
             }
+            delivered.store(next_expected, Ordering::Relaxed);
         }
         // Acknowledge every copy: the ack of the first one may have been lost.
         let sack = early
@@ -346,6 +392,7 @@ mod tests {
                 seed,
             },
             deadline: Duration::from_secs(20),
+            max_retries: MAX_RETRIES,
         }
     }
 
@@ -376,6 +423,25 @@ mod tests {
         let r = run(c).unwrap();
         assert_eq!(r.delivered, 0);
         assert!(r.gave_up.unwrap().contains("0 of 5"));
+    }
+
+    /// At the retry limit and past it: 3 retransmissions of one datagram, then it gives up
+    /// long before the deadline.
+    #[test]
+    fn total_loss_gives_up_after_the_retry_limit() {
+        let mut c = cfg(1.0, 1);
+        c.count = 5;
+        c.max_retries = 3;
+        c.deadline = Duration::from_secs(30);
+        let t = Instant::now();
+        let r = run(c).unwrap();
+        assert!(t.elapsed() < Duration::from_secs(5), "{:?}", t.elapsed());
+        let why = r.gave_up.unwrap();
+        assert!(
+            why.contains("was sent 4 times") && why.contains("3 retransmissions"),
+            "{why}"
+        );
+        assert_eq!(r.delivered, 0);
     }
 
     #[test]

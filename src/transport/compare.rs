@@ -2,6 +2,8 @@
 
 use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serde::Serialize;
@@ -43,6 +45,10 @@ pub struct Row {
     pub goodput_mbps: f64,
     /// Where the loss came from, and anything the reader should know about the row.
     pub note: String,
+    /// "ok", or "failed" when the transport gave up before delivering everything.
+    pub status: &'static str,
+    /// Why it failed (null when it did not).
+    pub failure: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -82,11 +88,37 @@ fn row(
         elapsed_ms: elapsed.as_secs_f64() * 1e3,
         goodput_mbps: goodput(delivered, size, elapsed),
         note: String::new(),
+        status: "ok",
+        failure: None,
     }
 }
 
-/// Runs all three; `progress` hears the name of each transport as it starts.
-pub fn run(cfg: CompareConfig, mut progress: impl FnMut(&str)) -> io::Result<Comparison> {
+/// What `compare` is doing, for a progress line.
+#[derive(Debug, Clone, Copy)]
+pub struct Progress<'a> {
+    pub transport: &'a str,
+    /// Messages delivered so far, when the row counts them as it goes.
+    pub delivered: Option<u64>,
+    pub count: u64,
+}
+
+impl Comparison {
+    /// The rows that gave up.
+    pub fn failed(&self) -> impl Iterator<Item = &Row> {
+        self.rows.iter().filter(|r| r.failure.is_some())
+    }
+}
+
+/// Runs all three; `progress` hears each transport as it starts, and the reliable-udp row's
+/// deliveries about ten times a second.
+pub fn run(cfg: CompareConfig, progress: impl Fn(Progress)) -> io::Result<Comparison> {
+    let at = |transport: &str, delivered: Option<u64>| {
+        progress(Progress {
+            transport,
+            delivered,
+            count: cfg.count,
+        })
+    };
     let link = LinkConfig {
         loss: cfg.loss,
         reorder: 0.0,
@@ -96,17 +128,29 @@ pub fn run(cfg: CompareConfig, mut progress: impl FnMut(&str)) -> io::Result<Com
     let mut rows = Vec::new();
     let mut skipped = Vec::new();
 
-    progress("udp");
+    at("udp", None);
     rows.push(udp_row(cfg, link)?);
 
-    progress("reliable-udp");
-    let r = arq::run(ArqConfig {
+    at("reliable-udp", Some(0));
+    let delivered = Arc::new(AtomicU64::new(0));
+    let arq_cfg = ArqConfig {
         count: cfg.count,
         size: cfg.size,
         window: cfg.window,
         link,
         deadline: Duration::from_secs(60),
-    })?;
+        max_retries: arq::MAX_RETRIES,
+    };
+    let r = std::thread::scope(|s| {
+        let counter = delivered.clone();
+        let job = s.spawn(move || arq::run_counting(arq_cfg, counter));
+        while !job.is_finished() {
+            std::thread::sleep(Duration::from_millis(100));
+            at("reliable-udp", Some(delivered.load(Ordering::Relaxed)));
+        }
+        job.join()
+            .map_err(|_| io::Error::other("reliable-udp thread panicked"))
+    })??;
     let mut lat = r.latencies_ns.clone();
     let mut rr = row(
         "reliable-udp",
@@ -118,8 +162,12 @@ pub fn run(cfg: CompareConfig, mut progress: impl FnMut(&str)) -> io::Result<Com
     );
     rr.retransmissions = r.retransmissions;
     rr.out_of_order = r.out_of_order;
+    if let Some(why) = &r.gave_up {
+        rr.status = "failed";
+        rr.failure = Some(why.clone());
+    }
     rr.note = match &r.gave_up {
-        Some(why) => why.clone(),
+        Some(_) => "lossy link both ways: the sender gave up (see the failure)".into(),
         None => format!(
             "lossy link both ways; {} early arrivals buffered, {} duplicates discarded",
             r.buffered, r.duplicates_discarded
@@ -127,7 +175,7 @@ pub fn run(cfg: CompareConfig, mut progress: impl FnMut(&str)) -> io::Result<Com
     };
     rows.push(rr);
 
-    progress("tcp");
+    at("tcp", None);
     if cfg.netem {
         match NetemPair::create(cfg.loss) {
             Ok(pair) => {

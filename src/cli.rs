@@ -94,6 +94,12 @@ pub enum TcpCommand {
     /// together: TCP keeps no message boundaries. Ctrl-C stops the server and prints totals.
     Serve(TcpServeArgs),
     /// TCP client: connects, sends each MSG, prints the echo and the kernel's TCP_INFO.
+    ///
+    /// With no MSG it works like `nc HOST PORT`: standard input goes to the server and what
+    /// the server sends goes to standard output, byte for byte; the commentary (connect,
+    /// each read as hex+ASCII, TCP_INFO at the end) goes to standard error. That talks to any
+    /// TCP server. When standard input is a terminal, each line you type is sent as a message
+    /// and its echo awaited instead (an echo server); --no-echo turns that off.
     Send(TcpSendArgs),
 }
 
@@ -124,9 +130,13 @@ pub struct TcpSendArgs {
     /// The server (HOST:PORT, or a bare PORT on 127.0.0.1).
     #[arg(value_parser = parse_addr)]
     pub addr: SocketAddr,
-    /// Messages to send, one write each.
-    #[arg(required = true, value_name = "MSG")]
+    /// Messages to send, one write each (none: standard input, like nc).
+    #[arg(value_name = "MSG")]
     pub messages: Vec<String>,
+    /// With no MSG: do not wait for echoes; relay standard input to the server and the
+    /// server to standard output (the default when standard input is not a terminal).
+    #[arg(long)]
+    pub no_echo: bool,
     /// Send all messages back to back before reading: the echo then arrives as one stream, and
     /// message boundaries are gone (TCP is a byte stream; applications need their own framing).
     #[arg(long)]

@@ -476,3 +476,150 @@ fn compare_total_loss_ends_with_a_failed_row() {
     );
     assert!(text.contains("| tcp"), "the table is finished: {text}");
 }
+
+/// Runs `wirelab tcp send ADDR [extra]` with `input` on a piped standard input.
+fn tcp_send_stdin(addr: &str, extra: &[&str], input: &[u8]) -> std::process::Output {
+    let mut child = wirelab()
+        .args(["tcp", "send", addr])
+        .args(extra)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run wirelab");
+    let mut stdin = child.stdin.take().expect("stdin");
+    let data = input.to_vec();
+    let writer = std::thread::spawn(move || {
+        let _ = stdin.write_all(&data);
+    });
+    let out = child.wait_with_output().expect("wait");
+    writer.join().unwrap();
+    out
+}
+
+/// nc mode against `ncat -l`, which is nc on the other end: our stdin arrives at ncat's
+/// stdout and ncat's stdin at our stdout, every byte value unchanged, both ways at once; the
+/// commentary and TCP_INFO are on stderr. (ncat --exec cat is no echo for this: it drops
+/// what cat has not written yet when the client's FIN comes, for ncat's own client too.)
+#[test]
+fn tcp_send_stdin_talks_to_ncat_both_ways_byte_for_byte() {
+    require("ncat");
+    let port = common::free_port().to_string();
+    let mut peer = Command::new("ncat")
+        .args(["-v", "-l", "127.0.0.1", &port])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("ncat");
+    let err_rx = common::lines(peer.stderr.take().unwrap());
+    common::wait_for(&err_rx, "Listening on", 15);
+    let from_ncat: Vec<u8> = (0..2560u32).map(|i| (255 - i % 256) as u8).collect();
+    let mut peer_in = peer.stdin.take().unwrap();
+    let sent = from_ncat.clone();
+    let feeder = std::thread::spawn(move || {
+        let _ = peer_in.write_all(&sent);
+        // Dropping stdin: ncat half-closes (FIN) once it has sent it all.
+    });
+    let input: Vec<u8> = (0..2560u32).map(|i| (i * 7 % 256) as u8).collect();
+    let out = tcp_send_stdin(&format!("127.0.0.1:{port}"), &[], &input);
+    feeder.join().unwrap();
+    let peer_out = peer.wait_with_output().expect("ncat output");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert!(
+        out.stdout == from_ncat,
+        "got {} bytes from ncat",
+        out.stdout.len()
+    );
+    assert!(
+        peer_out.stdout == input,
+        "ncat got {} bytes",
+        peer_out.stdout.len()
+    );
+    assert!(
+        err.contains("end of input after 2560 bytes: sent FIN"),
+        "{err}"
+    );
+    assert!(
+        err.contains("TCP_INFO (kernel)") && err.contains("total_retrans"),
+        "{err}"
+    );
+    assert!(err.contains("0000  ff fe fd fc"), "{err}");
+    assert!(err.contains("2560 bytes sent, 2560 received"), "{err}");
+}
+
+/// 300 kB through socat's echo: more than the socket buffers hold, so sending and
+/// receiving must overlap (a client that wrote everything first would deadlock).
+#[test]
+fn tcp_send_stdin_relays_a_large_stream_through_socat() {
+    require("socat");
+    let port = common::free_port();
+    let (mut peer, _err) = start_peer(
+        Command::new("socat").args([
+            "-d",
+            "-d",
+            &format!("TCP-LISTEN:{port},bind=127.0.0.1,reuseaddr,fork"),
+            "EXEC:cat",
+        ]),
+        "listening on",
+    );
+    let input: Vec<u8> = (0..300_000u32).map(|i| (i * 13 % 251) as u8).collect();
+    let out = tcp_send_stdin(&port.to_string(), &[], &input);
+    let _ = peer.kill();
+    let _ = peer.wait();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert!(
+        out.stdout == input,
+        "got {} of {} bytes",
+        out.stdout.len(),
+        input.len()
+    );
+    assert!(err.contains("300000 bytes sent, 300000 received"), "{err}");
+}
+
+/// nc mode against a server that is not an echo: socat says hello and ignores what we send.
+/// --json reports each read with its data, and the kernel's TCP_INFO.
+#[test]
+fn tcp_send_stdin_talks_to_a_server_that_is_not_an_echo() {
+    require("socat");
+    let port = common::free_port();
+    let (mut peer, _err) = start_peer(
+        Command::new("socat").args([
+            "-d",
+            "-d",
+            &format!("TCP-LISTEN:{port},bind=127.0.0.1,reuseaddr,fork"),
+            "SYSTEM:echo hello-from-socat; cat >/dev/null",
+        ]),
+        "listening on",
+    );
+    let addr = format!("127.0.0.1:{port}");
+    let out = tcp_send_stdin(&addr, &["--no-echo"], b"ping\n");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "hello-from-socat\n");
+
+    let out = tcp_send_stdin(&addr, &["--json"], b"ping\n");
+    let _ = peer.kill();
+    let _ = peer.wait();
+    assert!(out.status.success());
+    let v: Vec<Value> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("JSON line"))
+        .collect();
+    let got: String = events(&v, "received")
+        .iter()
+        .map(|e| e["data"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(got, hex::encode("hello-from-socat\n"));
+    assert_eq!(events(&v, "sent")[0]["bytes"], 5);
+    assert_eq!(events(&v, "input_ended").len(), 1);
+    assert!(events(&v, "info")[0]["rtt_ms"].is_number());
+    let closed = &events(&v, "closed")[0];
+    assert_eq!(closed["server_closed"], true);
+    assert_eq!(closed["bytes_received"], 17);
+}

@@ -1,6 +1,6 @@
 //! `wirelab tcp serve` and `wirelab tcp send`.
 
-use std::io::{self, Write};
+use std::io::{self, BufRead, IsTerminal, Write};
 use std::time::Duration;
 
 use anyhow::{Context, Result};
@@ -8,7 +8,7 @@ use anyhow::{Context, Result};
 use crate::cli::{TcpCommand, TcpSendArgs, TcpServeArgs};
 use crate::exit::{bind_error, BadInput};
 use crate::render;
-use crate::transport::tcp_client::{self, SendConfig};
+use crate::transport::tcp_client::{self, ClientEvent, SendConfig};
 use crate::transport::tcp_echo::{self, EchoConfig, TcpEvent};
 
 pub fn run(c: TcpCommand) -> Result<()> {
@@ -77,18 +77,40 @@ fn send(a: TcpSendArgs) -> Result<()> {
         no_delay: a.no_delay,
         timeout: Duration::from_secs_f64(a.timeout),
     };
+    let stdin_mode = a.messages.is_empty();
+    let relay = stdin_mode && (a.no_echo || !io::stdin().is_terminal());
     let mut out = io::stdout().lock();
+    let mut err = io::stderr();
     let mut write_err = None;
-    let result = tcp_client::run(&cfg, |e| {
+    let on = |e: ClientEvent| {
         let r = if a.json {
-            render::json_line(&mut out, &e)
+            render::json_line(&mut out, &e).and_then(|_| out.flush())
+        } else if relay {
+            // nc: the server's bytes on stdout, untouched; the commentary on stderr.
+            let raw = match &e {
+                ClientEvent::Received { data, .. } => out.write_all(data).and_then(|_| out.flush()),
+                _ => Ok(()),
+            };
+            raw.and_then(|_| render::transport::client_event(&mut err, &e))
         } else {
-            render::transport::client_event(&mut out, &e)
+            render::transport::client_event(&mut out, &e).and_then(|_| out.flush())
         };
-        if let Err(e) = r.and_then(|_| out.flush()) {
+        if let Err(e) = r {
             write_err.get_or_insert(e);
         }
-    });
+    };
+    let result = if relay {
+        tcp_client::relay(&cfg, io::stdin(), on)
+    } else if stdin_mode {
+        let lines = io::stdin()
+            .lock()
+            .lines()
+            .map_while(Result::ok)
+            .map(|l| format!("{l}\n").into_bytes());
+        tcp_client::run_messages(&cfg, lines, on)
+    } else {
+        tcp_client::run(&cfg, on)
+    };
     if let Some(e) = write_err {
         return Err(e.into());
     }

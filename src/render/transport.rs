@@ -162,13 +162,35 @@ pub fn client_event<W: Write>(out: &mut W, e: &ClientEvent) -> io::Result<()> {
             )
         }
         ClientEvent::Info(i) => tcp_info(out, i),
+        ClientEvent::Received { bytes, data } => {
+            writeln!(out, "read {} from the server in one read()", plural(*bytes as u64, "byte"))?;
+            hexdump::write(out, data, "      ", data.len().min(256))?;
+            if data.len() > 256 {
+                writeln!(out, "      … {} more bytes not shown", data.len() - 256)?;
+            }
+            Ok(())
+        }
+        ClientEvent::InputEnded { bytes_sent } => writeln!(
+            out,
+            "end of input after {bytes_sent} bytes: sent FIN (half-close; the server may still send)"
+        ),
         ClientEvent::Closed {
             bytes_sent,
             bytes_received,
             total_ms,
+            server_closed: true,
         } => writeln!(
             out,
             "closed: we sent FIN, the server answered with FIN; {bytes_sent} bytes sent, {bytes_received} received, {total_ms:.2} ms in all"
+        ),
+        ClientEvent::Closed {
+            bytes_sent,
+            bytes_received,
+            total_ms,
+            server_closed: false,
+        } => writeln!(
+            out,
+            "closed by us: the server kept the connection open for --timeout after our FIN; {bytes_sent} bytes sent, {bytes_received} received, {total_ms:.2} ms in all"
         ),
     }
 }

@@ -103,16 +103,40 @@ pub enum ClientEvent {
         data: Vec<u8>,
     },
     Info(TcpInfo),
+    /// Relay mode: one read of what the server sent (any server, not only an echo).
+    Received {
+        bytes: usize,
+        #[serde(serialize_with = "as_hex")]
+        data: Vec<u8>,
+    },
+    /// Relay mode: standard input ended, so we sent FIN (a half-close): the server may
+    /// still send.
+    InputEnded {
+        bytes_sent: u64,
+    },
     /// We sent FIN; the server's FIN came back after `extra` more bytes.
     Closed {
         bytes_sent: u64,
         bytes_received: u64,
         total_ms: f64,
+        /// False when the server kept the connection open for --timeout after our FIN and
+        /// we closed it.
+        server_closed: bool,
     },
 }
 
 /// Runs the exchange, reporting each step to `on`.
-pub fn run(cfg: &SendConfig, mut on: impl FnMut(ClientEvent)) -> io::Result<()> {
+pub fn run(cfg: &SendConfig, on: impl FnMut(ClientEvent)) -> io::Result<()> {
+    run_messages(cfg, cfg.messages.iter().cloned(), on)
+}
+
+/// [`run`] with the messages from an iterator (e.g. lines typed at a terminal, each sent as
+/// it comes and its echo read before the next).
+pub fn run_messages(
+    cfg: &SendConfig,
+    messages: impl Iterator<Item = Vec<u8>>,
+    mut on: impl FnMut(ClientEvent),
+) -> io::Result<()> {
     let t0 = Instant::now();
     let mut s = TcpStream::connect_timeout(&cfg.addr, cfg.timeout)?;
     on(ClientEvent::Connected {
@@ -127,7 +151,8 @@ pub fn run(cfg: &SendConfig, mut on: impl FnMut(ClientEvent)) -> io::Result<()> 
     let (mut sent, mut received) = (0u64, 0u64);
     if cfg.coalesce {
         let mut writes = Vec::new();
-        for m in &cfg.messages {
+        let all: Vec<Vec<u8>> = messages.collect();
+        for m in &all {
             s.write_all(m)?;
             sent += m.len() as u64;
             writes.push(m.len());
@@ -145,7 +170,8 @@ pub fn run(cfg: &SendConfig, mut on: impl FnMut(ClientEvent)) -> io::Result<()> 
             data,
         });
     } else {
-        for m in &cfg.messages {
+        for m in messages {
+            let m = &m;
             let t = Instant::now();
             s.write_all(m)?;
             sent += m.len() as u64;
@@ -173,6 +199,121 @@ pub fn run(cfg: &SendConfig, mut on: impl FnMut(ClientEvent)) -> io::Result<()> 
         bytes_sent: sent,
         bytes_received: received,
         total_ms: t0.elapsed().as_secs_f64() * 1e3,
+        server_closed: true,
+    });
+    Ok(())
+}
+
+/// `nc HOST PORT`: copies `input` to the server and reports every read that comes back
+/// (`Received`), until `input` ends (then FIN) and the server closes. Talks to any server.
+/// Once our FIN is sent, the server has `cfg.timeout` of silence to close before we do.
+pub fn relay(
+    cfg: &SendConfig,
+    input: impl Read + Send + 'static,
+    mut on: impl FnMut(ClientEvent),
+) -> io::Result<()> {
+    use std::sync::mpsc;
+    let t0 = Instant::now();
+    let mut s = TcpStream::connect_timeout(&cfg.addr, cfg.timeout)?;
+    on(ClientEvent::Connected {
+        local: s.local_addr()?,
+        peer: s.peer_addr()?,
+        connect_ms: t0.elapsed().as_secs_f64() * 1e3,
+        no_delay: cfg.no_delay,
+    });
+    s.set_nodelay(cfg.no_delay)?;
+    s.set_read_timeout(Some(Duration::from_millis(100)))?;
+    let mut w = s.try_clone()?;
+    // The input side: a thread, so a quiet stdin never stops us reading the server.
+    let (tx, rx) = mpsc::channel::<io::Result<usize>>();
+    std::thread::spawn(move || {
+        let mut input = input;
+        let mut buf = vec![0u8; 16 * 1024];
+        loop {
+            match input.read(&mut buf) {
+                Ok(0) => break,
+                Ok(n) => {
+                    let r = w.write_all(&buf[..n]).map(|_| n);
+                    let failed = r.is_err();
+                    if tx.send(r).is_err() || failed {
+                        return;
+                    }
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => {
+                    let _ = tx.send(Err(e));
+                    return;
+                }
+            }
+        }
+        let _ = w.shutdown(Shutdown::Write);
+    });
+    let (mut sent, mut received) = (0u64, 0u64);
+    let mut input_done: Option<Instant> = None;
+    let mut last_heard = Instant::now();
+    let mut buf = vec![0u8; 64 * 1024];
+    let server_closed = loop {
+        loop {
+            match rx.try_recv() {
+                Ok(Ok(n)) => {
+                    sent += n as u64;
+                    on(ClientEvent::Sent { bytes: n });
+                }
+                // The server closed its side for reading: nothing more of ours can go.
+                Ok(Err(e))
+                    if matches!(
+                        e.kind(),
+                        io::ErrorKind::BrokenPipe | io::ErrorKind::ConnectionReset
+                    ) =>
+                {
+                    input_done.get_or_insert_with(Instant::now);
+                    break;
+                }
+                Ok(Err(e)) => return Err(e),
+                Err(mpsc::TryRecvError::Empty) => break,
+                Err(mpsc::TryRecvError::Disconnected) => {
+                    if input_done.is_none() {
+                        input_done = Some(Instant::now());
+                        on(ClientEvent::InputEnded { bytes_sent: sent });
+                    }
+                    break;
+                }
+            }
+        }
+        match s.read(&mut buf) {
+            Ok(0) => break true,
+            Ok(n) => {
+                received += n as u64;
+                last_heard = Instant::now();
+                on(ClientEvent::Received {
+                    bytes: n,
+                    data: buf[..n].to_vec(),
+                });
+            }
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                ) =>
+            {
+                if let Some(done) = input_done {
+                    if done.max(last_heard).elapsed() >= cfg.timeout {
+                        break false;
+                    }
+                }
+            }
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    };
+    if let Ok(info) = tcp_info(&s) {
+        on(ClientEvent::Info(info));
+    }
+    on(ClientEvent::Closed {
+        bytes_sent: sent,
+        bytes_received: received,
+        total_ms: t0.elapsed().as_secs_f64() * 1e3,
+        server_closed,
     });
     Ok(())
 }

@@ -360,7 +360,12 @@ pub struct WsConnectArgs {
     pub show_frames: bool,
     #[command(flatten)]
     pub limits: WsLimitArgs,
-    /// JSON lines, one event a line.
+    /// Print only the messages that come in, each whole on its own line, as websocat does
+    /// (binary as base64); with --json, leave out the connect and handshake lines.
+    #[arg(long, short)]
+    pub quiet: bool,
+    /// JSON lines, one event a line; messages carry their whole data (text, or base64 with
+    /// "encoding":"base64").
     #[arg(long)]
     pub json: bool,
 }

@@ -175,6 +175,102 @@ fn wirelab_cli_against_python_server() {
     assert_eq!(big_in["len"], 1 << 20);
 }
 
+/// websocat-like: against Python websockets, stdin lines go out one message each; `-q`
+/// prints each echo whole on its own line and nothing else; `--json` carries the whole data
+/// (a message far longer than the 32-character preview), binary as base64.
+#[test]
+fn wirelab_cli_stdin_quiet_and_full_json_against_python_server() {
+    let server = python_server();
+    let url = format!("ws://{}/", server.addr);
+    let run = |args: &[&str], input: &str| {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_wirelab"))
+            .args(["ws", "connect", &url])
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut stdin = child.stdin.take().unwrap();
+        stdin.write_all(input.as_bytes()).unwrap();
+        drop(stdin);
+        let out = child.wait_with_output().unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let long = letters(200);
+    let input = format!("first line\n{long}\nκόσμε \"quoted\"\n");
+    assert_eq!(
+        run(&["-q"], &input),
+        input,
+        "-q prints the echoes, whole, one per line"
+    );
+
+    let text = run(&[], &input);
+    assert!(
+        text.contains(&format!("<- in  text message, 200 bytes: \"{long}\"")),
+        "{text}"
+    );
+    assert!(text.contains("handshake response:"), "{text}");
+
+    let json = run(&["--json", "--binary"], &format!("{long}\n"));
+    let events: Vec<serde_json::Value> = json
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let back = events
+        .iter()
+        .find(|e| e["type"] == "message" && e["direction"] == "in")
+        .expect("the echo");
+    assert_eq!(back["kind"], "binary");
+    assert_eq!(back["encoding"], "base64");
+    use base64::Engine;
+    let data = base64::engine::general_purpose::STANDARD
+        .decode(back["data"].as_str().unwrap())
+        .unwrap();
+    assert_eq!(data, long.as_bytes());
+    assert!(events.iter().all(|e| e["type"].is_string()), "{json}");
+
+    let quiet_json = run(&["--json", "-q"], "x\n");
+    assert!(!quiet_json.contains("handshake"), "{quiet_json}");
+    assert!(quiet_json.contains(r#""data":"x""#), "{quiet_json}");
+}
+
+/// A plain TCP echo server is not an HTTP server: said once, with the cause.
+#[test]
+fn ws_connect_and_hub_emit_to_an_echo_server_say_so_once() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    std::thread::spawn(move || {
+        for s in listener.incoming() {
+            let Ok(mut s) = s else { return };
+            std::thread::spawn(move || {
+                let mut r = s.try_clone().unwrap();
+                let _ = std::io::copy(&mut r, &mut s);
+            });
+        }
+    });
+    let url = format!("ws://{addr}/");
+    for args in [
+        vec!["ws", "connect", url.as_str(), "hi"],
+        vec!["hub", "emit", url.as_str(), "pickup", "1"],
+    ] {
+        let out = Command::new(env!("CARGO_BIN_EXE_wirelab"))
+            .args(&args)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(1), "{args:?}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        let says = "that server answered with what we sent: not an HTTP server (an echo server?)";
+        assert_eq!(err.matches(says).count(), 1, "{args:?}: {err}");
+        assert!(!err.contains("malformed status line"), "{err}");
+    }
+}
+
 #[tokio::test]
 async fn tungstenite_client_against_wirelab_server() {
     let (addr, stop) = in_process_server(Limits::default()).await;

@@ -124,8 +124,29 @@ fn connect_cmd(a: WsConnectArgs) -> Result<()> {
     rt.block_on(client_session(a, url))
 }
 
+/// The client's output: everything, or with -q only what websocat would print.
+fn client_sink(json: bool, quiet: bool) -> EventSink {
+    if !quiet {
+        return stdout_sink(json);
+    }
+    Arc::new(move |e: Event| {
+        let mut out = io::stdout().lock();
+        let _ = if json {
+            match e {
+                Event::Connected { .. }
+                | Event::HandshakeRequest { .. }
+                | Event::HandshakeResponse { .. } => Ok(()),
+                _ => render::ws::write(&mut out, &e, true),
+            }
+        } else {
+            render::ws::quiet_message(&mut out, &e)
+        };
+        let _ = out.flush();
+    })
+}
+
 async fn client_session(a: WsConnectArgs, url: WsUrl) -> Result<()> {
-    let sink = stdout_sink(a.json);
+    let sink = client_sink(a.json, a.quiet);
     let timeout = Duration::from_secs_f64(a.timeout);
     let mut c = connect(&url, config(&a.limits), timeout)
         .await

@@ -17,7 +17,7 @@ use crate::ws::conn::{Config, Incoming, Message, WsError};
 
 #[derive(Debug, Error)]
 pub enum ClientError {
-    #[error("cannot open a WebSocket to {url}: {source}")]
+    #[error("cannot open a WebSocket to {url}")]
     Connect { url: String, source: WsError },
     #[error("connection lost: {0}")]
     Lost(WsError),

@@ -81,12 +81,31 @@ pub fn write<W: Write>(out: &mut W, event: &Event, json: bool) -> io::Result<()>
             u8::from(*fin),
             mask_key.as_deref().unwrap_or("none"),
         ),
+        // The client shows each message whole, on one line (text quoted, binary as base64),
+        // so `ws connect` output can be scripted; a busy server shows previews.
+        Event::Message {
+            conn: None,
+            direction,
+            kind,
+            len,
+            data,
+            encoding,
+            ..
+        } => {
+            let shown = if *encoding == "text" {
+                format!("{data:?}")
+            } else {
+                format!("base64:{data}")
+            };
+            writeln!(out, "{} {kind} message, {len} bytes: {shown}", arrow(*direction))
+        }
         Event::Message {
             conn,
             direction,
             kind,
             len,
             preview,
+            ..
         } => writeln!(
             out,
             "{}{} {kind} message, {len} bytes: {preview}",
@@ -150,6 +169,19 @@ pub fn write<W: Write>(out: &mut W, event: &Event, json: bool) -> io::Result<()>
             out,
             "no more messages after waiting {waited_s} s: got {received} of the {expected} expected"
         ),
+    }
+}
+
+/// `ws connect -q`: only the messages that came in, each whole on its own line, as
+/// websocat prints them (text as it is, binary as base64).
+pub fn quiet_message<W: Write>(out: &mut W, event: &Event) -> io::Result<()> {
+    match event {
+        Event::Message {
+            direction: Direction::In,
+            data,
+            ..
+        } => writeln!(out, "{data}"),
+        _ => Ok(()),
     }
 }
 

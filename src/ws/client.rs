@@ -117,6 +117,13 @@ pub async fn connect(url: &WsUrl, config: Config, timeout: Duration) -> Result<C
         wr.write_all(request_text.as_bytes()).await?;
         let mut buf = Vec::with_capacity(1024);
         let (response, used) = loop {
+            // Our own request coming back: an echo server, not an HTTP one.
+            let echoed = buf.len().min(request_text.len());
+            if echoed >= 4 && buf[..echoed] == request_text.as_bytes()[..echoed] {
+                return Err(WsError::Io(std::io::Error::other(
+                    "that server answered with what we sent: not an HTTP server (an echo server?)",
+                )));
+            }
             if let Some(x) = Response::parse(&buf)? {
                 break x;
             }

@@ -104,8 +104,9 @@ pub enum WsError {
     Io(#[from] io::Error),
     #[error("protocol error (close code {code}): {0}", code = .0.close_code())]
     Protocol(#[from] ProtocolError),
+    // No #[source]: the message already carries it, so an error chain says it once.
     #[error("handshake failed: {0}")]
-    Handshake(#[from] HandshakeError),
+    Handshake(HandshakeError),
     #[error(
         "the peer closed the TCP connection without a close frame (code 1006, abnormal closure)"
     )]
@@ -116,6 +117,12 @@ pub enum WsError {
     Timeout(f64),
     #[error("the connection is closing: no more messages may be sent")]
     Closing,
+}
+
+impl From<HandshakeError> for WsError {
+    fn from(e: HandshakeError) -> Self {
+        WsError::Handshake(e)
+    }
 }
 
 /// Connection settings.

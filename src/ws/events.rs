@@ -73,6 +73,10 @@ pub enum Event {
         kind: &'static str,
         len: usize,
         preview: String,
+        /// The whole message: the text itself, or base64 of binary data (see `encoding`).
+        data: String,
+        /// "text" or "base64".
+        encoding: &'static str,
     },
     /// Broadcast mode: a message was handed to `to` other clients (0: nobody got it).
     Relayed {
@@ -173,6 +177,17 @@ impl Event {
             },
             len: m.len(),
             preview: preview(m.as_bytes(), m.kind() == DataKind::Text),
+            data: match m {
+                Message::Text(t) => t.clone(),
+                Message::Binary(b) => {
+                    use base64::Engine;
+                    base64::engine::general_purpose::STANDARD.encode(b)
+                }
+            },
+            encoding: match m.kind() {
+                DataKind::Text => "text",
+                DataKind::Binary => "base64",
+            },
         }
     }
 

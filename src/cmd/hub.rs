@@ -111,9 +111,33 @@ fn name(what: &'static str, s: &str) -> Result<()> {
     Ok(())
 }
 
-/// JSON if it parses, else the text as a JSON string (so `pickup P-100` works unquoted).
-fn json_arg(s: &str) -> Value {
-    serde_json::from_str(s).unwrap_or_else(|_| Value::String(s.to_string()))
+/// Does `s` start like JSON: `{`, `[`, `"`, a digit, `-`, or the word true, false or null?
+fn looks_like_json(s: &str) -> bool {
+    let t = s.trim_start();
+    let word: String = t
+        .chars()
+        .take_while(|c| c.is_ascii_alphanumeric())
+        .collect();
+    t.starts_with(['{', '[', '"', '-'])
+        || t.starts_with(|c: char| c.is_ascii_digit())
+        || matches!(word.as_str(), "true" | "false" | "null")
+}
+
+/// DATA as JSON. A bare word stays a string (so `pickup P-100` works unquoted), but anything
+/// that starts like JSON must be JSON: `'{"parcel":'` is bad input naming the error and its
+/// column, not the string `"{\"parcel\":"`.
+pub(super) fn json_arg(what: &str, s: &str) -> Result<Value> {
+    match serde_json::from_str(s) {
+        Ok(v) => Ok(v),
+        Err(e) if looks_like_json(s) => Err(BadInput(format!(
+            "{what} {s:?} starts like JSON but is not: {} at column {} (quote a string as \
+             '\"...\"', or give a bare word)",
+            e.to_string().split(" at line ").next().unwrap_or_default(),
+            e.column()
+        ))
+        .into()),
+        Err(_) => Ok(Value::String(s.to_string())),
+    }
 }
 
 fn runtime() -> Result<tokio::runtime::Runtime> {
@@ -147,7 +171,11 @@ fn listen_cmd(a: HubListenArgs) -> Result<()> {
             .or(a.count.map(|_| 10.0))
             .map(Duration::from_secs_f64),
         ack: !a.no_ack,
-        reply: a.reply.as_deref().map(json_arg),
+        reply: a
+            .reply
+            .as_deref()
+            .map(|r| json_arg("--reply", r))
+            .transpose()?,
     };
     let sink = client_sink(a.json);
     runtime()?.block_on(async {
@@ -185,7 +213,10 @@ fn emit_cmd(a: HubEmitArgs) -> Result<()> {
     let opts = EmitOptions {
         client: a.as_client.clone(),
         event: a.event.clone(),
-        data: a.data.as_deref().map(json_arg).unwrap_or(Value::Null),
+        data: match a.data.as_deref() {
+            Some(d) => json_arg("DATA", d)?,
+            None => Value::Null,
+        },
         to,
         ack: a.ack,
         volatile: a.volatile,
@@ -241,4 +272,35 @@ fn queue_cmd(a: HubQueueArgs) -> Result<()> {
     }
     out.flush()?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn data_that_starts_like_json_must_be_json() {
+        assert_eq!(json_arg("DATA", "P-100").unwrap(), Value::from("P-100"));
+        assert_eq!(
+            json_arg("DATA", "nullable").unwrap(),
+            Value::from("nullable")
+        );
+        assert_eq!(json_arg("DATA", r#"{"a":1}"#).unwrap()["a"], 1);
+        assert_eq!(json_arg("DATA", "-3").unwrap(), Value::from(-3));
+        for bad in [
+            r#"{"parcel":"#,
+            "[1,",
+            "\"open",
+            "12abc",
+            "-x",
+            "true,",
+            "null null",
+        ] {
+            let e = json_arg("DATA", bad).unwrap_err();
+            assert_eq!(crate::exit::code_for(&e), 2, "{bad}");
+            assert!(e.to_string().contains("at column"), "{bad}: {e}");
+        }
+        let e = json_arg("DATA", r#"{"parcel":"#).unwrap_err().to_string();
+        assert!(e.contains("EOF while parsing a value at column 10"), "{e}");
+    }
 }

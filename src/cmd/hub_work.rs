@@ -10,6 +10,7 @@ use serde_json::Value;
 
 use crate::cli::{HubEmitArgs, HubListenArgs};
 use crate::exit::BadInput;
+use crate::hub::client::ClientError;
 use crate::hub::protocol::check_name;
 use crate::hub::redis_store::RedisJobs;
 use crate::hub::store::Store;
@@ -73,16 +74,40 @@ pub fn worker_cmd(a: HubListenArgs) -> Result<()> {
         });
     }
     // Several workers in one process, each its own connection: competing consumers at a glance.
+    // --count is for the whole command: the workers stop once they have N jobs between them.
     let base = a.client.clone().unwrap_or_else(|| "worker".into());
+    let want = a.count;
+    let total = Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let (done_tx, done_rx) = tokio::sync::watch::channel(false);
+    let counting: WorkSink = {
+        let (total, sink) = (total.clone(), sink.clone());
+        Arc::new(move |e: WorkEvent| {
+            if let WorkEvent::Job {
+                duplicate: false, ..
+            } = &e
+            {
+                let n = total.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1;
+                if want.is_some_and(|w| n >= w) {
+                    let _ = done_tx.send(true);
+                }
+            }
+            sink(e)
+        })
+    };
     runtime()?.block_on(async {
         let mut set = tokio::task::JoinSet::new();
         for i in 1..=a.workers {
             let mut o = opts.clone();
             o.client = Some(format!("{base}-{i}"));
-            let (u, sink) = (u.clone(), sink.clone());
+            o.count = None;
+            let (u, sink) = (u.clone(), counting.clone());
+            let mut done = done_rx.clone();
             set.spawn(async move {
                 let stop = async {
-                    let _ = tokio::signal::ctrl_c().await;
+                    tokio::select! {
+                        _ = tokio::signal::ctrl_c() => {}
+                        _ = done.wait_for(|d| *d) => {}
+                    }
                 };
                 worker(&u, &o, sink, stop).await
             });
@@ -93,9 +118,15 @@ pub fn worker_cmd(a: HubListenArgs) -> Result<()> {
                 first_error.get_or_insert(e);
             }
         }
-        match first_error {
-            Some(e) => Err(anyhow::Error::new(e)),
-            None => Ok(()),
+        let got = total.load(std::sync::atomic::Ordering::SeqCst);
+        match (first_error, want) {
+            (Some(e), _) => Err(anyhow::Error::new(e)),
+            (None, Some(n)) if got < n => Err(anyhow::Error::new(ClientError::TooFew {
+                got,
+                want: n,
+                waited_s: opts.timeout.map(|t| t.as_secs_f64()).unwrap_or_default(),
+            })),
+            (None, _) => Ok(()),
         }
     })
 }
@@ -107,11 +138,8 @@ pub fn enqueue_cmd(a: HubEmitArgs) -> Result<()> {
     name("event name", &a.event)?;
     let template = a.data.clone().unwrap_or_else(|| "null".into());
     let data: Vec<Value> = (1..=a.repeat)
-        .map(|n| {
-            let t = template.replace("{n}", &n.to_string());
-            serde_json::from_str(&t).unwrap_or(Value::String(t))
-        })
-        .collect();
+        .map(|n| super::hub::json_arg("DATA", &template.replace("{n}", &n.to_string())))
+        .collect::<Result<_>>()?;
     let opts = EnqueueOptions {
         client: a.as_client.clone(),
         queue,

@@ -457,7 +457,8 @@ pub struct DissectArgs {
     /// A file of hex bytes, one packet a line (blank lines and # comments skipped).
     #[arg(long, value_name = "PATH")]
     pub hex_file: Option<std::path::PathBuf>,
-    /// Where raw bytes start (default ethernet for --hex); with a FILE, overrides its link type.
+    /// Where raw bytes start (default for --hex: guessed from the first byte, and said); with
+    /// a FILE, overrides its link type.
     #[arg(long, value_enum)]
     pub link: Option<LinkArg>,
     #[command(flatten)]

@@ -33,6 +33,12 @@ pub enum CaptureError {
     Empty,
     #[error("capture truncated: the record starting at byte offset {offset} is cut short (the file ends mid-packet; {packets} whole packets were read)")]
     Truncated { offset: u64, packets: u64 },
+    #[error("the {what} is cut at {got} of {need} bytes (the file ends inside it)")]
+    HeaderCut {
+        what: &'static str,
+        got: usize,
+        need: usize,
+    },
     #[error("malformed capture at byte offset {offset}: {reason}")]
     Malformed { offset: u64, reason: String },
     #[error("reading the capture: {0}")]
@@ -132,15 +138,15 @@ impl<'r> Reader<'r> {
             return Err(CaptureError::NotACapture { magic });
         }
         let mut header = magic;
-        let truncated = CaptureError::Truncated {
-            offset: 0,
-            packets: 0,
-        };
         if pcapng {
             // Block type (4), block length (4), byte-order magic (4), then the rest of the block.
             read_to(&mut source, &mut header, 12)?;
             let (Some(len), Some(bom)) = (header.get(4..8), header.get(8..12)) else {
-                return Err(truncated);
+                return Err(CaptureError::HeaderCut {
+                    what: "pcapng section header block",
+                    got: header.len(),
+                    need: 28,
+                });
             };
             let len = if bom == [0x4d, 0x3c, 0x2b, 0x1a] {
                 u32::from_le_bytes([len[0], len[1], len[2], len[3]])
@@ -157,12 +163,20 @@ impl<'r> Reader<'r> {
             }
             read_to(&mut source, &mut header, len)?;
             if header.len() < len {
-                return Err(truncated);
+                return Err(CaptureError::HeaderCut {
+                    what: "pcapng section header block",
+                    got: header.len(),
+                    need: len,
+                });
             }
         } else {
             read_to(&mut source, &mut header, 24)?;
             if header.len() < 24 {
-                return Err(truncated);
+                return Err(CaptureError::HeaderCut {
+                    what: "pcap file header",
+                    got: header.len(),
+                    need: 24,
+                });
             }
         }
         let chained = Prefixed {

@@ -145,7 +145,7 @@ pub fn run(a: DissectArgs) -> Result<()> {
         (None, None) => None,
     };
     if let Some(lines) = hex_packets {
-        let link = link.unwrap_or(LinkType::Ethernet);
+        let mut said: Vec<LinkType> = Vec::new();
         for (n, (line_no, text)) in lines.iter().enumerate() {
             let bytes = hex_input::parse(text).map_err(|e| {
                 let place = if a.hex.is_some() {
@@ -155,6 +155,30 @@ pub fn run(a: DissectArgs) -> Result<()> {
                 };
                 BadInput(format!("{place}: {e}"))
             })?;
+            // No --link: guess from the first nibble, and say so (on stderr, once a link).
+            let link = match link {
+                Some(l) => l,
+                None => {
+                    let (l, why) = hex_input::guess_link(&bytes);
+                    if !said.contains(&l) {
+                        said.push(l);
+                        let flag = match l {
+                            LinkType::Ipv4 => "ipv4",
+                            LinkType::Ipv6 => "ipv6",
+                            _ => "ethernet",
+                        };
+                        let other = if l == LinkType::Ethernet {
+                            "--link ipv4, ipv6, sll, ..."
+                        } else {
+                            "--link ethernet"
+                        };
+                        eprintln!(
+                            "dissect: no --link given; guessed --link {flag}: {why} (give {other} if the bytes start otherwise)"
+                        );
+                    }
+                    l
+                }
+            };
             let info = FrameInfo {
                 number: n as u64 + 1,
                 ts_sec: 0,
@@ -179,6 +203,12 @@ pub fn run(a: DissectArgs) -> Result<()> {
         );
     };
     let name = path.display().to_string();
+    if path.is_dir() {
+        return Err(BadInput(format!(
+            "{name} is a directory: give a pcap or pcapng file (or - for standard input)"
+        ))
+        .into());
+    }
     let mut reader = if name == "-" {
         Reader::new(io::stdin())
     } else {

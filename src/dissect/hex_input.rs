@@ -58,6 +58,35 @@ pub fn parse(text: &str) -> Result<Vec<u8>, HexError> {
         .collect())
 }
 
+/// Where raw bytes given with no `--link` most likely start, and why, from the first byte:
+/// an IP header starts with its version in the high nibble (4 with an IHL of at least 5, or
+/// 6), so `45 00 ...` is IPv4; anything else is taken as an Ethernet frame (whose first byte
+/// is the destination MAC and can be anything).
+pub fn guess_link(bytes: &[u8]) -> (super::LinkType, String) {
+    use super::LinkType;
+    match bytes.first() {
+        Some(&b) if b >> 4 == 4 && b & 0x0f >= 5 => (
+            LinkType::Ipv4,
+            format!(
+                "the first byte 0x{b:02x} reads as IP version 4 with a {}-byte header",
+                (b & 0x0f) * 4
+            ),
+        ),
+        Some(&b) if b >> 4 == 6 => (
+            LinkType::Ipv6,
+            format!("the first byte 0x{b:02x} reads as IP version 6"),
+        ),
+        Some(&b) => (
+            LinkType::Ethernet,
+            format!(
+                "the first nibble {:x} is not an IP version (4 or 6)",
+                b >> 4
+            ),
+        ),
+        None => (LinkType::Ethernet, "there are no bytes".into()),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -79,5 +108,16 @@ mod tests {
         assert_eq!(parse("45 0g"), Err(HexError::BadDigit { ch: 'g', at: 5 }));
         assert_eq!(parse("450"), Err(HexError::Odd(3)));
         assert_eq!(parse("  "), Err(HexError::Empty));
+    }
+
+    #[test]
+    fn link_guess_by_first_nibble() {
+        use crate::dissect::LinkType;
+        assert_eq!(guess_link(&[0x45, 0]).0, LinkType::Ipv4);
+        assert_eq!(guess_link(&[0x60, 0]).0, LinkType::Ipv6);
+        assert_eq!(guess_link(&[0x00, 0x1b]).0, LinkType::Ethernet);
+        // Version 4 with an impossible IHL of 2 is not an IPv4 header.
+        assert_eq!(guess_link(&[0x42]).0, LinkType::Ethernet);
+        assert!(guess_link(&[0x45]).1.contains("0x45"));
     }
 }

@@ -53,7 +53,7 @@ fn compare_fits_80_columns_and_is_whole_when_piped() {
     let (narrow, code) = run(Some("80"), &args);
     assert_eq!(code, Some(0), "{narrow}");
     assert!(widest(&narrow) <= 80, "{narrow}");
-    for word in ["reliable-udp", "delivered", "resent", "duplicated"] {
+    for word in ["reliable-udp", "delivered", "retrans", "duplicated"] {
         assert!(
             narrow.contains(word),
             "{word} lost at 80 columns:\n{narrow}"

@@ -246,8 +246,9 @@ fn queue_cmd(a: HubQueueArgs) -> Result<()> {
             clients: &'a [crate::hub::store::QueueRow],
             work_queues: Vec<crate::hub::workqueue::QueueSummary>,
         }
-        render::json_line(
+        render::json_typed(
             &mut out,
+            "queue",
             &Out {
                 data: a
                     .data

@@ -181,8 +181,9 @@ pub fn redis_queue_cmd(url: &str, json: bool) -> Result<()> {
             store: &'a str,
             work_queues: &'a [QueueSummary],
         }
-        render::json_line(
+        render::json_typed(
             &mut out,
+            "queue",
             &Out {
                 store: url,
                 work_queues: &rows,

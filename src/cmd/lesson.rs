@@ -33,7 +33,11 @@ pub fn run(c: LessonCommand) -> Result<()> {
                         steps: l.steps().count(),
                     })
                     .collect();
-                render::json_line(&mut out, &serde_json::json!({ "lessons": entries }))?;
+                render::json_typed(
+                    &mut out,
+                    "lessons",
+                    &serde_json::json!({ "lessons": entries }),
+                )?;
             } else {
                 let mut t = render::table(&["id", "title", "OSI layers", "steps"]);
                 for l in &all {

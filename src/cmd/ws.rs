@@ -40,8 +40,9 @@ fn accept_key(key: &str, json: bool) -> Result<()> {
             key_valid: bool,
             key_problem: Option<String>,
         }
-        render::json_line(
+        render::json_typed(
             &mut out,
+            "accept_key",
             &Out {
                 steps: &steps,
                 key_valid: problem.is_none(),

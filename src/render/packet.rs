@@ -520,7 +520,7 @@ fn json_str<W: Write>(out: &mut W, s: &str) -> io::Result<()> {
 pub fn json<W: Write>(out: &mut W, p: &Packet) -> io::Result<()> {
     write!(
         out,
-        "{{\"frame\":{},\"ts\":{}",
+        "{{\"type\":\"packet\",\"frame\":{},\"ts\":{}",
         p.info.number, p.info.ts_sec
     )?;
     write_frac(out, p.info.ts_nsec, p.info.ts_digits)?;
@@ -662,8 +662,9 @@ pub fn stats_json<W: Write>(out: &mut W, s: &Stats) -> io::Result<()> {
                 "bytes_ba": c.bytes_ba, "duration": c.last_ts - c.first_ts})
         })
         .collect();
-    super::json_line(
+    super::json_typed(
         out,
+        "stats",
         &serde_json::json!({"frames": s.frames, "bytes": s.bytes, "hierarchy": phs, "conversations": conv}),
     )
 }

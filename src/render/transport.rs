@@ -392,7 +392,7 @@ pub fn comparison<W: Write>(out: &mut W, c: &Comparison, width: Option<usize>) -
             "sent",
             "delivered",
             "lost",
-            "resent",
+            "retrans",
             "p99 ms",
             "time ms",
             "Mbit/s",

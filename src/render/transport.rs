@@ -439,11 +439,13 @@ pub fn comparison<W: Write>(out: &mut W, c: &Comparison, width: Option<usize>) -
         if !narrow {
             cells.push(format!("{:.3}", r.p50_ms));
         }
-        cells.extend([
-            format!("{:.3}", r.p99_ms),
-            format!("{:.1}", r.elapsed_ms),
-            format!("{:.1}", r.goodput_mbps),
-        ]);
+        // Narrow: a decimal less where a column would otherwise wrap.
+        let (p99, took) = if narrow {
+            (format!("{:.2}", r.p99_ms), format!("{:.0}", r.elapsed_ms))
+        } else {
+            (format!("{:.3}", r.p99_ms), format!("{:.1}", r.elapsed_ms))
+        };
+        cells.extend([p99, took, format!("{:.1}", r.goodput_mbps)]);
         t.add_row(cells);
     }
     writeln!(out, "{t}")?;

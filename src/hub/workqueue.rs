@@ -438,7 +438,7 @@ pub(crate) fn summary_entry(
         })
 }
 
-/// What the work queues report (one `hub serve` line each, `"event":"work"` in JSON).
+/// What the work queues report (one `hub serve` line each, `"type":"work"` in JSON).
 #[derive(Debug, Clone, Serialize)]
 pub struct WorkLog {
     /// enqueued, consuming, delivered, acked, timeout, released, dead, stale

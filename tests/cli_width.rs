@@ -66,3 +66,33 @@ fn compare_fits_80_columns_and_is_whole_when_piped() {
         "{full}"
     );
 }
+
+/// On a terminal (a pseudo-terminal from `script`), a long compare shows how many messages
+/// reliable UDP has delivered so far; piped, it shows none of that.
+#[test]
+fn compare_shows_progress_on_a_terminal_only() {
+    common::require("script");
+    let bin = env!("CARGO_BIN_EXE_wirelab");
+    let out = std::process::Command::new("script")
+        .args([
+            "-qec",
+            &format!("{bin} compare --count 3000 --loss 0.3 --rate 3000"),
+            "/dev/null",
+        ])
+        .output()
+        .expect("script");
+    assert!(out.status.success());
+    let tty = String::from_utf8_lossy(&out.stdout);
+    let counts: Vec<u64> = tty
+        .split("running reliable-udp: ")
+        .skip(1)
+        .filter_map(|s| s.split(' ').next()?.parse().ok())
+        .collect();
+    assert!(
+        counts.iter().any(|&n| n > 0 && n < 3000),
+        "no progress shown: {counts:?}"
+    );
+    assert!(tty.contains("of 3000 messages delivered so far"));
+    let (piped, _) = run(None, &["compare", "--count", "300", "--loss", "0.3"]);
+    assert!(!piped.contains("delivered so far"), "{piped}");
+}

@@ -81,16 +81,7 @@ fn tcp_send_against_ncat_exec_cat() {
 #[test]
 fn tcp_send_against_socat_shows_echo_and_tcp_info() {
     require("socat");
-    let port = common::free_port();
-    let (mut peer, _err) = start_peer(
-        Command::new("socat").args([
-            "-d",
-            "-d",
-            &format!("TCP-LISTEN:{port},bind=127.0.0.1,reuseaddr,fork"),
-            "EXEC:cat",
-        ]),
-        "listening on",
-    );
+    let (port, mut peer) = socat_server("EXEC:cat");
     let out = wirelab()
         .args([
             "tcp",
@@ -477,6 +468,21 @@ fn compare_total_loss_ends_with_a_failed_row() {
     assert!(text.contains("| tcp"), "the table is finished: {text}");
 }
 
+/// socat listening on a free port, serving each connection with `address` (EXEC:cat, ...).
+fn socat_server(address: &str) -> (u16, std::process::Child) {
+    let port = common::free_port();
+    let (peer, _err) = start_peer(
+        Command::new("socat").args([
+            "-d",
+            "-d",
+            &format!("TCP-LISTEN:{port},bind=127.0.0.1,reuseaddr,fork"),
+            address,
+        ]),
+        "listening on",
+    );
+    (port, peer)
+}
+
 /// Runs `wirelab tcp send ADDR [extra]` with `input` on a piped standard input.
 fn tcp_send_stdin(addr: &str, extra: &[&str], input: &[u8]) -> std::process::Output {
     let mut child = wirelab()
@@ -497,16 +503,18 @@ fn tcp_send_stdin(addr: &str, extra: &[&str], input: &[u8]) -> std::process::Out
     out
 }
 
-/// nc mode against `ncat -l`, which is nc on the other end: our stdin arrives at ncat's
-/// stdout and ncat's stdin at our stdout, every byte value unchanged, both ways at once; the
-/// commentary and TCP_INFO are on stderr. (ncat --exec cat is no echo for this: it drops
-/// what cat has not written yet when the client's FIN comes, for ncat's own client too.)
+/// nc mode against `ncat -l --no-shutdown`, which is nc on the other end: our stdin arrives
+/// at ncat's stdout and ncat's stdin at our stdout, every byte value unchanged. ncat
+/// half-closes (FIN) when its stdin ends and keeps reading, so our side must go on sending
+/// after the server's FIN. The commentary and TCP_INFO are on stderr. (ncat --exec cat is no
+/// echo for this: it drops what cat has not written yet when the client's FIN comes, for
+/// ncat's own client too.)
 #[test]
 fn tcp_send_stdin_talks_to_ncat_both_ways_byte_for_byte() {
     require("ncat");
     let port = common::free_port().to_string();
     let mut peer = Command::new("ncat")
-        .args(["-v", "-l", "127.0.0.1", &port])
+        .args(["-v", "-l", "--no-shutdown", "127.0.0.1", &port])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -554,16 +562,7 @@ fn tcp_send_stdin_talks_to_ncat_both_ways_byte_for_byte() {
 #[test]
 fn tcp_send_stdin_relays_a_large_stream_through_socat() {
     require("socat");
-    let port = common::free_port();
-    let (mut peer, _err) = start_peer(
-        Command::new("socat").args([
-            "-d",
-            "-d",
-            &format!("TCP-LISTEN:{port},bind=127.0.0.1,reuseaddr,fork"),
-            "EXEC:cat",
-        ]),
-        "listening on",
-    );
+    let (port, mut peer) = socat_server("EXEC:cat");
     let input: Vec<u8> = (0..300_000u32).map(|i| (i * 13 % 251) as u8).collect();
     let out = tcp_send_stdin(&port.to_string(), &[], &input);
     let _ = peer.kill();
@@ -584,16 +583,7 @@ fn tcp_send_stdin_relays_a_large_stream_through_socat() {
 #[test]
 fn tcp_send_stdin_talks_to_a_server_that_is_not_an_echo() {
     require("socat");
-    let port = common::free_port();
-    let (mut peer, _err) = start_peer(
-        Command::new("socat").args([
-            "-d",
-            "-d",
-            &format!("TCP-LISTEN:{port},bind=127.0.0.1,reuseaddr,fork"),
-            "SYSTEM:echo hello-from-socat; cat >/dev/null",
-        ]),
-        "listening on",
-    );
+    let (port, mut peer) = socat_server("SYSTEM:echo hello-from-socat; cat >/dev/null");
     let addr = format!("127.0.0.1:{port}");
     let out = tcp_send_stdin(&addr, &["--no-echo"], b"ping\n");
     assert!(

@@ -125,6 +125,20 @@ pub enum ClientEvent {
     },
 }
 
+/// Connects (reporting `Connected` with the handshake's time) and applies --no-delay.
+fn connect(cfg: &SendConfig, on: &mut impl FnMut(ClientEvent)) -> io::Result<TcpStream> {
+    let t0 = Instant::now();
+    let s = TcpStream::connect_timeout(&cfg.addr, cfg.timeout)?;
+    on(ClientEvent::Connected {
+        local: s.local_addr()?,
+        peer: s.peer_addr()?,
+        connect_ms: t0.elapsed().as_secs_f64() * 1e3,
+        no_delay: cfg.no_delay,
+    });
+    s.set_nodelay(cfg.no_delay)?;
+    Ok(s)
+}
+
 /// Runs the exchange, reporting each step to `on`.
 pub fn run(cfg: &SendConfig, on: impl FnMut(ClientEvent)) -> io::Result<()> {
     run_messages(cfg, cfg.messages.iter().cloned(), on)
@@ -138,14 +152,7 @@ pub fn run_messages(
     mut on: impl FnMut(ClientEvent),
 ) -> io::Result<()> {
     let t0 = Instant::now();
-    let mut s = TcpStream::connect_timeout(&cfg.addr, cfg.timeout)?;
-    on(ClientEvent::Connected {
-        local: s.local_addr()?,
-        peer: s.peer_addr()?,
-        connect_ms: t0.elapsed().as_secs_f64() * 1e3,
-        no_delay: cfg.no_delay,
-    });
-    s.set_nodelay(cfg.no_delay)?;
+    let mut s = connect(cfg, &mut on)?;
     s.set_read_timeout(Some(cfg.timeout))?;
     s.set_write_timeout(Some(cfg.timeout))?;
     let (mut sent, mut received) = (0u64, 0u64);
@@ -214,14 +221,7 @@ pub fn relay(
 ) -> io::Result<()> {
     use std::sync::mpsc;
     let t0 = Instant::now();
-    let mut s = TcpStream::connect_timeout(&cfg.addr, cfg.timeout)?;
-    on(ClientEvent::Connected {
-        local: s.local_addr()?,
-        peer: s.peer_addr()?,
-        connect_ms: t0.elapsed().as_secs_f64() * 1e3,
-        no_delay: cfg.no_delay,
-    });
-    s.set_nodelay(cfg.no_delay)?;
+    let mut s = connect(cfg, &mut on)?;
     s.set_read_timeout(Some(Duration::from_millis(100)))?;
     let mut w = s.try_clone()?;
     // The input side: a thread, so a quiet stdin never stops us reading the server.
@@ -252,36 +252,65 @@ pub fn relay(
     let mut input_done: Option<Instant> = None;
     let mut last_heard = Instant::now();
     let mut buf = vec![0u8; 64 * 1024];
+    // One step of the input side: what the thread reported, or that it is done.
+    let input_step = |r: Result<io::Result<usize>, ()>,
+                      sent: &mut u64,
+                      input_done: &mut Option<Instant>,
+                      on: &mut dyn FnMut(ClientEvent)|
+     -> io::Result<()> {
+        match r {
+            Ok(Ok(n)) => {
+                *sent += n as u64;
+                on(ClientEvent::Sent { bytes: n });
+            }
+            // The server closed its side for reading: nothing more of ours can go.
+            Ok(Err(e))
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::BrokenPipe | io::ErrorKind::ConnectionReset
+                ) =>
+            {
+                input_done.get_or_insert_with(Instant::now);
+            }
+            Ok(Err(e)) => return Err(e),
+            Err(()) => {
+                if input_done.is_none() {
+                    *input_done = Some(Instant::now());
+                    on(ClientEvent::InputEnded { bytes_sent: *sent });
+                }
+            }
+        }
+        Ok(())
+    };
+    let mut server_fin = false;
     let server_closed = loop {
         loop {
             match rx.try_recv() {
-                Ok(Ok(n)) => {
-                    sent += n as u64;
-                    on(ClientEvent::Sent { bytes: n });
-                }
-                // The server closed its side for reading: nothing more of ours can go.
-                Ok(Err(e))
-                    if matches!(
-                        e.kind(),
-                        io::ErrorKind::BrokenPipe | io::ErrorKind::ConnectionReset
-                    ) =>
-                {
-                    input_done.get_or_insert_with(Instant::now);
-                    break;
-                }
-                Ok(Err(e)) => return Err(e),
+                Ok(r) => input_step(Ok(r), &mut sent, &mut input_done, &mut on)?,
                 Err(mpsc::TryRecvError::Empty) => break,
                 Err(mpsc::TryRecvError::Disconnected) => {
-                    if input_done.is_none() {
-                        input_done = Some(Instant::now());
-                        on(ClientEvent::InputEnded { bytes_sent: sent });
-                    }
+                    input_step(Err(()), &mut sent, &mut input_done, &mut on)?;
                     break;
                 }
             }
         }
+        if server_fin {
+            // The server half-closed: it may still read, so the rest of our input goes
+            // (waiting at most --timeout for each piece of it).
+            if input_done.is_some() {
+                break true;
+            }
+            match rx.recv_timeout(cfg.timeout) {
+                Ok(r) => input_step(Ok(r), &mut sent, &mut input_done, &mut on)?,
+                Err(mpsc::RecvTimeoutError::Disconnected) => {
+                    input_step(Err(()), &mut sent, &mut input_done, &mut on)?
+                }
+                Err(mpsc::RecvTimeoutError::Timeout) => break true,
+            }
+            continue;
+        }
         match s.read(&mut buf) {
-            Ok(0) => break true,
+            Ok(0) => server_fin = true,
             Ok(n) => {
                 received += n as u64;
                 last_heard = Instant::now();

@@ -475,3 +475,54 @@ fn a_server_that_stops_pinging_is_a_ping_timeout() {
         "ended by the ping timeout, not --timeout"
     );
 }
+
+#[test]
+fn polling_posts_respect_the_servers_max_payload() {
+    // maxPayload 60: the BINARY_EVENT (41 bytes) and its attachment as base64 (29 bytes) fit
+    // one POST alone but not together, so they go in two.
+    let peer = Peer::node(&[("MAX_PAYLOAD", "60")]);
+    let hex20 = format!("bin:{}", "ab".repeat(20));
+    let (code, v, err) = run(&[
+        "sio",
+        "emit",
+        &peer.url("/"),
+        "bin",
+        &hex20,
+        "--ack",
+        "--transport",
+        "polling",
+        "--show-packets",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(of(&v, "open")[0]["max_payload"], 60);
+    let posts: Vec<_> = of(&v, "http_request")
+        .into_iter()
+        .filter(|r| r["method"] == "POST")
+        .collect();
+    assert!(
+        posts
+            .iter()
+            .all(|p| p["body_bytes"].as_u64().unwrap() <= 60),
+        "{posts:?}"
+    );
+    assert!(
+        posts.iter().any(|p| p["body_bytes"] == 29),
+        "the attachment went alone: {posts:?}"
+    );
+    assert_eq!(of(&v, "ack")[0]["args"][0]["_binary"], "ab".repeat(20));
+    // Past the edge: one packet over maxPayload is refused by the server (HTTP 413).
+    let big = "x".repeat(80);
+    let (code, _, err) = run(&[
+        "sio",
+        "emit",
+        &peer.url("/"),
+        "chat message",
+        &big,
+        "--transport",
+        "polling",
+        "--reconnect",
+        "0",
+    ]);
+    assert_eq!(code, 1);
+    assert!(err.contains("413"), "{err}");
+}

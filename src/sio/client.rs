@@ -209,7 +209,11 @@ enum Inbound {
 
 /// The sending half of the current transport.
 enum Writer {
-    Polling { sid: String },
+    /// `max_payload`: the server's limit on one POST body (packets beyond it go in the next).
+    Polling {
+        sid: String,
+        max_payload: usize,
+    },
     Ws(Box<WsWriter<TcpWrite>>),
 }
 
@@ -413,7 +417,8 @@ impl Client {
                 let _ = tx.send(Inbound::Packet(p, "polling"));
             }
             let sid = h.sid.clone();
-            (h, Writer::Polling { sid }, None)
+            let max_payload = usize::try_from(h.max_payload).unwrap_or(usize::MAX);
+            (h, Writer::Polling { sid, max_payload }, None)
         };
         (self.sink)(&Event::Open {
             transport: writer.name(),
@@ -451,7 +456,7 @@ impl Client {
 
         // 3. Read: a long-poll loop, or the WebSocket reader already running.
         let stop = Arc::new(AtomicBool::new(false));
-        if let Writer::Polling { sid } = &writer {
+        if let Writer::Polling { sid, .. } = &writer {
             poller = Some(spawn_poller(
                 self.o.clone(),
                 self.sink.clone(),
@@ -761,18 +766,24 @@ impl Client {
                     self.ws_send(w, p).await?;
                 }
             }
-            Writer::Polling { sid } => {
+            Writer::Polling { sid, max_payload } => {
                 let target = self.query("polling", Some(sid));
-                for p in packets {
-                    self.show_eio(Direction::Out, "polling", p);
-                }
-                let body = engineio::encode_payload(packets);
-                let r = self.http("POST", &target, body.as_bytes()).await?;
-                if r.status != 200 {
-                    return Err(SioError::Status {
-                        status: r.status,
-                        body: String::from_utf8_lossy(&r.body).into_owned(),
-                    });
+                let mut rest = packets;
+                while !rest.is_empty() {
+                    let n = engineio::batch_len(rest, *max_payload);
+                    let (batch, later) = rest.split_at(n);
+                    rest = later;
+                    for p in batch {
+                        self.show_eio(Direction::Out, "polling", p);
+                    }
+                    let body = engineio::encode_payload(batch);
+                    let r = self.http("POST", &target, body.as_bytes()).await?;
+                    if r.status != 200 {
+                        return Err(SioError::Status {
+                            status: r.status,
+                            body: String::from_utf8_lossy(&r.body).into_owned(),
+                        });
+                    }
                 }
             }
         }

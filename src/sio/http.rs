@@ -195,6 +195,19 @@ mod tests {
             complete(b"SSH-2.0-x\r\n"),
             Err(HttpError::NotHttp)
         ));
+        let at_limit = format!("HTTP/1.1 200 OK\r\nContent-Length: {MAX_BODY}\r\n\r\n");
+        assert!(
+            complete(at_limit.as_bytes()).unwrap().is_none(),
+            "at the limit: wait for the body"
+        );
+        let past = format!(
+            "HTTP/1.1 200 OK\r\nContent-Length: {}\r\n\r\n",
+            MAX_BODY + 1
+        );
+        assert!(matches!(
+            complete(past.as_bytes()),
+            Err(HttpError::TooLarge)
+        ));
         let r = until_close(b"HTTP/1.1 400 Bad Request\r\n\r\n{}").unwrap();
         assert_eq!((r.status, r.body.as_slice()), (400, &b"{}"[..]));
     }

@@ -13,6 +13,7 @@ const http = createServer();
 const io = new Server(http, {
   pingInterval: Number(process.env.PING_INTERVAL || 25000),
   pingTimeout: Number(process.env.PING_TIMEOUT || 20000),
+  maxHttpBufferSize: Number(process.env.MAX_PAYLOAD || 1e6),
   connectionStateRecovery: { maxDisconnectionDuration: 60000, skipMiddlewares: true },
 });
 const onSocket = (nsp) => (socket) => {

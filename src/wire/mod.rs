@@ -4,6 +4,7 @@
 pub mod arp;
 pub mod cooked;
 pub mod dns;
+pub mod engineio;
 pub mod ethernet;
 pub mod header_error;
 pub mod http_message;
@@ -12,6 +13,7 @@ pub mod icmpv6;
 pub mod ipv4;
 pub mod ipv6;
 pub mod probe;
+pub mod socketio;
 pub mod tcp;
 pub mod udp;
 pub mod vlan;

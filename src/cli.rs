@@ -435,6 +435,11 @@ pub struct DissectArgs {
     /// Where raw bytes start (default ethernet for --hex); with a FILE, overrides its link type.
     #[arg(long, value_enum)]
     pub link: Option<LinkArg>,
+    /// Show TCP stream N's bytes, both directions in sequence order, as
+    /// `tshark -z follow,tcp,ascii,N` does (--format hex: as follow,tcp,hex; json: one object
+    /// a chunk). N is the `stream` index of --stats and the JSON view.
+    #[arg(long, value_name = "N")]
+    pub follow: Option<u32>,
     #[command(flatten)]
     pub view: ViewArgs,
 }

@@ -4,6 +4,8 @@
 //! tcpdump writes the frames it selects to a pcap file; they are found again, in order, in the
 //! original capture, which gives their frame numbers.
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -79,26 +81,13 @@ const EXPRESSIONS: &[&str] = &[
     "src and dst net 127.0.0.0/8",
 ];
 
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
 /// Every fixture tcpdump can read. (two-interfaces.pcapng mixes link types, which libpcap
 /// refuses after the first frame.)
 fn fixtures() -> Vec<PathBuf> {
-    let mut v: Vec<PathBuf> = std::fs::read_dir(root().join("fixtures"))
-        .expect("fixtures/")
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| {
-            matches!(
-                p.extension().and_then(|e| e.to_str()),
-                Some("pcap" | "pcapng")
-            )
-        })
+    common::capture_fixtures()
+        .into_iter()
         .filter(|p| !p.ends_with("two-interfaces.pcapng"))
-        .collect();
-    v.sort();
-    v
+        .collect()
 }
 
 /// Each frame of a capture.

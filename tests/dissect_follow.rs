@@ -1,6 +1,8 @@
 //! `dissect --follow N` prints what `tshark -z follow,tcp,ascii|hex,N` prints, byte for byte,
 //! for every TCP stream of every fixture.
 
+mod common;
+
 use std::path::PathBuf;
 use std::process::Command;
 

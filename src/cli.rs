@@ -521,9 +521,11 @@ pub struct ViewArgs {
     /// Skip the first N packets that match the filter.
     #[arg(long, default_value_t = 0, value_name = "N")]
     pub skip: u64,
-    /// Only packets matching EXPR: protocol names (eth vlan arp ip ipv6 icmp icmpv6 tcp udp
-    /// dns http websocket), `host ADDR`, `port N`, `src`/`dst host|port`, joined with
-    /// and/or/not and parentheses. Example: 'tcp and port 80 and not host 10.0.0.1'.
+    /// Only packets matching EXPR, in tcpdump's filter language (pcap-filter(7)): host, net,
+    /// port, portrange with src/dst and ip/ip6/arp/tcp/udp/icmp/icmp6/ether qualifiers,
+    /// vlan, len/greater/less, byte tests like 'tcp[tcpflags] & tcp-syn != 0', joined with
+    /// and/or/not; also wirelab's decoded layers dns, http, websocket.
+    /// Example: 'tcp dst port 80 and not net 10.0.0.0/8'.
     #[arg(long, value_name = "EXPR")]
     pub filter: Option<String>,
     /// Instead of packets, print a protocol hierarchy and a conversations table
@@ -547,6 +549,11 @@ pub struct DissectArgs {
     /// a FILE, overrides its link type.
     #[arg(long, value_enum)]
     pub link: Option<LinkArg>,
+    /// Show TCP stream N's bytes, both directions in sequence order, as
+    /// `tshark -z follow,tcp,ascii,N` does (--format hex: as follow,tcp,hex; json: one object
+    /// a chunk). N is the `stream` index of --stats and the JSON view.
+    #[arg(long, value_name = "N")]
+    pub follow: Option<u32>,
     #[command(flatten)]
     pub view: ViewArgs,
 }

@@ -84,6 +84,10 @@ const FIELDS: &[(&str, &str, &str)] = &[
     ("http.response.code", "http", "response.code"),
     ("websocket.opcode", "websocket", "opcode"),
     ("websocket.payload_length", "websocket", "payload_length"),
+    // tshark's payload_length is the 7-bit field (126, 127: see the extended length);
+    // wirelab's is the length itself (checked in `compare`).
+    ("websocket.payload_length_ext_16", "", ""),
+    ("websocket.payload_length_ext_64", "", ""),
 ];
 
 fn root() -> PathBuf {
@@ -200,11 +204,14 @@ fn compare(path: &Path) -> (usize, usize) {
     for (i, (row, p)) in rows.iter().zip(&packets).enumerate() {
         let cols: Vec<&str> = row.split('\t').collect();
         for (j, (tf, layer, field)) in FIELDS.iter().enumerate() {
-            let theirs: Vec<String> = cols
+            let mut theirs: Vec<String> = cols
                 .get(j)
                 .filter(|c| !c.is_empty())
                 .map(|c| c.split(',').map(norm).collect())
                 .unwrap_or_default();
+            if *tf == "websocket.payload_length" {
+                theirs = extended_lengths(FIELDS, &cols, theirs);
+            }
             if layer.is_empty() || theirs.is_empty() {
                 continue;
             }
@@ -241,6 +248,36 @@ fn compare(path: &Path) -> (usize, usize) {
         checked += 1;
     }
     (checked, values)
+}
+
+/// tshark's 7-bit WebSocket lengths with 126 and 127 replaced by the extended lengths that
+/// follow them, in frame order.
+fn extended_lengths(
+    fields: &[(&str, &str, &str)],
+    cols: &[&str],
+    seven: Vec<String>,
+) -> Vec<String> {
+    let col = |name: &str| -> Vec<String> {
+        fields
+            .iter()
+            .position(|(f, _, _)| *f == name)
+            .and_then(|j| cols.get(j))
+            .filter(|c| !c.is_empty())
+            .map(|c| c.split(',').map(norm).collect())
+            .unwrap_or_default()
+    };
+    let (mut e16, mut e64) = (
+        col("websocket.payload_length_ext_16").into_iter(),
+        col("websocket.payload_length_ext_64").into_iter(),
+    );
+    seven
+        .into_iter()
+        .map(|l| match l.as_str() {
+            "126" => e16.next().unwrap_or(l),
+            "127" => e64.next().unwrap_or(l),
+            _ => l,
+        })
+        .collect()
 }
 
 #[test]

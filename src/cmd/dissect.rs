@@ -8,10 +8,12 @@ use anyhow::Result;
 use crate::capture::{CaptureError, Reader};
 use crate::cli::{DissectArgs, LinkArg, PacketFormat, ViewArgs};
 use crate::dissect::filter::Filter;
+use crate::dissect::follow::{self, Follow};
 use crate::dissect::stats::Stats;
 use crate::dissect::{hex_input, Dissector, FrameInfo, Layer, LinkType, Packet};
 use crate::exit::BadInput;
-use crate::render::packet;
+use crate::render::follow::FollowFormat;
+use crate::render::{follow as follow_view, packet};
 
 /// Packets in, views out: filter, skip, count, stats. Shared with `capture`.
 pub(super) struct Sink {
@@ -27,6 +29,8 @@ pub(super) struct Sink {
     pub shown: u64,
     stats: Option<Stats>,
     link_override: Option<LinkType>,
+    /// --follow N: the stream, whether its header was printed, and the chunks of a packet.
+    follow: Option<(Follow, bool, Vec<follow::Event>)>,
 }
 
 impl Sink {
@@ -53,7 +57,21 @@ impl Sink {
             shown: 0,
             stats: view.stats.then(Stats::default),
             link_override,
+            follow: None,
         })
+    }
+
+    /// Shows TCP stream `n`'s bytes instead of packets.
+    pub fn follow(&mut self, n: u32) {
+        self.follow = Some((Follow::new(n), false, Vec::new()));
+    }
+
+    fn follow_format(&self) -> FollowFormat {
+        match self.format {
+            PacketFormat::Hex => FollowFormat::Hex,
+            PacketFormat::Json => FollowFormat::Json,
+            _ => FollowFormat::Ascii,
+        }
     }
 
     /// True once --count packets have been shown.
@@ -88,6 +106,19 @@ impl Sink {
             return Ok(false);
         }
         self.shown += 1;
+        let ff = self.follow_format();
+        if let Some((f, header_done, events)) = &mut self.follow {
+            events.clear();
+            f.packet(&p, events);
+            if !events.is_empty() && !*header_done {
+                follow_view::header(out, ff, f.stream, f.nodes)?;
+                *header_done = true;
+            }
+            for e in events.iter() {
+                follow_view::event(out, ff, e)?;
+            }
+            return Ok(true);
+        }
         match (&mut self.stats, self.format) {
             (Some(s), _) => s.add(&p),
             (None, PacketFormat::Summary) => packet::summary(out, &p)?,
@@ -100,6 +131,14 @@ impl Sink {
 
     /// Prints the stats tables, if asked for.
     pub fn finish<W: Write>(&self, out: &mut W) -> io::Result<()> {
+        if let Some((f, header_done, _)) = &self.follow {
+            let ff = self.follow_format();
+            if !header_done {
+                follow_view::header(out, ff, f.stream, f.nodes)?;
+            }
+            follow_view::footer(out, ff)?;
+            return out.flush();
+        }
         if let Some(s) = &self.stats {
             if self.json {
                 packet::stats_json(out, s)?;
@@ -128,6 +167,9 @@ pub fn run(a: DissectArgs) -> Result<()> {
     let mut out = BufWriter::with_capacity(1 << 16, stdout.lock());
     let link = a.link.map(link_of);
     let mut sink = Sink::new(&a.view, link)?;
+    if let Some(n) = a.follow {
+        sink.follow(n);
+    }
 
     let hex_packets: Option<Vec<(usize, String)>> = match (&a.hex, &a.hex_file) {
         (Some(h), _) => Some(vec![(1, h.clone())]),

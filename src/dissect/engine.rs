@@ -385,14 +385,29 @@ impl Dissector {
         let h = match tcp::Header::parse(bytes) {
             Ok(h) => h,
             Err(e) => {
-                // No connection state from a header that was not all captured.
-                return w.failed(at, e, "tcp", 4, tcp::Header::parse, |h| {
+                w.failed(at, e, "tcp", 4, tcp::Header::parse, |h| {
                     let meta = TcpMeta {
                         stream: u32::MAX,
                         ..TcpMeta::default()
                     };
                     Proto::Tcp(h, meta)
                 });
+                // Cut by the snap length after the flags (options missing): the segment's
+                // length still comes from the IP lengths, and it still belongs to its
+                // connection (as tshark counts it).
+                if let Some(Layer {
+                    proto: Proto::Tcp(h, meta),
+                    captured,
+                    ..
+                }) = w.out.last_mut()
+                {
+                    if *captured >= 14 && !w.quoted {
+                        let seg_len = len.saturating_sub(h.header_len()) as u32;
+                        let h = *h;
+                        *meta = self.track(addrs, &h, seg_len).0;
+                    }
+                }
+                return;
             }
         };
         let hl = h.header_len();
@@ -417,6 +432,18 @@ impl Dissector {
         }
         if websocket {
             return self.websocket(w, addrs, &h, body_at, end, body_at + seg_len);
+        }
+        // DNS over TCP (RFC 1035 §4.2.2): a two-byte length, then the message; decoded when
+        // this segment holds all of it.
+        if (is_dns_port(h.src_port) || is_dns_port(h.dst_port)) && body.len() >= 2 + 12 {
+            let n = usize::from(u16::from_be_bytes([body[0], body[1]]));
+            if n >= 12 && body.len() >= 2 + n {
+                if let Ok(m) = dns::Message::parse(&body[2..2 + n]) {
+                    let problem = m.problem.clone();
+                    w.push(Proto::Dns(Box::new(m)), body_at, body_at + 2 + n, problem);
+                    return w.data_to(body_at + 2 + n, end);
+                }
+            }
         }
         if let Some(m) = http_message::Message::parse(body) {
             let upgrade_req = m.is_websocket_upgrade_request();

@@ -260,7 +260,7 @@ pub fn of(layer: &Layer, frame: &[u8]) -> Vec<Field> {
             }
         }
         Proto::Icmpv6(m) => icmpv6_fields(&mut f, m),
-        Proto::Tcp(h, m) => tcp_fields(&mut f, h, m),
+        Proto::Tcp(h, m) => tcp_fields(&mut f, h, m, bytes),
         Proto::Udp(h) => {
             f.at(
                 2,
@@ -762,7 +762,28 @@ fn icmpv6_fields(f: &mut Fields, m: &icmpv6::Message) {
     }
 }
 
-fn tcp_fields(f: &mut Fields, h: &tcp::Header, m: &super::TcpMeta) {
+/// The end offset of the first option of `kind` among the captured header bytes, when the
+/// walk to it stays within them.
+fn option_end(bytes: &[u8], header_len: usize, kind: u8) -> Option<usize> {
+    let mut i = 20;
+    while i < header_len {
+        let k = *bytes.get(i)?;
+        match k {
+            0 => return None,
+            1 => i += 1,
+            _ => {
+                let l = usize::from(*bytes.get(i + 1)?).max(2);
+                if k == kind {
+                    return Some(i + l);
+                }
+                i += l;
+            }
+        }
+    }
+    None
+}
+
+fn tcp_fields(f: &mut Fields, h: &tcp::Header, m: &super::TcpMeta, bytes: &[u8]) {
     f.at(
         2,
         "srcport",
@@ -883,6 +904,9 @@ fn tcp_fields(f: &mut Fields, h: &tcp::Header, m: &super::TcpMeta) {
     );
     let o = &h.options;
     let end = h.header_len();
+    // Where each option ends in the captured bytes: a snap length may cut the options after
+    // the first few, and those still show (as tshark shows them).
+    let opt_end = |kind: u8| option_end(bytes, end, kind).unwrap_or(end);
     if o.kind_count > 0 {
         f.at(
             end,
@@ -898,7 +922,7 @@ fn tcp_fields(f: &mut Fields, h: &tcp::Header, m: &super::TcpMeta) {
     }
     if let Some(mss) = o.mss {
         f.at(
-            end,
+            opt_end(2),
             "options.mss_val",
             Value::U(mss.into()),
             "maximum segment size: the largest segment this side wants to receive",
@@ -906,7 +930,7 @@ fn tcp_fields(f: &mut Fields, h: &tcp::Header, m: &super::TcpMeta) {
     }
     if let Some(ws) = o.wscale {
         f.at(
-            end,
+            opt_end(3),
             "options.wscale.shift",
             Value::U(ws.into()),
             format!(
@@ -917,7 +941,7 @@ fn tcp_fields(f: &mut Fields, h: &tcp::Header, m: &super::TcpMeta) {
     }
     if o.sack_permitted {
         f.at(
-            end,
+            opt_end(4),
             "options.sack_perm",
             Value::Bool(true),
             "SACK permitted: this side understands selective acknowledgements",
@@ -930,7 +954,7 @@ fn tcp_fields(f: &mut Fields, h: &tcp::Header, m: &super::TcpMeta) {
             .map(|(l, r)| format!("{l}-{r}"))
             .collect();
         f.at(
-            end,
+            opt_end(5),
             "options.sack",
             Value::List(blocks),
             "SACK blocks: ranges received beyond the cumulative ack",
@@ -938,13 +962,13 @@ fn tcp_fields(f: &mut Fields, h: &tcp::Header, m: &super::TcpMeta) {
     }
     if let Some((val, ecr)) = o.timestamps {
         f.at(
-            end,
+            opt_end(8),
             "options.timestamp.tsval",
             Value::U(val.into()),
             "timestamp value: the sender's clock, for RTT measurement",
         );
         f.at(
-            end,
+            opt_end(8),
             "options.timestamp.tsecr",
             Value::U(ecr.into()),
             "timestamp echo reply: the last TSval received from the other side",

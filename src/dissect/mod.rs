@@ -17,6 +17,7 @@ mod engine;
 pub(crate) mod engine_test_frames;
 pub mod fields;
 pub mod filter;
+pub mod follow;
 pub mod hex_input;
 pub mod socketio;
 pub mod stats;

@@ -154,3 +154,20 @@ pub fn interrupt(child: &Child) {
         libc::kill(child.id() as libc::pid_t, libc::SIGINT);
     }
 }
+
+/// Every capture in fixtures/ (*.pcap, *.pcapng), sorted.
+pub fn capture_fixtures() -> Vec<std::path::PathBuf> {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures");
+    let mut v: Vec<std::path::PathBuf> = std::fs::read_dir(dir)
+        .expect("fixtures/")
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| {
+            matches!(
+                p.extension().and_then(|e| e.to_str()),
+                Some("pcap" | "pcapng")
+            )
+        })
+        .collect();
+    v.sort();
+    v
+}

@@ -12,6 +12,7 @@ pub mod hub;
 pub mod layers;
 pub mod lesson;
 pub mod render;
+pub mod sio;
 pub mod transport;
 pub mod wire;
 pub mod ws;

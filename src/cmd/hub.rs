@@ -94,12 +94,65 @@ fn serve_cmd(a: HubServeArgs) -> Result<()> {
             redis: a.store.clone(),
             ..HubOptions::default()
         };
+        let opts = HubOptions {
+            sio: Some(sio_server(&a)?),
+            ..opts
+        };
         let shutdown = async {
             let _ = tokio::signal::ctrl_c().await;
         };
         serve(listener, store, opts, sink, shutdown).await?;
         Ok(())
     })
+}
+
+/// The Socket.IO server at `/socket.io/` with the flags of `hub serve`; recovery state in
+/// DIR/sio.sqlite3 (in memory with --memory or --store).
+fn sio_server(a: &HubServeArgs) -> Result<Arc<crate::sio::Server>> {
+    use crate::sio::{recovery, Server, SioOptions};
+    let mut o = SioOptions {
+        ping_interval: Duration::from_millis(a.ping_interval),
+        ping_timeout: Duration::from_millis(a.ping_timeout),
+        max_payload: usize::try_from(a.max_payload).unwrap_or(usize::MAX),
+        connect_timeout: Duration::from_millis(a.connect_timeout),
+        relay: a.relay,
+        quiet: a.quiet,
+        recovery_window: (!a.no_recovery).then(|| Duration::from_secs_f64(a.recovery_window)),
+        client_bundle: crate::sio::find_client_bundle().map(Arc::new),
+        ..SioOptions::default()
+    };
+    for n in &a.sio_namespaces {
+        if !n.starts_with('/') {
+            return Err(BadInput(format!("--sio-namespace {n:?} must start with /")).into());
+        }
+        if !o.namespaces.contains(n) {
+            o.namespaces.push(n.clone());
+        }
+    }
+    if a.conformance {
+        o = o.conformance();
+    }
+    let store = if o.recovery_window.is_none() {
+        None
+    } else if a.memory || a.store.is_some() {
+        Some(recovery::Store::memory().context("cannot open the recovery store")?)
+    } else {
+        Some(recovery::Store::open(&a.data).context("cannot open the recovery store")?)
+    };
+    let json = a.json;
+    let sink: crate::sio::SioSink = Arc::new(move |e| {
+        let mut out = io::stdout().lock();
+        let _ = render::sio::server(&mut out, &e, json);
+        let _ = out.flush();
+    });
+    let every = o
+        .recovery_window
+        .map(|w| (w / 4).max(Duration::from_millis(50)));
+    let srv = Server::new(o, store, sink);
+    if let Some(every) = every {
+        srv.spawn_expiry(every);
+    }
+    Ok(srv)
 }
 
 fn url(s: &str) -> Result<WsUrl> {

@@ -53,6 +53,8 @@ pub struct HubOptions {
     pub max_attempts: u64,
     /// Work queues on Redis Streams (redis://HOST:PORT) instead of the SQLite file.
     pub redis: Option<String>,
+    /// The Socket.IO server that answers `/socket.io/` on the same port (src/sio/).
+    pub sio: Option<Arc<crate::sio::Server>>,
 }
 
 impl Default for HubOptions {
@@ -68,6 +70,7 @@ impl Default for HubOptions {
             volatile_backlog: 64,
             max_attempts: 5,
             redis: None,
+            sio: None,
         }
     }
 }
@@ -1116,7 +1119,17 @@ pub async fn serve(
                     Err(_) => { tokio::time::sleep(Duration::from_millis(50)).await; continue; }
                 };
                 accepted += 1;
-                tasks.spawn(connection(accepted, stream, peer.to_string(), accept_opts.clone(), cmd_tx.clone(), sink.clone(), stop_rx.clone()));
+                let sio = opts.sio.clone();
+                let (opts, hub, sink, stop) = (accept_opts.clone(), cmd_tx.clone(), sink.clone(), stop_rx.clone());
+                tasks.spawn(async move {
+                    // /socket.io/ goes to the Socket.IO server (src/sio/), the rest to the hub.
+                    if let Some(sio) = sio {
+                        if crate::sio::engine::is_for_sio(&stream).await {
+                            return crate::sio::serve_connection(stream, peer.to_string(), sio).await;
+                        }
+                    }
+                    connection(accepted, stream, peer.to_string(), opts, hub, sink, stop).await
+                });
             }
             Some(_) = tasks.join_next(), if !tasks.is_empty() => {
                 if tasks.is_empty() { idle_since = Instant::now(); }

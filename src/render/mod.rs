@@ -5,6 +5,7 @@ pub mod hexdump;
 pub mod hub;
 pub mod layers;
 pub mod packet;
+pub mod sio;
 pub mod transport;
 pub mod workqueue;
 pub mod ws;

@@ -121,3 +121,218 @@ fn recovery_survives_a_sigkill_of_the_hub() {
     );
     second.wait_line("recovered: 2 missed event(s) replayed");
 }
+
+/// One HTTP request on its own connection: (status, body).
+fn http(addr: &str, method: &str, target: &str, body: &str) -> (u16, String) {
+    let mut s = std::net::TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(std::time::Duration::from_secs(10)))
+        .unwrap();
+    write!(
+        s,
+        "{method} {target} HTTP/1.1\r\nHost: {addr}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut out = Vec::new();
+    let _ = std::io::Read::read_to_end(&mut s, &mut out);
+    let text = String::from_utf8_lossy(&out).into_owned();
+    let status = text
+        .split(' ')
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    let body = text.split_once("\r\n\r\n").map(|x| x.1).unwrap_or("");
+    (status, body.to_string())
+}
+
+const EIO: &str = "/socket.io/?EIO=4&transport=polling";
+
+/// Opens a polling session: its sid and the open packet's JSON.
+fn open(addr: &str) -> (String, serde_json::Value) {
+    let (status, body) = http(addr, "GET", EIO, "");
+    assert_eq!(status, 200, "{body}");
+    let json: serde_json::Value =
+        serde_json::from_str(body.strip_prefix('0').expect("open packet")).unwrap();
+    (json["sid"].as_str().unwrap().to_string(), json)
+}
+
+fn get(addr: &str, sid: &str) -> (u16, String) {
+    http(addr, "GET", &format!("{EIO}&sid={sid}"), "")
+}
+
+fn post(addr: &str, sid: &str, body: &str) -> (u16, String) {
+    http(addr, "POST", &format!("{EIO}&sid={sid}"), body)
+}
+
+#[test]
+fn bad_requests_get_the_reference_servers_answers() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = hub(dir.path(), &[]);
+    let a = s.addr.as_str();
+    let refused = |target: &str, method: &str, code: u8, msg: &str| {
+        let (status, body) = http(a, method, target, "");
+        assert_eq!(status, 400, "{target}: {body}");
+        let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+        assert_eq!(
+            v,
+            serde_json::json!({"code": code, "message": msg}),
+            "{target}"
+        );
+    };
+    refused(
+        "/socket.io/?EIO=4&transport=carrier-pigeon",
+        "GET",
+        0,
+        "Transport unknown",
+    );
+    refused("/socket.io/?EIO=4", "GET", 0, "Transport unknown");
+    refused(&format!("{EIO}&sid=nope"), "GET", 1, "Session ID unknown");
+    refused(&format!("{EIO}&sid=nope"), "POST", 1, "Session ID unknown");
+    refused(EIO, "POST", 2, "Bad handshake method");
+    refused(
+        "/socket.io/?EIO=3&transport=polling",
+        "GET",
+        5,
+        "Unsupported protocol version",
+    );
+    refused(
+        "/socket.io/?transport=polling",
+        "GET",
+        5,
+        "Unsupported protocol version",
+    );
+    // A polling request for a WebSocket session is a bad request (3).
+    let (sid, _) = open(a);
+    assert_eq!(post(a, &sid, "40").0, 200);
+    let (_, body) = get(a, &sid);
+    assert!(body.starts_with("40{\"sid\":"), "{body}");
+    // Oversize: the body is over maxPayload (1000000 by default) -> 413.
+    let big = "4".repeat(1_000_001);
+    assert_eq!(post(a, &sid, &big).0, 413);
+    // The session is still there after a 413 (as in engine.io).
+    let ok = post(a, &sid, "42[\"x\"]");
+    assert_eq!(ok, (200, "ok".to_string()));
+    // A malformed Socket.IO packet (the reference parser refuses it) closes the session.
+    for bad in [
+        "4X",
+        "42{\"not\":\"an array\"}",
+        "42[\"connect\"]",
+        "45-[]",
+        "9",
+    ] {
+        let (sid, _) = open(a);
+        let (status, _) = post(a, &sid, bad);
+        assert_eq!(status, 200, "{bad}");
+        let (status, body) = get(a, &sid);
+        assert_eq!(status, 400, "{bad}: session should be gone, got {body}");
+    }
+    // hub serve is still serving.
+    assert!(open(a).0.len() >= 20);
+}
+
+#[test]
+fn a_second_concurrent_long_poll_is_400_and_ends_the_session() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = hub(dir.path(), &[]);
+    let a = s.addr.clone();
+    let (sid, _) = open(&a);
+    let (a2, sid2) = (a.clone(), sid.clone());
+    let held = std::thread::spawn(move || get(&a2, &sid2));
+    // Wait until the first GET is held (the hub answers nothing yet).
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    assert!(!held.is_finished(), "the first GET was not held");
+    let (status, body) = get(&a, &sid);
+    assert_eq!((status, body.as_str()), (400, ""));
+    // The held GET is released with a close packet; the session is gone.
+    assert_eq!(held.join().unwrap(), (200, "1".to_string()));
+    assert_eq!(get(&a, &sid).0, 400);
+}
+
+#[test]
+fn conformance_mode_behaves_like_the_test_suites_reference_server() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = hub(dir.path(), &["--conformance"]);
+    let a = s.addr.as_str();
+    let (sid, open_json) = open(a);
+    assert_eq!(open_json["upgrades"], serde_json::json!(["websocket"]));
+    assert_eq!(open_json["pingInterval"], 300);
+    assert_eq!(open_json["pingTimeout"], 200);
+    assert_eq!(open_json["maxPayload"], 1_000_000);
+    // CONNECT with auth -> the answer with a sid, then `auth` with the same auth.
+    assert_eq!(post(a, &sid, "40{\"token\":\"123\"}").0, 200);
+    let (_, body) = get(a, &sid);
+    let packets: Vec<&str> = body.split('\x1e').collect();
+    assert!(packets[0].starts_with("40{\"sid\":"), "{body}");
+    let auth = if packets.len() > 1 {
+        packets[1].to_string()
+    } else {
+        get(a, &sid).1
+    };
+    assert_eq!(auth, "42[\"auth\",{\"token\":\"123\"}]");
+    // message -> message-back with the same args; message-with-ack is acked with them.
+    post(a, &sid, "42[\"message\",1,\"2\",{\"3\":[true]}]");
+    assert_eq!(
+        get(a, &sid).1,
+        "42[\"message-back\",1,\"2\",{\"3\":[true]}]"
+    );
+    post(a, &sid, "4213[\"message-with-ack\",1,\"2\"]");
+    assert_eq!(get(a, &sid).1, "4313[1,\"2\"]");
+    // The /custom namespace on the same session; an unknown one gets CONNECT_ERROR.
+    post(a, &sid, "40/custom,");
+    let (_, body) = get(a, &sid);
+    assert!(body.starts_with("40/custom,{\"sid\":"), "{body}");
+    post(a, &sid, "40/random,");
+    let mut body = get(a, &sid).1;
+    while body == "2" || body.starts_with("42/custom,[\"auth\"") {
+        if body == "2" {
+            post(a, &sid, "3");
+        }
+        body = get(a, &sid).1;
+    }
+    assert_eq!(body, "44/random,{\"message\":\"Invalid namespace\"}");
+    // Binary: message-back carries the attachment back (b + base64 on polling).
+    post(
+        a,
+        &sid,
+        "451-[\"message\",{\"_placeholder\":true,\"num\":0}]\x1ebAQID",
+    );
+    let mut body = get(a, &sid).1;
+    while body == "2" {
+        post(a, &sid, "3");
+        body = get(a, &sid).1;
+    }
+    assert_eq!(
+        body,
+        "451-[\"message-back\",{\"_placeholder\":true,\"num\":0}]\x1ebAQID"
+    );
+    // Heartbeat: a ping within pingInterval; no pong within pingTimeout closes the session.
+    let t = std::time::Instant::now();
+    assert_eq!(get(a, &sid).1, "2");
+    assert!(t.elapsed() < std::time::Duration::from_millis(1000));
+    let (status, body) = get(a, &sid);
+    // The held GET ends with the close packet, or the session is already gone.
+    assert!(
+        (status, body.as_str()) == (200, "1") || status == 400,
+        "{status} {body}"
+    );
+    assert_eq!(get(a, &sid).0, 400);
+    // connectTimeout 1000: a session that never sends CONNECT is closed.
+    let (sid, _) = open(a);
+    let mut closed = false;
+    let t = std::time::Instant::now();
+    while t.elapsed() < std::time::Duration::from_secs(3) {
+        let (status, body) = get(a, &sid);
+        if status == 400 || body == "1" {
+            closed = true;
+            break;
+        }
+        if body == "2" {
+            post(a, &sid, "3");
+        }
+    }
+    assert!(
+        closed,
+        "no CONNECT within connectTimeout should close the session"
+    );
+    assert!(t.elapsed() >= std::time::Duration::from_millis(900));
+}

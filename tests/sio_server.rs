@@ -336,3 +336,24 @@ fn conformance_mode_behaves_like_the_test_suites_reference_server() {
     );
     assert!(t.elapsed() >= std::time::Duration::from_millis(900));
 }
+
+#[test]
+fn python_socketio_client_on_both_transports() {
+    let py = installed(".venv/bin/python");
+    let dir = tempfile::tempdir().unwrap();
+    let s = hub(dir.path(), &[]);
+    for transport in ["polling", "websocket"] {
+        let out = Command::new(&py)
+            .arg(root().join("tests/peers/sio_python_client.py"))
+            .args([&format!("http://{}", s.addr), transport])
+            .output()
+            .expect("cannot run python");
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success() && stdout.contains(&format!("transport {transport}")),
+            "python-socketio over {transport}: {stdout}\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(stdout.contains("ok {'recipients': 1}"), "{stdout}");
+    }
+}

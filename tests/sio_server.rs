@@ -357,3 +357,29 @@ fn python_socketio_client_on_both_transports() {
         assert!(stdout.contains("ok {'recipients': 1}"), "{stdout}");
     }
 }
+
+#[test]
+fn chat_page_in_two_chromium_tabs_recovers_a_dropped_connection() {
+    installed("node_modules/playwright-core");
+    installed("node_modules/socket.io-client/dist/socket.io.min.js");
+    assert!(
+        std::path::Path::new("/usr/bin/chromium").exists(),
+        "/usr/bin/chromium is missing: run scripts/test, which installs it"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let s = hub(dir.path(), &[]);
+    let out = Command::new("node")
+        .current_dir(root())
+        .arg(root().join("tests/peers/sio_browser.mjs"))
+        .arg(format!("http://{}/chat", s.addr))
+        .output()
+        .expect("cannot run node");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    print!("{stdout}");
+    assert!(
+        out.status.success() && stdout.contains("browser: ok"),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    s.wait_line("recovered: ");
+}

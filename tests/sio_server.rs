@@ -383,3 +383,125 @@ fn chat_page_in_two_chromium_tabs_recovers_a_dropped_connection() {
     );
     s.wait_line("recovered: ");
 }
+
+/// A direct WebSocket session (no polling): the open packet first with no upgrades, CONNECT,
+/// the conformance echo, the heartbeat answered, and a message over maxPayload closed with 1009.
+#[tokio::test]
+async fn websocket_transport_directly_with_heartbeat_and_max_payload() {
+    use futures_util::{SinkExt, StreamExt};
+    use tokio_tungstenite::tungstenite::Message as T;
+    let dir = tempfile::tempdir().unwrap();
+    let s = hub(dir.path(), &["--conformance"]);
+    let url = format!("ws://{}/socket.io/?EIO=4&transport=websocket", s.addr);
+    let (mut ws, _) = tokio_tungstenite::connect_async(url).await.unwrap();
+    let mut next = async || loop {
+        match ws.next().await.unwrap().unwrap() {
+            T::Text(t) => return t.to_string(),
+            T::Close(c) => return format!("close {}", c.map(|c| u16::from(c.code)).unwrap_or(0)),
+            _ => continue,
+        }
+    };
+    let open = next().await;
+    assert!(open.starts_with("0{\"sid\":"), "{open}");
+    assert!(open.contains("\"upgrades\":[]"), "{open}");
+    assert!(open.contains("\"maxPayload\":1000000}"), "{open}");
+    drop(next);
+    ws.send(T::text("40")).await.unwrap();
+    let mut got = Vec::new();
+    while got.len() < 2 {
+        if let T::Text(t) = ws.next().await.unwrap().unwrap() {
+            got.push(t.to_string());
+        }
+    }
+    assert!(got[0].starts_with("40{\"sid\":"), "{got:?}");
+    assert_eq!(got[1], "42[\"auth\",{}]");
+    // A ping comes within pingInterval (300 ms); answering keeps the session.
+    let t = std::time::Instant::now();
+    loop {
+        if let T::Text(x) = ws.next().await.unwrap().unwrap() {
+            assert_eq!(x.as_str(), "2");
+            break;
+        }
+    }
+    assert!(t.elapsed() < std::time::Duration::from_millis(1000));
+    ws.send(T::text("3")).await.unwrap();
+    ws.send(T::text("42[\"message\",\"still here\"]"))
+        .await
+        .unwrap();
+    loop {
+        if let T::Text(x) = ws.next().await.unwrap().unwrap() {
+            if x.as_str() == "2" {
+                ws.send(T::text("3")).await.unwrap();
+                continue;
+            }
+            assert_eq!(x.as_str(), "42[\"message-back\",\"still here\"]");
+            break;
+        }
+    }
+    // 1001 bytes: over --max-payload 1000, closed with 1009 (message too big).
+    let dir = tempfile::tempdir().unwrap();
+    let s = hub(dir.path(), &["--max-payload", "1000"]);
+    let url = format!("ws://{}/socket.io/?EIO=4&transport=websocket", s.addr);
+    let (mut ws, _) = tokio_tungstenite::connect_async(url).await.unwrap();
+    let _open = ws.next().await;
+    ws.send(T::text("40")).await.unwrap();
+    let _connected = ws.next().await;
+    let at_limit = format!("42[\"e\",\"{}\"]", "y".repeat(990));
+    assert_eq!(at_limit.len(), 1000);
+    ws.send(T::text(at_limit)).await.unwrap();
+    // At the limit: read and relayed (back to the sender: --relay namespace).
+    match ws.next().await {
+        Some(Ok(T::Text(t))) => assert!(t.starts_with("42[\"e\",\"yyy"), "{t}"),
+        other => panic!("{other:?}"),
+    }
+    ws.send(T::text(format!("4{}", "x".repeat(1000))))
+        .await
+        .unwrap();
+    let code = loop {
+        match ws.next().await {
+            Some(Ok(T::Close(c))) => break c.map(|c| u16::from(c.code)).unwrap_or(0),
+            Some(Ok(_)) => continue,
+            other => panic!("no close frame: {other:?}"),
+        }
+    };
+    assert_eq!(code, 1009);
+}
+
+#[test]
+fn recovery_state_expires_after_the_window_and_is_counted() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = hub(dir.path(), &["--recovery-window", "0.4"]);
+    let a = s.addr.as_str();
+    let (sid, _) = open(a);
+    post(a, &sid, "40");
+    let (_, body) = get(a, &sid);
+    let v: serde_json::Value = serde_json::from_str(body.strip_prefix("40").unwrap()).unwrap();
+    let pid = v["pid"]
+        .as_str()
+        .expect("CONNECT answer carries a pid")
+        .to_string();
+    post(a, &sid, "42[\"chat message\",\"one\"]");
+    let (_, body) = get(a, &sid);
+    assert!(
+        body.starts_with("42[\"chat message\",\"one\",\""),
+        "offset appended: {body}"
+    );
+    // The transport goes away (not a namespace disconnect): the state is kept...
+    post(a, &sid, "1");
+    // ...until the window passes: one event and one session expire.
+    let line = s.wait_line("expired");
+    assert!(
+        line.contains("1 event(s) and 1 session(s) expired"),
+        "{line}"
+    );
+    // Too late: reconnecting with that pid is a new socket (no pid match, not recovered).
+    let (sid, _) = open(a);
+    post(
+        a,
+        &sid,
+        &format!("40{{\"pid\":\"{pid}\",\"offset\":\"1\"}}"),
+    );
+    let (_, body) = get(a, &sid);
+    assert!(!body.contains(&pid), "{body}");
+    s.wait_line("connected to /");
+}

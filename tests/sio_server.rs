@@ -405,7 +405,6 @@ async fn websocket_transport_directly_with_heartbeat_and_max_payload() {
     assert!(open.starts_with("0{\"sid\":"), "{open}");
     assert!(open.contains("\"upgrades\":[]"), "{open}");
     assert!(open.contains("\"maxPayload\":1000000}"), "{open}");
-    drop(next);
     ws.send(T::text("40")).await.unwrap();
     let mut got = Vec::new();
     while got.len() < 2 {

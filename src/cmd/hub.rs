@@ -12,10 +12,13 @@ use crate::exit::{bind_error, BadInput};
 use crate::hub::client::{
     emit, listen, ClientError, ClientEvent, ClientSink, EmitOptions, ListenOptions,
 };
-use crate::hub::events::HubEvent;
+use crate::hub::events::{HubEvent, HubSink};
+use crate::hub::inbox::redis::RedisInbox;
+use crate::hub::inbox::sqlite::{SqliteInbox, DB_FILE};
+use crate::hub::inbox::{Inbox, QueueRow, StoreError};
 use crate::hub::protocol::{check_name, Target};
-use crate::hub::server::{serve, HubOptions, HubSink};
-use crate::hub::store::{Store, StoreError};
+use crate::hub::server::{serve, HubOptions};
+use crate::hub::work::QueueSummary;
 use crate::render;
 use crate::ws::client::WsUrl;
 
@@ -45,28 +48,28 @@ fn client_sink(json: bool) -> ClientSink {
 }
 
 fn serve_cmd(a: HubServeArgs) -> Result<()> {
-    let store = if a.memory || a.store.is_some() {
-        Store::open(None, false)
-    } else {
-        Store::open(Some(&a.data), a.reset)
-    }
-    .map_err(|e| match e {
-        StoreError::Dir(..) => anyhow::Error::new(BadInput(e.to_string())),
-        e => {
-            anyhow::Error::new(e).context(format!("cannot open the queue in {}", a.data.display()))
+    let store: Box<dyn Inbox> = match &a.store {
+        Some(url) => {
+            super::hub_work::check_store_url(url)?;
+            Box::new(
+                RedisInbox::connect(url)
+                    .with_context(|| format!("cannot reach the Redis store {url}"))?,
+            )
         }
-    })?;
-    let mut store = store;
-    if let Some(url) = &a.store {
-        super::hub_work::check_store_url(url)?;
-        let r = crate::hub::redis_clients::RedisClients::connect(url)
-            .with_context(|| format!("cannot reach the Redis store {url}"))?;
-        store.mirror_to(r);
-    }
-    let data = match &a.store {
-        Some(url) => Some(url.clone()),
-        None => store.path.as_ref().map(|p| p.display().to_string()),
+        None => Box::new(
+            if a.memory {
+                SqliteInbox::open(None, false)
+            } else {
+                SqliteInbox::open(Some(&a.data), a.reset)
+            }
+            .map_err(|e| match e {
+                StoreError::Dir(..) => anyhow::Error::new(BadInput(e.to_string())),
+                e => anyhow::Error::new(e)
+                    .context(format!("cannot open the queue in {}", a.data.display())),
+            })?,
+        ),
     };
+    let data = store.location();
     // One thread: the hub task owns all state and SQLite anyway; connection tasks only parse
     // and frame, and one thread avoids handing every frame across threads.
     let rt = runtime()?;
@@ -81,12 +84,14 @@ fn serve_cmd(a: HubServeArgs) -> Result<()> {
             data,
             queue_cap: a.queue_cap,
             ack_timeout_s: a.ack_timeout,
+            window: a.window,
         });
         let opts = HubOptions {
             max_clients: usize::try_from(a.max_clients).unwrap_or(usize::MAX),
             max_message: a.max_message,
             queue_cap: a.queue_cap,
             ack_timeout: Duration::from_secs_f64(a.ack_timeout),
+            window: usize::try_from(a.window).unwrap_or(usize::MAX),
             max_conns: a.max_conns,
             exit_after_idle: a.exit_after_idle.map(Duration::from_secs_f64),
             quiet: a.quiet,
@@ -199,7 +204,7 @@ fn queue_cmd(a: HubQueueArgs) -> Result<()> {
     if let Some(s) = &a.store {
         return super::hub_work::redis_queue_cmd(s, a.json);
     }
-    let store = Store::open_read_only(&a.data).map_err(|e| match e {
+    let store = SqliteInbox::open_read_only(&a.data).map_err(|e| match e {
         StoreError::Missing(_) => anyhow::Error::new(BadInput(e.to_string())),
         e => {
             anyhow::Error::new(e).context(format!("cannot read the queue in {}", a.data.display()))
@@ -212,17 +217,13 @@ fn queue_cmd(a: HubQueueArgs) -> Result<()> {
         struct Out<'a> {
             data: String,
             total: u64,
-            clients: &'a [crate::hub::store::QueueRow],
-            work_queues: Vec<crate::hub::workqueue::QueueSummary>,
+            clients: &'a [QueueRow],
+            work_queues: Vec<QueueSummary>,
         }
         render::json_line(
             &mut out,
             &Out {
-                data: a
-                    .data
-                    .join(crate::hub::store::DB_FILE)
-                    .display()
-                    .to_string(),
+                data: a.data.join(DB_FILE).display().to_string(),
                 total: rows.iter().map(|r| r.depth).sum(),
                 clients: &rows,
                 work_queues: super::hub_work::summary(&store)?,

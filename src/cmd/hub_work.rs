@@ -10,11 +10,13 @@ use serde_json::Value;
 
 use crate::cli::{HubEmitArgs, HubListenArgs};
 use crate::exit::BadInput;
+use crate::hub::inbox::sqlite::SqliteInbox;
+use crate::hub::inbox::Inbox;
 use crate::hub::protocol::check_name;
-use crate::hub::redis_store::RedisJobs;
-use crate::hub::store::Store;
+use crate::hub::work::dispatch::Work;
+use crate::hub::work::redis::RedisJobs;
+use crate::hub::work::QueueSummary;
 use crate::hub::workclient::{enqueue, worker, EnqueueOptions, WorkEvent, WorkSink, WorkerOptions};
-use crate::hub::workqueue::{QueueSummary, Work};
 use crate::render;
 use crate::ws::client::WsUrl;
 
@@ -125,8 +127,8 @@ pub fn enqueue_cmd(a: HubEmitArgs) -> Result<()> {
 }
 
 /// Work queues in an embedded store, for `hub queue`.
-pub fn summary(store: &Store) -> Result<Vec<QueueSummary>> {
-    Work::summary(store, None).context("cannot read the work queues")
+pub fn summary(store: &SqliteInbox) -> Result<Vec<QueueSummary>> {
+    Work::summary(store.sqlite(), None).context("cannot read the work queues")
 }
 
 /// A `--store` URL: redis://HOST:PORT (bad input otherwise).
@@ -144,8 +146,9 @@ pub fn check_store_url(url: &str) -> Result<()> {
 pub fn redis_queue_cmd(url: &str, json: bool) -> Result<()> {
     check_store_url(url)?;
     let mut r = RedisJobs::connect(url).with_context(|| format!("cannot reach {url}"))?;
-    let store = Store::open(None, false).context("cannot open an in-memory store")?;
-    let rows = Work::summary(&store, Some(&mut r)).context("cannot read the work queues")?;
+    let store = SqliteInbox::open(None, false).context("cannot open an in-memory store")?;
+    let rows =
+        Work::summary(store.sqlite(), Some(&mut r)).context("cannot read the work queues")?;
     let mut out = io::stdout().lock();
     if json {
         #[derive(serde::Serialize)]

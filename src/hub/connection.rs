@@ -86,6 +86,11 @@ impl Outbox {
     }
 }
 
+/// Commands that may wait for the hub task. Past it, connection tasks wait before reading
+/// more from their clients: a publisher faster than the hub is slowed down by TCP (like
+/// RabbitMQ's flow control) instead of queueing without bound ahead of other clients' acks.
+pub const CMD_QUEUE: usize = 1024;
+
 /// What connections (and the cluster subscriber) tell the hub task.
 pub enum Cmd {
     Open {
@@ -116,7 +121,7 @@ pub async fn dispatch(
     stream: TcpStream,
     peer: String,
     opts: Arc<AcceptOptions>,
-    hub: mpsc::UnboundedSender<Cmd>,
+    hub: mpsc::Sender<Cmd>,
     sink: HubSink,
     stop: watch::Receiver<bool>,
 ) {
@@ -128,7 +133,7 @@ async fn connection(
     stream: TcpStream,
     peer: String,
     opts: Arc<AcceptOptions>,
-    hub: mpsc::UnboundedSender<Cmd>,
+    hub: mpsc::Sender<Cmd>,
     sink: HubSink,
     mut stop: watch::Receiver<bool>,
 ) {
@@ -178,13 +183,15 @@ async fn connection(
     };
     let (to, mut outbox) = Recipient::new();
     let (reply_tx, reply_rx) = oneshot::channel();
-    let _ = hub.send(Cmd::Open {
-        conn,
-        addr,
-        peer,
-        to,
-        reply: reply_tx,
-    });
+    let _ = hub
+        .send(Cmd::Open {
+            conn,
+            addr,
+            peer,
+            to,
+            reply: reply_tx,
+        })
+        .await;
     match reply_rx.await {
         Ok(Ok(())) => {}
         Ok(Err(why)) => {
@@ -243,7 +250,7 @@ async fn connection(
         match incoming {
             Ok(Incoming::Message(Message::Text(t))) => match ClientMsg::parse(&t) {
                 Ok(msg) => {
-                    let _ = hub.send(Cmd::Msg { conn, msg });
+                    let _ = hub.send(Cmd::Msg { conn, msg }).await;
                 }
                 Err(e) => {
                     sink(HubEvent::ProtocolError {
@@ -282,11 +289,13 @@ async fn connection(
                 // Answer the close only once the acks sent before it are on disk: a client
                 // that saw the close handshake complete knows its acks count.
                 let (done_tx, done_rx) = oneshot::channel();
-                let _ = hub.send(Cmd::Closed {
-                    conn,
-                    error: None,
-                    done: Some(done_tx),
-                });
+                let _ = hub
+                    .send(Cmd::Closed {
+                        conn,
+                        error: None,
+                        done: Some(done_tx),
+                    })
+                    .await;
                 closed_sent = true;
                 let _ = tokio::time::timeout(Duration::from_secs(2), done_rx).await;
                 let reply = c.as_ref().map(|p| ClosePayload {
@@ -312,11 +321,13 @@ async fn connection(
         }
     }
     if !closed_sent {
-        let _ = hub.send(Cmd::Closed {
-            conn,
-            error,
-            done: None,
-        });
+        let _ = hub
+            .send(Cmd::Closed {
+                conn,
+                error,
+                done: None,
+            })
+            .await;
     }
     let _ = writer.shutdown().await;
     let mut buf = [0u8; 4096];

@@ -10,7 +10,7 @@ use tokio::net::TcpListener;
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::JoinSet;
 
-use super::connection::{dispatch, Cmd};
+use super::connection::{dispatch, Cmd, CMD_QUEUE};
 use super::events::{HubEvent, HubSink};
 use super::inbox::{Inbox, StoreError};
 use super::route::Hub;
@@ -21,11 +21,7 @@ use crate::ws::conn::Config;
 /// The browser page served on `GET /`.
 pub const PAGE: &str = include_str!("page.html");
 
-async fn hub_task(
-    mut hub: Hub,
-    mut rx: mpsc::UnboundedReceiver<Cmd>,
-    failed: oneshot::Sender<StoreError>,
-) {
+async fn hub_task(mut hub: Hub, mut rx: mpsc::Receiver<Cmd>, failed: oneshot::Sender<StoreError>) {
     let period = (hub.opts().ack_timeout / 4).max(Duration::from_millis(20));
     let mut tick = tokio::time::interval(period);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -79,13 +75,13 @@ pub async fn serve(
 ) -> Result<u64, StoreError> {
     let opts = Arc::new(opts);
     let hub = Hub::new(store, opts.clone(), sink.clone())?;
-    let (cmd_tx, cmd_rx) = mpsc::unbounded_channel();
+    let (cmd_tx, cmd_rx) = mpsc::channel(CMD_QUEUE);
     if let (Some(url), Some(node)) = (&opts.redis, hub.node()) {
         let weak = cmd_tx.downgrade();
         super::cluster::subscribe(url, node.to_string(), move |r| match weak.upgrade() {
             Some(tx) => {
                 if !r.node.is_empty() {
-                    let _ = tx.send(Cmd::Remote(r));
+                    let _ = tx.blocking_send(Cmd::Remote(r));
                 }
                 true
             }

@@ -42,9 +42,43 @@ fn server_sink(json: bool) -> HubSink {
 fn client_sink(json: bool) -> ClientSink {
     Arc::new(move |e: ClientEvent| {
         let mut out = io::stdout().lock();
-        let _ = render::hub::client(&mut out, &e, json);
-        let _ = out.flush();
+        render::hub::client(&mut out, &e, json)?;
+        out.flush()
     })
+}
+
+/// Completes when the reader of stdout has gone (a pipe whose other end closed): `poll(2)`
+/// reports POLLERR on the write end then, even before we write. A client waiting for events
+/// then stops at once instead of on its next write.
+pub(super) async fn stdout_closed() {
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    std::thread::spawn(move || loop {
+        let mut fds = libc::pollfd {
+            fd: 1,
+            events: 0,
+            revents: 0,
+        };
+        // SAFETY: poll(2) on one pollfd that lives on this stack frame.
+        let n = unsafe { libc::poll(&mut fds, 1, -1) };
+        if n > 0 && fds.revents & (libc::POLLERR | libc::POLLHUP) != 0 {
+            let _ = tx.send(());
+            return;
+        }
+        if n < 0 && io::Error::last_os_error().kind() != io::ErrorKind::Interrupted {
+            return;
+        }
+    });
+    if rx.await.is_err() {
+        std::future::pending::<()>().await;
+    }
+}
+
+/// A closed stdout is a normal end for a streaming client (exit 0).
+pub(super) fn client_result(r: Result<(), ClientError>) -> Result<()> {
+    match r {
+        Err(e) if e.is_closed_output() => Ok(()),
+        r => r.map_err(client_error),
+    }
 }
 
 fn serve_cmd(a: HubServeArgs) -> Result<()> {
@@ -157,9 +191,12 @@ fn listen_cmd(a: HubListenArgs) -> Result<()> {
     let sink = client_sink(a.json);
     runtime()?.block_on(async {
         let stop = async {
-            let _ = tokio::signal::ctrl_c().await;
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = stdout_closed() => {}
+            }
         };
-        listen(&u, &opts, sink, stop).await.map_err(client_error)
+        client_result(listen(&u, &opts, sink, stop).await)
     })
 }
 
@@ -197,7 +234,7 @@ fn emit_cmd(a: HubEmitArgs) -> Result<()> {
         timeout: Duration::from_secs_f64(a.timeout),
     };
     let sink = client_sink(a.json);
-    runtime()?.block_on(async { emit(&u, &opts, sink).await.map_err(client_error) })
+    runtime()?.block_on(async { client_result(emit(&u, &opts, sink).await) })
 }
 
 fn queue_cmd(a: HubQueueArgs) -> Result<()> {

@@ -23,8 +23,8 @@ use crate::ws::client::WsUrl;
 fn sink(json: bool) -> WorkSink {
     Arc::new(move |e: WorkEvent| {
         let mut out = io::stdout().lock();
-        let _ = render::workqueue::client(&mut out, &e, json);
-        let _ = out.flush();
+        render::workqueue::client(&mut out, &e, json)?;
+        out.flush()
     })
 }
 
@@ -67,11 +67,12 @@ pub fn worker_cmd(a: HubListenArgs) -> Result<()> {
     if a.workers == 1 {
         return runtime()?.block_on(async {
             let stop = async {
-                let _ = tokio::signal::ctrl_c().await;
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = super::hub::stdout_closed() => {}
+                }
             };
-            worker(&u, &opts, sink, stop)
-                .await
-                .map_err(anyhow::Error::new)
+            super::hub::client_result(worker(&u, &opts, sink, stop).await)
         });
     }
     // Several workers in one process, each its own connection: competing consumers at a glance.
@@ -96,7 +97,7 @@ pub fn worker_cmd(a: HubListenArgs) -> Result<()> {
             }
         }
         match first_error {
-            Some(e) => Err(anyhow::Error::new(e)),
+            Some(e) => super::hub::client_result(Err(e)),
             None => Ok(()),
         }
     })
@@ -123,7 +124,7 @@ pub fn enqueue_cmd(a: HubEmitArgs) -> Result<()> {
         each: a.repeat <= 20 || a.json,
     };
     let sink = sink(a.json);
-    runtime()?.block_on(async { enqueue(&u, &opts, sink).await.map_err(anyhow::Error::new) })
+    runtime()?.block_on(async { super::hub::client_result(enqueue(&u, &opts, sink).await) })
 }
 
 /// Work queues in an embedded store, for `hub queue`.

@@ -58,7 +58,12 @@ pub enum WorkEvent {
     },
 }
 
-pub type WorkSink = Arc<dyn Fn(WorkEvent) + Send + Sync>;
+/// Where a work-queue client's events go; an error (stdout closed) stops it before it acks.
+pub type WorkSink = Arc<dyn Fn(WorkEvent) -> std::io::Result<()> + Send + Sync>;
+
+fn say(sink: &WorkSink, e: WorkEvent) -> Result<(), ClientError> {
+    sink(e).map_err(ClientError::Output)
+}
 
 #[derive(Clone)]
 pub struct WorkerOptions {
@@ -198,11 +203,14 @@ pub async fn worker(
                 prefetch,
             } => {
                 consumer = name;
-                sink(WorkEvent::Ready {
-                    queue,
-                    consumer: consumer.clone(),
-                    prefetch,
-                })
+                say(
+                    &sink,
+                    WorkEvent::Ready {
+                        queue,
+                        consumer: consumer.clone(),
+                        prefetch,
+                    },
+                )?
             }
             ServerMsg::Job(JobOut {
                 queue,
@@ -214,16 +222,19 @@ pub async fn worker(
                 ..
             }) => {
                 let duplicate = !seen.insert(id.clone());
-                sink(WorkEvent::Job {
-                    worker: consumer.clone(),
-                    queue,
-                    id: id.clone(),
-                    event,
-                    data,
-                    from,
-                    deliveries,
-                    duplicate,
-                });
+                say(
+                    &sink,
+                    WorkEvent::Job {
+                        worker: consumer.clone(),
+                        queue,
+                        id: id.clone(),
+                        event,
+                        data,
+                        from,
+                        deliveries,
+                        duplicate,
+                    },
+                )?;
                 if duplicate {
                     duplicates += 1;
                 } else {
@@ -248,15 +259,18 @@ pub async fn worker(
                     .await?;
                 }
             }
-            ServerMsg::Error { error, .. } => sink(WorkEvent::ServerError { error }),
+            ServerMsg::Error { error, .. } => say(&sink, WorkEvent::ServerError { error })?,
             _ => {}
         }
     };
-    sink(WorkEvent::Done {
-        jobs,
-        duplicates,
-        acked: opts.ack,
-    });
+    say(
+        &sink,
+        WorkEvent::Done {
+            jobs,
+            duplicates,
+            acked: opts.ack,
+        },
+    )?;
     if opts.ack {
         bye(ws).await;
     }
@@ -294,14 +308,14 @@ pub async fn enqueue(
             ServerMsg::Enqueued { queue, id, event } => {
                 got += 1;
                 if opts.each || got == want {
-                    sink(WorkEvent::Enqueued { queue, id, event });
+                    say(&sink, WorkEvent::Enqueued { queue, id, event })?;
                 }
             }
             ServerMsg::Error { error, .. } => return Err(ClientError::Refused(error)),
             _ => {}
         }
     }
-    sink(WorkEvent::Stored { jobs: got as u64 });
+    say(&sink, WorkEvent::Stored { jobs: got as u64 })?;
     bye(ws).await;
     Ok(())
 }

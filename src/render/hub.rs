@@ -199,9 +199,11 @@ pub fn client<W: Write>(out: &mut W, e: &ClientEvent, json: bool) -> io::Result<
             online,
             queued,
             dropped,
+            published,
         } => writeln!(
             out,
-            "emitted {event}: {recipients} recipient(s), {online} online now, {queued} written to the queue, {dropped} dropped"
+            "emitted {event}: {recipients} recipient(s), {online} online now, {queued} written to the queue, {dropped} dropped{}",
+            if *published { "; published to the other hubs" } else { "" }
         ),
         ClientEvent::AckReply {
             from,

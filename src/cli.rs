@@ -611,6 +611,10 @@ pub struct HubServeArgs {
     /// Seconds to wait for an ack before sending an event again.
     #[arg(long, default_value_t = 10.0, value_name = "SECONDS", value_parser = parse_seconds)]
     pub ack_timeout: f64,
+    /// Flow control: durable events in flight (sent, not yet acknowledged) to one connection
+    /// at most; the rest wait in the queue and go out, in order, as acks come back.
+    #[arg(long, default_value_t = 1024, value_name = "N", value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
+    pub window: u64,
     /// Connections open at once; more are refused (close 1013, try again later).
     #[arg(long, default_value_t = 1000, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
     pub max_clients: u64,

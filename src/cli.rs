@@ -66,6 +66,9 @@ pub enum Command {
     /// WebSocket (RFC 6455), hand-rolled: the HTTP/1.1 upgrade handshake and frames.
     #[command(subcommand)]
     Ws(WsCommand),
+    /// Socket.IO client (Engine.IO v4, Socket.IO v5) for any socket.io v4 server.
+    #[command(subcommand)]
+    Sio(SioCommand),
     /// Event hub: socket.io-style events, rooms, namespaces, acks, and a durable message queue.
     #[command(subcommand)]
     Hub(HubCommand),
@@ -341,6 +344,89 @@ pub struct WsConnectArgs {
     /// JSON lines, one event a line.
     #[arg(long)]
     pub json: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SioCommand {
+    /// Connect to a socket.io server and listen: the polling handshake, the upgrade to
+    /// WebSocket (2probe, 3probe, 5), the heartbeat, every event.
+    ///
+    /// Engine.IO opens a session with an HTTP GET (long-polling), then probes a WebSocket and
+    /// moves the session to it; Socket.IO packets (CONNECT, EVENT, ACK, ...) ride inside
+    /// Engine.IO messages, one namespace or several over the same connection. Listens until
+    /// --count events came or --timeout seconds passed.
+    ///
+    /// Examples:
+    ///   wirelab sio connect http://127.0.0.1:3000 --show-packets --count 1
+    ///   wirelab sio connect http://127.0.0.1:3000/admin --auth '{"token":"x"}' --json
+    #[command(verbatim_doc_comment)]
+    Connect(SioConnectArgs),
+    /// Connect, emit EVENT with ARGS (JSON if they look like JSON, `bin:HEX` for bytes, else
+    /// strings), wait for the ack with --ack, then leave.
+    ///
+    /// Example: wirelab sio emit http://127.0.0.1:3000 "chat message" hi '{"n":1}' --ack
+    #[command(verbatim_doc_comment)]
+    Emit(SioEmitArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct SioConnectArgs {
+    /// The server: http://HOST:PORT[/NAMESPACE] (ws:// works too).
+    pub url: String,
+    /// Namespace to join (repeatable; default: the URL's path, or /).
+    #[arg(long = "namespace", value_name = "NSP")]
+    pub namespaces: Vec<String>,
+    /// Auth payload for CONNECT, a JSON object.
+    #[arg(long, value_name = "JSON")]
+    pub auth: Option<String>,
+    /// polling, websocket, or (default) polling then upgrade to websocket.
+    #[arg(long, value_enum, default_value_t = SioTransport::Auto)]
+    pub transport: SioTransport,
+    /// The server's Engine.IO path.
+    #[arg(long, default_value = "/socket.io/", value_name = "PATH")]
+    pub path: String,
+    /// Stop after this many events from the server.
+    #[arg(long, value_name = "N")]
+    pub count: Option<u64>,
+    /// Seconds to run (with --count or an ack due: give up after this long, exit 1).
+    #[arg(long, default_value_t = 10.0, value_name = "SECONDS", value_parser = parse_seconds)]
+    pub timeout: f64,
+    /// Reconnection attempts after the connection is lost, with connection state recovery
+    /// (the last pid and offset go in the CONNECT auth).
+    #[arg(long, default_value_t = 3, value_name = "N")]
+    pub reconnect: u32,
+    /// Seconds between losing the connection and reconnecting.
+    #[arg(long, default_value_t = 0.5, value_name = "SECONDS", value_parser = parse_seconds)]
+    pub reconnect_delay: f64,
+    /// Show every HTTP request, Engine.IO packet and Socket.IO packet, each explained.
+    #[arg(long)]
+    pub show_packets: bool,
+    /// JSON lines, one event a line.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct SioEmitArgs {
+    #[command(flatten)]
+    pub connect: SioConnectArgs,
+    /// The event name.
+    #[arg(value_name = "EVENT")]
+    pub event: String,
+    /// Arguments: JSON if they start with { [ or " (or are a number, true, false, null),
+    /// `bin:HEX` for bytes (sent as an attachment), else a string.
+    #[arg(value_name = "ARGS", allow_negative_numbers = true)]
+    pub args: Vec<String>,
+    /// Ask for an acknowledgement and wait for it.
+    #[arg(long)]
+    pub ack: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum SioTransport {
+    Auto,
+    Polling,
+    Websocket,
 }
 
 #[derive(Debug, Subcommand)]

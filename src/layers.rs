@@ -170,6 +170,16 @@ pub const COMMANDS: &[Placement] = &[
         summary: "the Sec-WebSocket-Accept computation step by step",
     },
     Placement {
+        command: "sio connect",
+        osi: &[7],
+        summary: "Socket.IO client: polling handshake, upgrade to WebSocket, heartbeat, namespaces, events, acks, recovery",
+    },
+    Placement {
+        command: "sio emit",
+        osi: &[7],
+        summary: "Socket.IO client: emit one event (with an ack) to any socket.io v4 server",
+    },
+    Placement {
         command: "hub serve",
         osi: &[7],
         summary: "event hub: namespaces, rooms, emits, acks, a durable SQLite queue per client",

@@ -181,7 +181,7 @@ fn sio_server(a: &HubServeArgs) -> Result<Arc<crate::sio::Server>> {
     let json = a.json;
     let sink: crate::sio::SioSink = Arc::new(move |e| {
         let mut out = io::stdout().lock();
-        let _ = render::sio::server(&mut out, &e, json);
+        let _ = render::sio_server::server(&mut out, &e, json);
         let _ = out.flush();
     });
     let every = o

@@ -6,6 +6,7 @@ mod dissect;
 mod hub;
 mod hub_work;
 mod lesson;
+mod sio;
 mod tcp;
 mod udp;
 mod ws;
@@ -33,6 +34,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Udp(c) => udp::run(c),
         Command::Compare(a) => compare::run(a),
         Command::Ws(c) => ws::run(c),
+        Command::Sio(c) => sio::run(c),
         Command::Hub(c) => hub::run(c),
         Command::Lesson(c) => lesson::run(c),
         Command::Tour { only } => lesson::tour(&only),

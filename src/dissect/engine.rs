@@ -44,6 +44,8 @@ struct Conn {
     closed: bool,
     ws_requested: bool,
     websocket: bool,
+    /// A request for `/socket.io/` was seen: bodies and WebSocket messages are socket.io.
+    socketio: bool,
     /// Per direction: the window scale shift sent in its SYN (RFC 7323 §2.2).
     wscale: [Option<u8>; 2],
     /// Per direction: payload bytes of the last WebSocket frame still to come in later
@@ -420,8 +422,12 @@ impl Dissector {
             let upgrade_req = m.is_websocket_upgrade_request();
             let switching = m.is_switching_protocols();
             let hend = body_at + m.header_len;
+            let sio_request = matches!(&m.start, http_message::StartLine::Request { target, .. } if target.contains("/socket.io/"));
             w.push(Proto::Http(Box::new(m)), body_at, hend, None);
             self.note_upgrade(addrs, &h, upgrade_req, switching);
+            if self.socketio_body(addrs, &h, sio_request) && hend < end {
+                return self.socketio(w, hend, end, false);
+            }
             return w.data_to(hend, end);
         }
         w.data_to(body_at, end);
@@ -467,7 +473,17 @@ impl Dissector {
                     if pend > wire_end as u64 {
                         self.set_ws_pending(&key, dir, pend - wire_end as u64);
                     }
+                    let whole = problem.is_none() && f.fin && matches!(f.opcode, 1 | 2);
                     w.push(Proto::WebSocket(f), at, captured_end, problem);
+                    if whole && self.conns.get(&key).is_some_and(|c| c.socketio) {
+                        let mut payload = w.data.get(hend..captured_end).unwrap_or(&[]).to_vec();
+                        if let Some(k) = f.mask_key {
+                            crate::wire::websocket::frame::apply_mask(&mut payload, k, 0);
+                        }
+                        for (p, s, e) in super::socketio::layers(&payload, hend, f.opcode == 2) {
+                            w.push(p, s, e, None);
+                        }
+                    }
                     at = captured_end;
                 }
                 Err(e) => {
@@ -477,6 +493,31 @@ impl Dissector {
             }
         }
         w.data_to(at, end);
+    }
+
+    /// Marks the connection as socket.io when `request` is for `/socket.io/`; true if HTTP
+    /// bodies on it are Engine.IO polling payloads.
+    fn socketio_body(&mut self, addrs: (IpAddr, IpAddr), h: &tcp::Header, request: bool) -> bool {
+        let (key, _) = Self::key(addrs, h);
+        match self.conns.get_mut(&key) {
+            Some(c) => {
+                c.socketio |= request;
+                c.socketio
+            }
+            None => false,
+        }
+    }
+
+    /// The engine.io and socket.io layers of a polling body or a WebSocket message.
+    fn socketio(&mut self, w: &mut Walk, at: usize, end: usize, binary: bool) {
+        let bytes = w.data.get(at..end).unwrap_or(&[]);
+        let layers = super::socketio::layers(bytes, at, binary);
+        if layers.is_empty() {
+            return w.data_to(at, end);
+        }
+        for (p, s, e) in layers {
+            w.push(p, s, e, None);
+        }
     }
 
     fn key(addrs: (IpAddr, IpAddr), h: &tcp::Header) -> ((Endpoint, Endpoint), usize) {

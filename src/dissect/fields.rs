@@ -350,6 +350,84 @@ pub fn of(layer: &Layer, frame: &[u8]) -> Vec<Field> {
             }
         }
         Proto::WebSocket(h) => ws_fields(&mut f, h, bytes),
+        Proto::EngineIo(e) => {
+            f.add(
+                "packet_type",
+                match (e.kind, e.binary) {
+                    (_, true) => Value::Static("message (binary)"),
+                    (Some(k), _) => Value::Static(k.name()),
+                    (None, _) => Value::Static("malformed"),
+                },
+                e.kind.map_or("not an Engine.IO packet", |k| k.meaning()),
+            );
+            f.add(
+                "data_length",
+                Value::U(e.data_len as u64),
+                "bytes of data after the type digit",
+            );
+            if let Some((sid, interval, timeout)) = &e.handshake {
+                f.add("sid", s(sid), "the session id later requests carry as sid=");
+                f.add(
+                    "ping_interval",
+                    Value::U(*interval),
+                    "ms between the server's pings",
+                );
+                f.add(
+                    "ping_timeout",
+                    Value::U(*timeout),
+                    "ms the server waits for a pong",
+                );
+            }
+            if e.probe {
+                f.add(
+                    "probe",
+                    Value::Bool(true),
+                    "the upgrade's probe: is the new WebSocket working?",
+                );
+            }
+            if let Some(err) = &e.error {
+                f.add("error", s(err), "why it could not be decoded");
+            }
+        }
+        Proto::SocketIo(p) => {
+            f.add(
+                "packet_type",
+                Value::Static(p.kind.map_or("malformed", |k| k.name())),
+                p.kind
+                    .map_or("the reference parser refuses this packet", |k| k.meaning()),
+            );
+            if let Some(err) = &p.error {
+                f.add(
+                    "error",
+                    s(err),
+                    "why the reference parser refuses it (the connection is closed)",
+                );
+            } else {
+                f.add(
+                    "namespace",
+                    s(&p.namespace),
+                    "the namespace: several share one connection",
+                );
+                if let Some(e) = &p.event {
+                    f.add("event", s(e), "the event name");
+                }
+                f.add("args", s(&p.args), "the arguments, as JSON");
+                if let Some(id) = p.ack_id {
+                    f.add(
+                        "ack_id",
+                        Value::U(id),
+                        "the sender wants an ACK with this id",
+                    );
+                }
+                if p.attachments > 0 {
+                    f.add(
+                        "attachments",
+                        Value::U(p.attachments as u64),
+                        "binary messages that follow with the bytes",
+                    );
+                }
+            }
+        }
         Proto::Data => {
             f.add(
                 "len",

@@ -33,6 +33,8 @@ pub const PROTOCOLS: &[&str] = &[
     "http",
     "websocket",
     "ws",
+    "engineio",
+    "socketio",
     "data",
 ];
 

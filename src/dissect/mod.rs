@@ -18,6 +18,7 @@ pub(crate) mod engine_test_frames;
 pub mod fields;
 pub mod filter;
 pub mod hex_input;
+pub mod socketio;
 pub mod stats;
 
 use std::net::IpAddr;
@@ -185,6 +186,10 @@ pub enum Proto {
     Dns(Box<dns::Message>),
     Http(Box<http_message::Message>),
     WebSocket(websocket_frame::FrameHeader),
+    /// An Engine.IO packet (socket.io's session layer), in a polling body or WebSocket message.
+    EngineIo(Box<socketio::EngineIoLayer>),
+    /// A Socket.IO packet inside an Engine.IO message.
+    SocketIo(Box<socketio::SocketIoLayer>),
     /// Bytes no protocol above claims: application data, or what follows an unknown header.
     Data,
     /// A header that could not be read at all: its name and its OSI layer.
@@ -227,6 +232,8 @@ impl Layer {
             Proto::Dns(_) => "dns",
             Proto::Http(_) => "http",
             Proto::WebSocket(_) => "websocket",
+            Proto::EngineIo(_) => "engineio",
+            Proto::SocketIo(_) => "socketio",
             Proto::Data => "data",
             Proto::Broken(n, _) => n,
         }
@@ -256,6 +263,8 @@ impl Layer {
             Proto::Dns(_) => "Domain Name System",
             Proto::Http(_) => "Hypertext Transfer Protocol",
             Proto::WebSocket(_) => "WebSocket",
+            Proto::EngineIo(_) => "Engine.IO v4",
+            Proto::SocketIo(_) => "Socket.IO v5",
             Proto::Data => "Data (payload)",
             Proto::Broken(..) => "Unreadable header",
         }
@@ -275,7 +284,12 @@ impl Layer {
             | Proto::Icmp(_)
             | Proto::Icmpv6(_) => 3,
             Proto::Tcp(..) | Proto::Udp(_) => 4,
-            Proto::Dns(_) | Proto::Http(_) | Proto::WebSocket(_) | Proto::Data => 7,
+            Proto::Dns(_)
+            | Proto::Http(_)
+            | Proto::WebSocket(_)
+            | Proto::EngineIo(_)
+            | Proto::SocketIo(_)
+            | Proto::Data => 7,
             Proto::Broken(_, n) => *n,
         }
     }

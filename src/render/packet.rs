@@ -108,12 +108,17 @@ pub fn summary<W: Write>(out: &mut W, p: &Packet) -> io::Result<()> {
         Proto::Ipv6(h) => usize::from(h.payload_len),
         _ => 0,
     };
-    let app = own.iter().find(|l| {
-        matches!(
-            l.proto,
-            Proto::Dns(_) | Proto::Http(_) | Proto::WebSocket(_)
-        )
-    });
+    let app = own
+        .iter()
+        .find(|l| matches!(l.proto, Proto::EngineIo(_)))
+        .or_else(|| {
+            own.iter().find(|l| {
+                matches!(
+                    l.proto,
+                    Proto::Dns(_) | Proto::Http(_) | Proto::WebSocket(_)
+                )
+            })
+        });
     let mut wrote = false;
     for l in own {
         if !whole(l) {
@@ -263,6 +268,21 @@ fn app_summary<W: Write>(out: &mut W, p: &Packet, app: &Layer) -> io::Result<()>
                 reason,
             } => write!(out, "{version} {status} {reason}")?,
         },
+        Proto::EngineIo(_) => {
+            // One part per Engine.IO packet: `socket.io EVENT / "chat message" ["hi"]`.
+            let mut parts = Vec::new();
+            let mut it = p.layers.iter().peekable();
+            while let Some(l) = it.next() {
+                if let Proto::EngineIo(e) = &l.proto {
+                    let sio = match it.peek().map(|n| &n.proto) {
+                        Some(Proto::SocketIo(s)) => Some(s.as_ref()),
+                        _ => None,
+                    };
+                    parts.push(crate::dissect::socketio::summary(e, sio));
+                }
+            }
+            write!(out, "{}", parts.join("; "))?;
+        }
         Proto::WebSocket(_) => {
             let mut first = true;
             for l in p.layers {

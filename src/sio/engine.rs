@@ -19,7 +19,7 @@ use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-use super::http::{HttpError, HttpRequest, HttpResponse, RequestReader};
+use super::http_server::{HttpError, HttpRequest, HttpResponse, RequestReader};
 use super::socket::{new_id, Session};
 use super::{Server, SioEvent};
 use crate::wire::engineio::{self, Data, Handshake, Packet as EPacket, PacketType as EType};

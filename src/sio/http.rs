@@ -1,197 +1,174 @@
-//! HTTP/1.1 keep-alive for the polling transport: read one request (head, then a body of
-//! `Content-Length` bytes, capped), write one response. Heads are parsed by
-//! [`crate::wire::websocket::handshake::Request`], the same parser the WebSocket upgrade uses.
+//! One HTTP/1.1 request per TCP connection (`Connection: close`), for Engine.IO long-polling:
+//! a GET that the server may hold until it has packets, and a POST of a payload.
 
 use std::time::Duration;
 
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
 
-use crate::wire::websocket::handshake::{HandshakeError, Request};
+use crate::wire::http_message::{Message, StartLine};
 
-/// Why no request could be read.
+/// Largest response body read (the server's maxPayload is usually 1 MB).
+pub const MAX_BODY: usize = 16 * 1024 * 1024;
+
 #[derive(Debug, thiserror::Error)]
 pub enum HttpError {
-    #[error("connection closed")]
-    Eof,
-    #[error("bad HTTP request: {0}")]
-    Head(#[from] HandshakeError),
-    #[error("Content-Length {0:?} is not a number")]
-    BadLength(String),
-    #[error("request body of {len} bytes is over the limit of {max}")]
-    TooLarge { len: u64, max: u64 },
-    #[error("no request within {0} s")]
-    Timeout(u64),
+    #[error("cannot connect to {addr}: {source}")]
+    Connect {
+        addr: String,
+        source: std::io::Error,
+    },
     #[error(transparent)]
     Io(#[from] std::io::Error),
+    #[error("the server's answer is not HTTP/1.x")]
+    NotHttp,
+    #[error("the server closed the connection before the end of its answer")]
+    Truncated,
+    #[error("the server's answer is over {MAX_BODY} bytes")]
+    TooLarge,
+    #[error("no answer within {0} s")]
+    Timeout(f64),
 }
 
-/// One request read from a connection: the head, its body, and whether the client wants the
-/// connection kept open afterwards.
-pub struct HttpRequest {
-    pub head: Request,
+/// What came back.
+#[derive(Debug, Clone)]
+pub struct Response {
+    pub status: u16,
+    pub reason: String,
+    pub headers: Vec<(String, String)>,
     pub body: Vec<u8>,
 }
 
-impl HttpRequest {
-    /// The value of query parameter `name` (no percent-decoding: engine.io values are plain).
-    pub fn query(&self, name: &str) -> Option<&str> {
-        let q = self.head.target.split_once('?')?.1;
-        q.split('&').find_map(|kv| {
-            let (k, v) = kv.split_once('=').unwrap_or((kv, ""));
-            (k == name).then_some(v)
-        })
+/// The request as sent, for `--show-packets`.
+pub fn request_text(method: &str, authority: &str, target: &str, body: &[u8]) -> String {
+    let mut s = format!(
+        "{method} {target} HTTP/1.1\r\nHost: {authority}\r\nAccept: */*\r\nConnection: close\r\n"
+    );
+    if method == "POST" {
+        s.push_str("Content-Type: text/plain;charset=UTF-8\r\n");
+        s.push_str(&format!("Content-Length: {}\r\n", body.len()));
     }
-
-    pub fn header(&self, name: &str) -> Option<&str> {
-        self.head.headers.get(name)
-    }
-
-    /// HTTP/1.0 without keep-alive, or `Connection: close`.
-    pub fn wants_close(&self) -> bool {
-        let c = self.header("Connection").unwrap_or_default();
-        c.eq_ignore_ascii_case("close")
-            || (self.head.version == "HTTP/1.0" && !c.eq_ignore_ascii_case("keep-alive"))
-    }
+    s.push_str("\r\n");
+    s
 }
 
-/// Reads requests off one connection, keeping bytes that arrived early for the next one.
-pub struct RequestReader<R> {
-    io: R,
-    buf: Vec<u8>,
-}
-
-impl<R: AsyncRead + Unpin> RequestReader<R> {
-    pub fn new(io: R, leftover: &[u8]) -> Self {
-        RequestReader {
-            io,
-            buf: leftover.to_vec(),
-        }
-    }
-
-    /// Bytes read past the last request (the start of WebSocket frames after an upgrade).
-    pub fn into_parts(self) -> (R, Vec<u8>) {
-        (self.io, self.buf)
-    }
-
-    /// The next request; the head must arrive within `timeout` of the first byte wait.
-    pub async fn next(
-        &mut self,
-        max_body: u64,
-        timeout: Duration,
-    ) -> Result<HttpRequest, HttpError> {
-        let head = tokio::time::timeout(timeout, self.read_head())
-            .await
-            .map_err(|_| HttpError::Timeout(timeout.as_secs()))??;
-        let (head, used) = head;
-        self.buf.drain(..used);
-        let len = match head.headers.get("Content-Length") {
-            None => 0,
-            Some(v) => v
-                .trim()
-                .parse::<u64>()
-                .map_err(|_| HttpError::BadLength(v.to_string()))?,
-        };
-        if len > max_body {
-            return Err(HttpError::TooLarge { len, max: max_body });
-        }
-        let len = usize::try_from(len).unwrap_or(usize::MAX);
-        let body = tokio::time::timeout(timeout, async {
-            while self.buf.len() < len {
-                self.fill().await?;
-            }
-            Ok::<_, HttpError>(self.buf.drain(..len).collect::<Vec<u8>>())
-        })
-        .await
-        .map_err(|_| HttpError::Timeout(timeout.as_secs()))??;
-        Ok(HttpRequest { head, body })
-    }
-
-    async fn read_head(&mut self) -> Result<(Request, usize), HttpError> {
-        loop {
-            if let Some(x) = Request::parse(&self.buf)? {
-                return Ok(x);
-            }
-            self.fill().await?;
-        }
-    }
-
-    async fn fill(&mut self) -> Result<(), HttpError> {
+/// Sends one request and reads the whole answer within `timeout`.
+pub async fn request(
+    host: &str,
+    port: u16,
+    head: &str,
+    body: &[u8],
+    timeout: Duration,
+) -> Result<Response, HttpError> {
+    let work = async {
+        let mut stream =
+            TcpStream::connect((host, port))
+                .await
+                .map_err(|source| HttpError::Connect {
+                    addr: format!("{host}:{port}"),
+                    source,
+                })?;
+        let _ = stream.set_nodelay(true);
+        let mut out = head.as_bytes().to_vec();
+        out.extend_from_slice(body);
+        stream.write_all(&out).await?;
+        let mut buf = Vec::new();
         let mut chunk = [0u8; 16 * 1024];
-        let n = self.io.read(&mut chunk).await?;
-        if n == 0 {
-            return Err(HttpError::Eof);
+        loop {
+            let n = stream.read(&mut chunk).await?;
+            if n == 0 {
+                break;
+            }
+            buf.extend_from_slice(&chunk[..n]);
+            if buf.len() > MAX_BODY {
+                return Err(HttpError::TooLarge);
+            }
+            if let Some(r) = complete(&buf)? {
+                return Ok(r);
+            }
         }
-        self.buf
-            .extend_from_slice(chunk.get(..n).unwrap_or_default());
-        Ok(())
+        complete(&buf)?
+            .ok_or(HttpError::Truncated)
+            .or_else(|_| until_close(&buf))
+    };
+    match tokio::time::timeout(timeout, work).await {
+        Ok(r) => r,
+        Err(_) => Err(HttpError::Timeout(timeout.as_secs_f64())),
     }
 }
 
-fn reason(code: u16) -> &'static str {
-    match code {
-        200 => "OK",
-        204 => "No Content",
-        400 => "Bad Request",
-        403 => "Forbidden",
-        404 => "Not Found",
-        413 => "Payload Too Large",
-        _ => "Error",
+/// A response that ends at the close of the connection (no length given).
+fn until_close(buf: &[u8]) -> Result<Response, HttpError> {
+    let m = Message::parse(buf).ok_or(HttpError::NotHttp)?;
+    if !m.complete {
+        return Err(HttpError::Truncated);
+    }
+    if m.header("content-length").is_some() || is_chunked(&m) {
+        return Err(HttpError::Truncated);
+    }
+    response(&m, buf.get(m.header_len..).unwrap_or_default().to_vec())
+}
+
+fn is_chunked(m: &Message) -> bool {
+    m.header("transfer-encoding")
+        .is_some_and(|v| v.to_ascii_lowercase().contains("chunked"))
+}
+
+fn response(m: &Message, body: Vec<u8>) -> Result<Response, HttpError> {
+    match &m.start {
+        StartLine::Response { status, reason, .. } => Ok(Response {
+            status: *status,
+            reason: reason.clone(),
+            headers: m.headers.clone(),
+            body,
+        }),
+        StartLine::Request { .. } => Err(HttpError::NotHttp),
     }
 }
 
-/// A response to write.
-pub struct HttpResponse {
-    pub code: u16,
-    pub headers: Vec<(&'static str, String)>,
-    pub body: Vec<u8>,
+/// The response if `buf` holds all of it (by Content-Length or chunked encoding).
+fn complete(buf: &[u8]) -> Result<Option<Response>, HttpError> {
+    if buf.len() >= 5 && !Message::looks_like(buf) {
+        return Err(HttpError::NotHttp);
+    }
+    let Some(m) = Message::parse(buf) else {
+        return Ok(None);
+    };
+    if !m.complete {
+        return Ok(None);
+    }
+    let rest = buf.get(m.header_len..).unwrap_or_default();
+    if is_chunked(&m) {
+        return dechunk(rest).map(|b| response(&m, b)).transpose();
+    }
+    match m
+        .header("content-length")
+        .map(|v| v.trim().parse::<usize>())
+    {
+        Some(Ok(n)) if rest.len() >= n => Ok(Some(response(&m, rest[..n].to_vec())?)),
+        Some(Ok(n)) if n > MAX_BODY => Err(HttpError::TooLarge),
+        Some(Ok(_)) => Ok(None),
+        Some(Err(_)) => Err(HttpError::NotHttp),
+        None => Ok(None),
+    }
 }
 
-impl HttpResponse {
-    pub fn new(code: u16, content_type: &str, body: impl Into<Vec<u8>>) -> HttpResponse {
-        HttpResponse {
-            code,
-            headers: vec![("Content-Type", content_type.to_string())],
-            body: body.into(),
+/// Decodes a chunked body (RFC 9112 §7.1); `None` until the last chunk is in.
+fn dechunk(mut b: &[u8]) -> Option<Vec<u8>> {
+    let mut out = Vec::new();
+    loop {
+        let line_end = b.windows(2).position(|w| w == b"\r\n")?;
+        let size_text = std::str::from_utf8(&b[..line_end]).ok()?;
+        let size = usize::from_str_radix(size_text.split(';').next()?.trim(), 16).ok()?;
+        b = &b[line_end + 2..];
+        if size == 0 {
+            return Some(out);
         }
-    }
-
-    pub fn empty(code: u16) -> HttpResponse {
-        HttpResponse {
-            code,
-            headers: Vec::new(),
-            body: Vec::new(),
+        if b.len() < size + 2 {
+            return None;
         }
-    }
-
-    pub fn with(mut self, name: &'static str, value: impl Into<String>) -> HttpResponse {
-        self.headers.push((name, value.into()));
-        self
-    }
-
-    /// Writes the response; `close` adds `Connection: close`.
-    pub async fn write<W: AsyncWrite + Unpin>(
-        &self,
-        w: &mut W,
-        close: bool,
-    ) -> std::io::Result<()> {
-        let mut head = format!("HTTP/1.1 {} {}\r\n", self.code, reason(self.code));
-        for (k, v) in &self.headers {
-            head.push_str(k);
-            head.push_str(": ");
-            head.push_str(v);
-            head.push_str("\r\n");
-        }
-        head.push_str(&format!("Content-Length: {}\r\n", self.body.len()));
-        if close {
-            head.push_str("Connection: close\r\n");
-        } else {
-            head.push_str("Connection: keep-alive\r\n");
-        }
-        head.push_str("\r\n");
-        let mut out = head.into_bytes();
-        out.extend_from_slice(&self.body);
-        w.write_all(&out).await?;
-        w.flush().await
+        out.extend_from_slice(&b[..size]);
+        b = &b[size + 2..];
     }
 }
 
@@ -199,37 +176,26 @@ impl HttpResponse {
 mod tests {
     use super::*;
 
-    #[tokio::test]
-    async fn two_requests_on_one_connection_with_bodies() {
-        let bytes = b"POST /socket.io/?EIO=4&transport=polling&sid=abc HTTP/1.1\r\nHost: x\r\n\
-            Content-Length: 5\r\n\r\n40{}aGET /x HTTP/1.1\r\nHost: x\r\n\r\n";
-        let mut r = RequestReader::new(&bytes[..], &[]);
-        let a = r.next(100, Duration::from_secs(1)).await.unwrap();
-        assert_eq!(a.body, b"40{}a");
-        assert_eq!(a.query("sid"), Some("abc"));
-        assert_eq!(a.query("EIO"), Some("4"));
-        assert_eq!(a.query("nope"), None);
-        let b = r.next(100, Duration::from_secs(1)).await.unwrap();
-        assert_eq!(b.head.path(), "/x");
+    #[test]
+    fn content_length_and_chunked_bodies() {
+        let r = complete(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+            .unwrap()
+            .unwrap();
+        assert_eq!((r.status, r.body.as_slice()), (200, &b"ok"[..]));
+        assert!(complete(b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nok")
+            .unwrap()
+            .is_none());
+        let r = complete(
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nok\r\n1\r\n!\r\n0\r\n\r\n",
+        )
+        .unwrap()
+        .unwrap();
+        assert_eq!(r.body, b"ok!");
         assert!(matches!(
-            r.next(100, Duration::from_secs(1)).await,
-            Err(HttpError::Eof)
+            complete(b"SSH-2.0-x\r\n"),
+            Err(HttpError::NotHttp)
         ));
-    }
-
-    #[tokio::test]
-    async fn a_body_over_the_cap_is_refused_before_it_is_read() {
-        let bytes = b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 101\r\n\r\n";
-        let mut r = RequestReader::new(&bytes[..], &[]);
-        assert!(matches!(
-            r.next(100, Duration::from_secs(1)).await,
-            Err(HttpError::TooLarge { len: 101, max: 100 })
-        ));
-        let mut ok =
-            RequestReader::new(&b"POST / HTTP/1.1\r\nContent-Length: 2\r\n\r\nab"[..], &[]);
-        assert_eq!(
-            ok.next(2, Duration::from_secs(1)).await.unwrap().body,
-            b"ab"
-        );
+        let r = until_close(b"HTTP/1.1 400 Bad Request\r\n\r\n{}").unwrap();
+        assert_eq!((r.status, r.body.as_slice()), (400, &b"{}"[..]));
     }
 }

@@ -1,5 +1,6 @@
-//! The Socket.IO server inside `hub serve`: Engine.IO v4 sessions and transports around
-//! [`crate::wire::engineio`], and the Socket.IO v5 layer around [`crate::wire::socketio`].
+//! Socket.IO and Engine.IO I/O around [`crate::wire::engineio`] and [`crate::wire::socketio`]:
+//! the client (`sio connect`, [`client`], [`http`]) and the server inside `hub serve`
+//! (Engine.IO v4 sessions and transports, and the Socket.IO v5 layer), sketched here.
 //!
 //! ```text
 //! TCP ── HTTP/1.1 keep-alive ── /socket.io/?EIO=4&transport=polling     GET (held) / POST
@@ -8,7 +9,8 @@
 //!        socket.io: one socket per namespace on the session; rooms; relay; acks; recovery
 //! ```
 //!
-//! - [`http`]: requests and responses of the polling transport;
+//! - [`http_server`]: keep-alive requests and responses of the polling transport (server side;
+//!   [`http`] is the client's);
 //! - [`engine`]: sessions, the polling and WebSocket transports, the upgrade, heartbeat;
 //! - [`socket`]: namespaces, rooms, the relay chosen by `--relay`, `--conformance`;
 //! - [`recovery`]: connection state recovery kept in SQLite, so it survives a restart.
@@ -16,8 +18,10 @@
 //! The hub has no JavaScript to run handlers in, so its handlers are chosen on the command
 //! line: `join` / `leave` are room operations, every other event is relayed (see [`Relay`]).
 
+pub mod client;
 pub mod engine;
 pub mod http;
+pub mod http_server;
 pub mod recovery;
 pub mod socket;
 

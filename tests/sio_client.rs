@@ -1,0 +1,477 @@
+//! `wirelab sio connect` / `sio emit` against real socket.io servers: the npm `socket.io`
+//! server (tests/peers/sio_server.mjs) and python-socketio (tests/peers/sio_py_server.py), over
+//! each transport; and against broken peers, which must end the run with an error, no panic.
+
+mod common;
+
+use std::io::{Read, Write};
+use std::net::TcpListener;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use common::{lines, require, wait_for, wirelab};
+use serde_json::Value;
+
+/// A peer server started on port 0; killed on drop.
+struct Peer {
+    child: Child,
+    port: u16,
+}
+
+impl Peer {
+    fn start(cmd: &mut Command) -> Peer {
+        let mut child = cmd
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("start peer");
+        let out = lines(child.stdout.take().expect("stdout"));
+        let (line, _) = wait_for(&out, "listening on", 20);
+        let port = line
+            .rsplit(' ')
+            .next()
+            .unwrap()
+            .trim()
+            .parse()
+            .expect("port");
+        std::thread::spawn(move || for _ in out.iter() {});
+        Peer { child, port }
+    }
+
+    fn node(env: &[(&str, &str)]) -> Peer {
+        require("node");
+        let mut c = Command::new("node");
+        c.args(["tests/peers/sio_server.mjs", "0"]);
+        for (k, v) in env {
+            c.env(k, v);
+        }
+        Peer::start(&mut c)
+    }
+
+    fn python() -> Peer {
+        Peer::start(Command::new(".venv/bin/python").args(["tests/peers/sio_py_server.py", "0"]))
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("http://127.0.0.1:{}{path}", self.port)
+    }
+}
+
+impl Drop for Peer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Runs wirelab with `--json`; returns (exit code, JSON lines, stderr).
+fn run(args: &[&str]) -> (i32, Vec<Value>, String) {
+    let out = wirelab()
+        .args(args)
+        .arg("--json")
+        .output()
+        .expect("run wirelab");
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(!stderr.contains("panicked"), "wirelab panicked: {stderr}");
+    let v = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|_| panic!("not JSON: {l}")))
+        .collect();
+    (out.status.code().unwrap_or(-1), v, stderr)
+}
+
+fn of<'a>(v: &'a [Value], ty: &str) -> Vec<&'a Value> {
+    v.iter().filter(|x| x["type"] == ty).collect()
+}
+
+fn emit_with_ack(url: &str, transport: &str) -> Vec<Value> {
+    let (code, v, err) = run(&[
+        "sio",
+        "emit",
+        url,
+        "with-ack",
+        "1",
+        "two",
+        r#"{"a":[true]}"#,
+        "--ack",
+        "--transport",
+        transport,
+    ]);
+    assert_eq!(code, 0, "{transport}: {err} {v:?}");
+    let acks = of(&v, "ack");
+    assert_eq!(acks.len(), 1, "{v:?}");
+    assert_eq!(
+        acks[0]["args"],
+        serde_json::json!([{"got": [1, "two", {"a": [true]}]}])
+    );
+    assert_eq!(of(&v, "connected").len(), 1);
+    assert_eq!(of(&v, "report")[0]["acks"], 1);
+    v
+}
+
+#[test]
+fn npm_server_each_transport_with_an_ack() {
+    let peer = Peer::node(&[]);
+    let v = emit_with_ack(&peer.url("/"), "auto");
+    assert_eq!(of(&v, "open")[0]["transport"], "polling");
+    assert_eq!(of(&v, "upgrade")[0]["transport"], "websocket");
+    assert_eq!(of(&v, "report")[0]["transport"], "websocket");
+    assert!(
+        of(&v, "connected")[0]["pid"].is_string(),
+        "recovery is on: the CONNECT answer has a pid"
+    );
+    let v = emit_with_ack(&peer.url("/"), "polling");
+    assert!(of(&v, "upgrade").is_empty());
+    assert_eq!(of(&v, "report")[0]["transport"], "polling");
+    let v = emit_with_ack(&peer.url("/"), "websocket");
+    assert_eq!(of(&v, "open")[0]["transport"], "websocket");
+}
+
+#[test]
+fn show_packets_shows_the_handshake_probe_and_upgrade() {
+    let peer = Peer::node(&[]);
+    let (code, v, err) = run(&[
+        "sio",
+        "emit",
+        &peer.url("/"),
+        "chat message",
+        "hi",
+        "--count",
+        "2",
+        "--show-packets",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let http = of(&v, "http_request");
+    assert_eq!(http[0]["method"], "GET");
+    assert!(http[0]["target"]
+        .as_str()
+        .unwrap()
+        .contains("EIO=4&transport=polling"));
+    assert!(http.iter().any(|r| r["method"] == "POST"));
+    let eio: Vec<String> = of(&v, "engineio_packet")
+        .iter()
+        .map(|p| {
+            format!(
+                "{} {} {}",
+                p["direction"].as_str().unwrap(),
+                p["packet_type"].as_str().unwrap(),
+                p["data"].as_str().unwrap()
+            )
+        })
+        .collect();
+    let pos = |s: &str| {
+        eio.iter()
+            .position(|x| x == s)
+            .unwrap_or_else(|| panic!("no {s:?} in {eio:?}"))
+    };
+    assert!(pos("out ping probe") < pos("in pong probe"));
+    assert!(pos("in pong probe") < pos("out upgrade "));
+    let sio = of(&v, "socketio_packet");
+    assert!(sio.iter().any(|p| p["packet_type"] == "EVENT"
+        && p["data"][0] == "chat message"
+        && p["direction"] == "in"));
+    let events = of(&v, "event");
+    assert_eq!(
+        events
+            .iter()
+            .filter(|e| e["event"] == "chat message")
+            .count(),
+        1
+    );
+    assert_eq!(
+        events
+            .iter()
+            .find(|e| e["event"] == "chat message")
+            .unwrap()["args"],
+        serde_json::json!(["hi"])
+    );
+}
+
+#[test]
+fn binary_attachments_both_ways_on_both_transports() {
+    let peer = Peer::node(&[]);
+    for t in ["polling", "websocket"] {
+        let (code, v, err) = run(&[
+            "sio",
+            "emit",
+            &peer.url("/admin"),
+            "bin",
+            "bin:78797a",
+            "--ack",
+            "--count",
+            "2",
+            "--transport",
+            t,
+        ]);
+        assert_eq!(code, 0, "{t}: {err}");
+        assert_eq!(
+            of(&v, "ack")[0]["args"],
+            serde_json::json!([{"_binary": "78797a"}]),
+            "{t}"
+        );
+        let back = of(&v, "event")
+            .into_iter()
+            .find(|e| e["event"] == "bin-back")
+            .expect("bin-back");
+        assert_eq!(
+            back["args"],
+            serde_json::json!([{"_binary": "010203"}, {"nested": {"_binary": "78797a"}}])
+        );
+        assert_eq!(back["namespace"], "/admin");
+    }
+}
+
+#[test]
+fn namespaces_share_one_connection_and_an_unknown_one_is_refused() {
+    let peer = Peer::node(&[]);
+    let (code, v, err) = run(&[
+        "sio",
+        "connect",
+        &peer.url(""),
+        "--namespace",
+        "/",
+        "--namespace",
+        "/admin",
+        "--count",
+        "2",
+        "--auth",
+        r#"{"token":"t"}"#,
+    ]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(of(&v, "open").len(), 1, "one Engine.IO session");
+    let nsps: Vec<_> = of(&v, "connected")
+        .iter()
+        .map(|c| c["namespace"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(nsps.len(), 2);
+    assert!(nsps.contains(&"/".into()) && nsps.contains(&"/admin".into()));
+    for w in of(&v, "event") {
+        assert_eq!(w["args"][0]["auth"], serde_json::json!({"token": "t"}));
+    }
+    let (code, v, err) = run(&["sio", "connect", &peer.url("/nope"), "--reconnect", "0"]);
+    assert_eq!(code, 1);
+    assert_eq!(of(&v, "connect_error")[0]["message"], "Invalid namespace");
+    assert!(err.contains("/nope"), "{err}");
+}
+
+#[test]
+fn reconnect_recovers_missed_events() {
+    let peer = Peer::node(&[]);
+    for t in ["auto", "polling", "websocket"] {
+        let (code, v, err) = run(&[
+            "sio",
+            "emit",
+            &peer.url("/"),
+            "drop",
+            "--count",
+            "2",
+            "--transport",
+            t,
+        ]);
+        assert_eq!(code, 0, "{t}: {err}");
+        assert_eq!(of(&v, "reconnecting").len(), 1);
+        let c = of(&v, "connected");
+        assert_eq!(c.len(), 2);
+        assert_eq!(
+            c[0]["sid"], c[1]["sid"],
+            "{t}: the same socket id after recovery"
+        );
+        assert_eq!(c[1]["recovered"], true, "{t}");
+        let missed = of(&v, "event")
+            .into_iter()
+            .find(|e| e["event"] == "missed")
+            .expect("missed event replayed");
+        assert_eq!(missed["args"], serde_json::json!(["while you were away"]));
+        assert!(missed["offset"].is_string());
+        assert_eq!(of(&v, "report")[0]["recovered"], true);
+    }
+    // With no reconnection allowed, a lost connection is a failure.
+    let (code, v, _) = run(&[
+        "sio",
+        "emit",
+        &peer.url("/"),
+        "drop",
+        "--count",
+        "2",
+        "--reconnect",
+        "0",
+    ]);
+    assert_eq!(code, 1);
+    assert_eq!(of(&v, "lost").len(), 1);
+}
+
+#[test]
+fn heartbeat_pings_are_answered() {
+    let peer = Peer::node(&[("PING_INTERVAL", "100"), ("PING_TIMEOUT", "300")]);
+    for t in ["polling", "websocket"] {
+        let (code, v, err) = run(&[
+            "sio",
+            "connect",
+            &peer.url("/"),
+            "--timeout",
+            "0.6",
+            "--show-packets",
+            "--transport",
+            t,
+        ]);
+        assert_eq!(code, 0, "{err}");
+        let e = of(&v, "engineio_packet");
+        let pings = e
+            .iter()
+            .filter(|p| p["packet_type"] == "ping" && p["direction"] == "in")
+            .count();
+        let pongs = e
+            .iter()
+            .filter(|p| p["packet_type"] == "pong" && p["direction"] == "out")
+            .count();
+        assert!(
+            pings >= 2,
+            "{t}: {pings} pings in 0.6 s at a 100 ms interval"
+        );
+        assert_eq!(pings, pongs, "{t}: every ping answered");
+        assert!(of(&v, "lost").is_empty(), "{t}: the server kept us: {v:?}");
+    }
+}
+
+#[test]
+fn python_socketio_server_each_transport() {
+    let peer = Peer::python();
+    for t in ["auto", "polling", "websocket"] {
+        let (code, v, err) = run(&[
+            "sio",
+            "emit",
+            &peer.url("/admin"),
+            "with-ack",
+            "1",
+            "--ack",
+            "--count",
+            "1",
+            "--transport",
+            t,
+            "--auth",
+            r#"{"k":1}"#,
+        ]);
+        assert_eq!(code, 0, "{t}: {err}");
+        assert_eq!(of(&v, "ack")[0]["args"], serde_json::json!([{"got": [1]}]));
+        let w = of(&v, "event");
+        assert_eq!(
+            w[0]["args"][0],
+            serde_json::json!({"nsp": "/admin", "auth": {"k": 1}})
+        );
+    }
+}
+
+#[test]
+fn bad_arguments_exit_2_naming_them() {
+    let (code, _, err) = run(&["sio", "emit", "http://127.0.0.1:9/", "e", "ok", "{bad json"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("{bad json"), "{err}");
+    let (code, _, err) = run(&["sio", "connect", "http://127.0.0.1:9/", "--auth", "[1]"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("--auth"), "{err}");
+    let (code, _, err) = run(&["sio", "connect", "ftp://x/"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("ftp://x/"), "{err}");
+    let (code, _, err) = run(&["sio", "emit", "http://127.0.0.1:9/", "e", "bin:zz"]);
+    assert_eq!(code, 2, "{err}");
+}
+
+/// A fake Engine.IO server: answers each HTTP request with `answer(n, request)`, n counting
+/// from 0; `None` holds the request for 2 s and closes it.
+fn fake(answer: fn(usize, &str) -> Option<String>) -> u16 {
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for (n, s) in l.incoming().enumerate().take(20) {
+            let Ok(mut s) = s else { return };
+            std::thread::spawn(move || {
+                let mut buf = [0u8; 4096];
+                let k = s.read(&mut buf).unwrap_or(0);
+                let req = String::from_utf8_lossy(&buf[..k]).into_owned();
+                match answer(n, &req) {
+                    Some(body) => {
+                        let _ = write!(
+                            s,
+                            "HTTP/1.1 200 OK\r\nContent-Length: {}\r\n\r\n{body}",
+                            body.len()
+                        );
+                    }
+                    None => std::thread::sleep(Duration::from_secs(2)),
+                }
+            });
+        }
+    });
+    port
+}
+
+const OPEN: &str =
+    r#"0{"sid":"s","upgrades":[],"pingInterval":100,"pingTimeout":100,"maxPayload":1000}"#;
+
+#[test]
+fn broken_peers_end_the_run_with_an_error_not_a_panic() {
+    // Not Engine.IO at all.
+    let port = fake(|_, _| Some("hello".into()));
+    let (code, _, err) = run(&[
+        "sio",
+        "connect",
+        &format!("http://127.0.0.1:{port}/"),
+        "--reconnect",
+        "0",
+        "--timeout",
+        "3",
+    ]);
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("not one of 0-6"), "{err}");
+    // A reserved event name, which the reference parser refuses.
+    let port = fake(|n, req| match n {
+        0 => Some(OPEN.into()),
+        _ if req.starts_with("POST") => Some("ok".into()),
+        1 | 2 => Some("40{\"sid\":\"x\"}\u{1e}42[\"connect\"]".into()),
+        _ => None,
+    });
+    let (code, _, err) = run(&[
+        "sio",
+        "connect",
+        &format!("http://127.0.0.1:{port}/"),
+        "--reconnect",
+        "0",
+        "--timeout",
+        "3",
+    ]);
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("reserved"), "{err}");
+}
+
+#[test]
+fn a_server_that_stops_pinging_is_a_ping_timeout() {
+    // pingInterval 100 + pingTimeout 100: no ping in 200 ms ends the session.
+    let port = fake(|n, req| match n {
+        0 => Some(OPEN.into()),
+        _ if req.starts_with("POST") => Some("ok".into()),
+        1 | 2 => Some("40{\"sid\":\"x\"}".into()),
+        _ => None,
+    });
+    let start = std::time::Instant::now();
+    let (code, v, err) = run(&[
+        "sio",
+        "connect",
+        &format!("http://127.0.0.1:{port}/"),
+        "--reconnect",
+        "0",
+        "--timeout",
+        "5",
+    ]);
+    assert_eq!(code, 1, "{err}");
+    assert!(
+        of(&v, "lost")[0]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("ping timeout"),
+        "{v:?}"
+    );
+    assert!(
+        start.elapsed() < Duration::from_secs(4),
+        "ended by the ping timeout, not --timeout"
+    );
+}

@@ -18,7 +18,7 @@ secs=${SECONDS_EACH:-3}
 . benches/lib.sh
 [ -d node_modules/socket.io ] && [ -d node_modules/socket.io-client ] ||
   npm install --no-save --no-package-lock --no-audit --no-fund socket.io@4.8.1 socket.io-client@4.8.1 >/dev/null
-cargo build --release --quiet --bin wirelab
+[ -n "${SKIP_BUILD:-}" ] || cargo build --release --quiet --bin wirelab   # SKIP_BUILD=1: use the binary there
 W=target/release/wirelab
 
 run_load() { # NAME URL PID

@@ -447,7 +447,9 @@ impl State {
         // With recovery on, every relayed event carries its offset as the last argument
         // (as socket.io does) and is on disk before it is sent.
         let mut offset = None;
-        if let Some(st) = &self.store {
+        // An event to the rooms of a sender in no room can reach no one, now or on recovery.
+        let nobody = rooms_filter.as_ref().is_some_and(|r| r.is_empty());
+        if let (Some(st), false) = (&self.store, nobody) {
             if let Ok(o) = st.next_offset() {
                 args.push(Value::from(o.to_string().as_str()));
                 offset = Some(o);

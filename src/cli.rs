@@ -765,6 +765,10 @@ pub struct HubServeArgs {
     /// Seconds to wait for an ack before sending an event again.
     #[arg(long, default_value_t = 10.0, value_name = "SECONDS", value_parser = parse_seconds)]
     pub ack_timeout: f64,
+    /// Flow control: durable events in flight (sent, not yet acknowledged) to one connection
+    /// at most; the rest wait in the queue and go out, in order, as acks come back.
+    #[arg(long, default_value_t = 1024, value_name = "N", value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
+    pub window: u64,
     /// Connections open at once; more are refused (close 1013, try again later).
     #[arg(long, default_value_t = 1000, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
     pub max_clients: u64,
@@ -791,6 +795,41 @@ pub struct HubServeArgs {
     /// Work queues: a job delivered this many times without an ack goes to the dead letters.
     #[arg(long, default_value_t = 5, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
     pub max_attempts: u64,
+    // --- Socket.IO server at /socket.io/ (issue 10, docs/socketio.md) ---
+    /// Socket.IO: milliseconds between the server's Engine.IO pings (pingInterval).
+    #[arg(long, default_value_t = 25_000, value_name = "MS", value_parser = clap::value_parser!(u64).range(1..))]
+    pub ping_interval: u64,
+    /// Socket.IO: milliseconds to wait for the pong before the session is closed (pingTimeout).
+    #[arg(long, default_value_t = 20_000, value_name = "MS", value_parser = clap::value_parser!(u64).range(1..))]
+    pub ping_timeout: u64,
+    /// Socket.IO: largest HTTP body or WebSocket message a client may send (maxPayload; over
+    /// it: 413 on polling, close 1009 on WebSocket).
+    #[arg(long, default_value_t = 1_000_000, value_name = "BYTES", value_parser = clap::value_parser!(u64).range(16..))]
+    pub max_payload: u64,
+    /// Socket.IO: milliseconds a new session has to CONNECT to a namespace (connectTimeout).
+    #[arg(long, default_value_t = 45_000, value_name = "MS", value_parser = clap::value_parser!(u64).range(1..))]
+    pub connect_timeout: u64,
+    /// Socket.IO: where an event that is not join/leave goes: namespace (io.emit, the sender
+    /// too), broadcast (socket.broadcast.emit), rooms (socket.to(the sender's rooms).emit).
+    #[arg(long, value_enum, default_value_t = crate::sio::Relay::Namespace)]
+    pub relay: crate::sio::Relay,
+    /// Socket.IO namespace clients may connect to (repeatable; default /). Others get
+    /// CONNECT_ERROR "Invalid namespace".
+    #[arg(long = "sio-namespace", value_name = "NSP")]
+    pub sio_namespaces: Vec<String>,
+    /// Socket.IO: behave like the socket.io-protocol test suite's reference server (emit auth
+    /// on connect, message -> message-back, message-with-ack acked; / and /custom; ping 300/200
+    /// ms, connect timeout 1000 ms).
+    #[arg(long)]
+    pub conformance: bool,
+    /// Socket.IO connection state recovery: seconds a disconnected client's id, rooms and
+    /// missed events are kept (in --data, so they survive a restart; expired ones are counted).
+    #[arg(long, default_value_t = 120.0, value_name = "SECONDS", value_parser = parse_seconds)]
+    pub recovery_window: f64,
+    /// Socket.IO: no connection state recovery (no pid, no offsets: at-most-once, as socket.io
+    /// without connectionStateRecovery).
+    #[arg(long, conflicts_with = "recovery_window")]
+    pub no_recovery: bool,
 }
 
 #[derive(Debug, Args)]

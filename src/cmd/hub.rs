@@ -12,10 +12,13 @@ use crate::exit::{bind_error, BadInput};
 use crate::hub::client::{
     emit, listen, ClientError, ClientEvent, ClientSink, EmitOptions, ListenOptions,
 };
-use crate::hub::events::HubEvent;
+use crate::hub::events::{HubEvent, HubSink};
+use crate::hub::inbox::redis::RedisInbox;
+use crate::hub::inbox::sqlite::{SqliteInbox, DB_FILE};
+use crate::hub::inbox::{Inbox, QueueRow, StoreError};
 use crate::hub::protocol::{check_name, Target};
-use crate::hub::server::{serve, HubOptions, HubSink};
-use crate::hub::store::{Store, StoreError};
+use crate::hub::server::{serve, HubOptions};
+use crate::hub::work::QueueSummary;
 use crate::render;
 use crate::ws::client::WsUrl;
 
@@ -39,34 +42,68 @@ fn server_sink(json: bool) -> HubSink {
 fn client_sink(json: bool) -> ClientSink {
     Arc::new(move |e: ClientEvent| {
         let mut out = io::stdout().lock();
-        let _ = render::hub::client(&mut out, &e, json);
-        let _ = out.flush();
+        render::hub::client(&mut out, &e, json)?;
+        out.flush()
     })
 }
 
-fn serve_cmd(a: HubServeArgs) -> Result<()> {
-    let store = if a.memory || a.store.is_some() {
-        Store::open(None, false)
-    } else {
-        Store::open(Some(&a.data), a.reset)
-    }
-    .map_err(|e| match e {
-        StoreError::Dir(..) => anyhow::Error::new(BadInput(e.to_string())),
-        e => {
-            anyhow::Error::new(e).context(format!("cannot open the queue in {}", a.data.display()))
+/// Completes when the reader of stdout has gone (a pipe whose other end closed): `poll(2)`
+/// reports POLLERR on the write end then, even before we write. A client waiting for events
+/// then stops at once instead of on its next write.
+pub(super) async fn stdout_closed() {
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    std::thread::spawn(move || loop {
+        let mut fds = libc::pollfd {
+            fd: 1,
+            events: 0,
+            revents: 0,
+        };
+        // SAFETY: poll(2) on one pollfd that lives on this stack frame.
+        let n = unsafe { libc::poll(&mut fds, 1, -1) };
+        if n > 0 && fds.revents & (libc::POLLERR | libc::POLLHUP) != 0 {
+            let _ = tx.send(());
+            return;
         }
-    })?;
-    let mut store = store;
-    if let Some(url) = &a.store {
-        super::hub_work::check_store_url(url)?;
-        let r = crate::hub::redis_clients::RedisClients::connect(url)
-            .with_context(|| format!("cannot reach the Redis store {url}"))?;
-        store.mirror_to(r);
+        if n < 0 && io::Error::last_os_error().kind() != io::ErrorKind::Interrupted {
+            return;
+        }
+    });
+    if rx.await.is_err() {
+        std::future::pending::<()>().await;
     }
-    let data = match &a.store {
-        Some(url) => Some(url.clone()),
-        None => store.path.as_ref().map(|p| p.display().to_string()),
+}
+
+/// A closed stdout is a normal end for a streaming client (exit 0).
+pub(super) fn client_result(r: Result<(), ClientError>) -> Result<()> {
+    match r {
+        Err(e) if e.is_closed_output() => Ok(()),
+        r => r.map_err(client_error),
+    }
+}
+
+fn serve_cmd(a: HubServeArgs) -> Result<()> {
+    let store: Box<dyn Inbox> = match &a.store {
+        Some(url) => {
+            super::hub_work::check_store_url(url)?;
+            Box::new(
+                RedisInbox::connect(url)
+                    .with_context(|| format!("cannot reach the Redis store {url}"))?,
+            )
+        }
+        None => Box::new(
+            if a.memory {
+                SqliteInbox::open(None, false)
+            } else {
+                SqliteInbox::open(Some(&a.data), a.reset)
+            }
+            .map_err(|e| match e {
+                StoreError::Dir(..) => anyhow::Error::new(BadInput(e.to_string())),
+                e => anyhow::Error::new(e)
+                    .context(format!("cannot open the queue in {}", a.data.display())),
+            })?,
+        ),
     };
+    let data = store.location();
     // One thread: the hub task owns all state and SQLite anyway; connection tasks only parse
     // and frame, and one thread avoids handing every frame across threads.
     let rt = runtime()?;
@@ -81,12 +118,14 @@ fn serve_cmd(a: HubServeArgs) -> Result<()> {
             data,
             queue_cap: a.queue_cap,
             ack_timeout_s: a.ack_timeout,
+            window: a.window,
         });
         let opts = HubOptions {
             max_clients: usize::try_from(a.max_clients).unwrap_or(usize::MAX),
             max_message: a.max_message,
             queue_cap: a.queue_cap,
             ack_timeout: Duration::from_secs_f64(a.ack_timeout),
+            window: usize::try_from(a.window).unwrap_or(usize::MAX),
             max_conns: a.max_conns,
             exit_after_idle: a.exit_after_idle.map(Duration::from_secs_f64),
             quiet: a.quiet,
@@ -94,12 +133,65 @@ fn serve_cmd(a: HubServeArgs) -> Result<()> {
             redis: a.store.clone(),
             ..HubOptions::default()
         };
+        let opts = HubOptions {
+            sio: Some(sio_server(&a)?),
+            ..opts
+        };
         let shutdown = async {
             let _ = tokio::signal::ctrl_c().await;
         };
         serve(listener, store, opts, sink, shutdown).await?;
         Ok(())
     })
+}
+
+/// The Socket.IO server at `/socket.io/` with the flags of `hub serve`; recovery state in
+/// DIR/sio.sqlite3 (in memory with --memory or --store).
+fn sio_server(a: &HubServeArgs) -> Result<Arc<crate::sio::Server>> {
+    use crate::sio::{recovery, Server, SioOptions};
+    let mut o = SioOptions {
+        ping_interval: Duration::from_millis(a.ping_interval),
+        ping_timeout: Duration::from_millis(a.ping_timeout),
+        max_payload: usize::try_from(a.max_payload).unwrap_or(usize::MAX),
+        connect_timeout: Duration::from_millis(a.connect_timeout),
+        relay: a.relay,
+        quiet: a.quiet,
+        recovery_window: (!a.no_recovery).then(|| Duration::from_secs_f64(a.recovery_window)),
+        client_bundle: crate::sio::find_client_bundle().map(Arc::new),
+        ..SioOptions::default()
+    };
+    for n in &a.sio_namespaces {
+        if !n.starts_with('/') {
+            return Err(BadInput(format!("--sio-namespace {n:?} must start with /")).into());
+        }
+        if !o.namespaces.contains(n) {
+            o.namespaces.push(n.clone());
+        }
+    }
+    if a.conformance {
+        o = o.conformance();
+    }
+    let store = if o.recovery_window.is_none() {
+        None
+    } else if a.memory || a.store.is_some() {
+        Some(recovery::Store::memory().context("cannot open the recovery store")?)
+    } else {
+        Some(recovery::Store::open(&a.data).context("cannot open the recovery store")?)
+    };
+    let json = a.json;
+    let sink: crate::sio::SioSink = Arc::new(move |e| {
+        let mut out = io::stdout().lock();
+        let _ = render::sio_server::server(&mut out, &e, json);
+        let _ = out.flush();
+    });
+    let every = o
+        .recovery_window
+        .map(|w| (w / 4).max(Duration::from_millis(50)));
+    let srv = Server::new(o, store, sink);
+    if let Some(every) = every {
+        srv.spawn_expiry(every);
+    }
+    Ok(srv)
 }
 
 fn url(s: &str) -> Result<WsUrl> {
@@ -180,9 +272,12 @@ fn listen_cmd(a: HubListenArgs) -> Result<()> {
     let sink = client_sink(a.json);
     runtime()?.block_on(async {
         let stop = async {
-            let _ = tokio::signal::ctrl_c().await;
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = stdout_closed() => {}
+            }
         };
-        listen(&u, &opts, sink, stop).await.map_err(client_error)
+        client_result(listen(&u, &opts, sink, stop).await)
     })
 }
 
@@ -223,14 +318,14 @@ fn emit_cmd(a: HubEmitArgs) -> Result<()> {
         timeout: Duration::from_secs_f64(a.timeout),
     };
     let sink = client_sink(a.json);
-    runtime()?.block_on(async { emit(&u, &opts, sink).await.map_err(client_error) })
+    runtime()?.block_on(async { client_result(emit(&u, &opts, sink).await) })
 }
 
 fn queue_cmd(a: HubQueueArgs) -> Result<()> {
     if let Some(s) = &a.store {
         return super::hub_work::redis_queue_cmd(s, a.json);
     }
-    let store = Store::open_read_only(&a.data).map_err(|e| match e {
+    let store = SqliteInbox::open_read_only(&a.data).map_err(|e| match e {
         StoreError::Missing(_) => anyhow::Error::new(BadInput(e.to_string())),
         e => {
             anyhow::Error::new(e).context(format!("cannot read the queue in {}", a.data.display()))
@@ -243,18 +338,14 @@ fn queue_cmd(a: HubQueueArgs) -> Result<()> {
         struct Out<'a> {
             data: String,
             total: u64,
-            clients: &'a [crate::hub::store::QueueRow],
-            work_queues: Vec<crate::hub::workqueue::QueueSummary>,
+            clients: &'a [QueueRow],
+            work_queues: Vec<QueueSummary>,
         }
         render::json_typed(
             &mut out,
             "queue",
             &Out {
-                data: a
-                    .data
-                    .join(crate::hub::store::DB_FILE)
-                    .display()
-                    .to_string(),
+                data: a.data.join(DB_FILE).display().to_string(),
                 total: rows.iter().map(|r| r.depth).sum(),
                 clients: &rows,
                 work_queues: super::hub_work::summary(&store)?,

@@ -11,19 +11,21 @@ use serde_json::Value;
 use crate::cli::{HubEmitArgs, HubListenArgs};
 use crate::exit::BadInput;
 use crate::hub::client::ClientError;
+use crate::hub::inbox::sqlite::SqliteInbox;
+use crate::hub::inbox::Inbox;
 use crate::hub::protocol::check_name;
-use crate::hub::redis_store::RedisJobs;
-use crate::hub::store::Store;
+use crate::hub::work::dispatch::Work;
+use crate::hub::work::redis::RedisJobs;
+use crate::hub::work::QueueSummary;
 use crate::hub::workclient::{enqueue, worker, EnqueueOptions, WorkEvent, WorkSink, WorkerOptions};
-use crate::hub::workqueue::{QueueSummary, Work};
 use crate::render;
 use crate::ws::client::WsUrl;
 
 fn sink(json: bool) -> WorkSink {
     Arc::new(move |e: WorkEvent| {
         let mut out = io::stdout().lock();
-        let _ = render::workqueue::client(&mut out, &e, json);
-        let _ = out.flush();
+        render::workqueue::client(&mut out, &e, json)?;
+        out.flush()
     })
 }
 
@@ -66,11 +68,12 @@ pub fn worker_cmd(a: HubListenArgs) -> Result<()> {
     if a.workers == 1 {
         return runtime()?.block_on(async {
             let stop = async {
-                let _ = tokio::signal::ctrl_c().await;
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = super::hub::stdout_closed() => {}
+                }
             };
-            worker(&u, &opts, sink, stop)
-                .await
-                .map_err(anyhow::Error::new)
+            super::hub::client_result(worker(&u, &opts, sink, stop).await)
         });
     }
     // Several workers in one process, each its own connection: competing consumers at a glance.
@@ -120,8 +123,8 @@ pub fn worker_cmd(a: HubListenArgs) -> Result<()> {
         }
         let got = total.load(std::sync::atomic::Ordering::SeqCst);
         match (first_error, want) {
-            (Some(e), _) => Err(anyhow::Error::new(e)),
-            (None, Some(n)) if got < n => Err(anyhow::Error::new(ClientError::TooFew {
+            (Some(e), _) => super::hub::client_result(Err(e)),
+            (None, Some(n)) if got < n => super::hub::client_result(Err(ClientError::TooFew {
                 got,
                 want: n,
                 waited_s: opts.timeout.map(|t| t.as_secs_f64()).unwrap_or_default(),
@@ -149,12 +152,12 @@ pub fn enqueue_cmd(a: HubEmitArgs) -> Result<()> {
         each: a.repeat <= 20 || a.json,
     };
     let sink = sink(a.json);
-    runtime()?.block_on(async { enqueue(&u, &opts, sink).await.map_err(anyhow::Error::new) })
+    runtime()?.block_on(async { super::hub::client_result(enqueue(&u, &opts, sink).await) })
 }
 
 /// Work queues in an embedded store, for `hub queue`.
-pub fn summary(store: &Store) -> Result<Vec<QueueSummary>> {
-    Work::summary(store, None).context("cannot read the work queues")
+pub fn summary(store: &SqliteInbox) -> Result<Vec<QueueSummary>> {
+    Work::summary(store.sqlite(), None).context("cannot read the work queues")
 }
 
 /// A `--store` URL: redis://HOST:PORT (bad input otherwise).
@@ -172,8 +175,9 @@ pub fn check_store_url(url: &str) -> Result<()> {
 pub fn redis_queue_cmd(url: &str, json: bool) -> Result<()> {
     check_store_url(url)?;
     let mut r = RedisJobs::connect(url).with_context(|| format!("cannot reach {url}"))?;
-    let store = Store::open(None, false).context("cannot open an in-memory store")?;
-    let rows = Work::summary(&store, Some(&mut r)).context("cannot read the work queues")?;
+    let store = SqliteInbox::open(None, false).context("cannot open an in-memory store")?;
+    let rows =
+        Work::summary(store.sqlite(), Some(&mut r)).context("cannot read the work queues")?;
     let mut out = io::stdout().lock();
     if json {
         #[derive(serde::Serialize)]

@@ -33,6 +33,17 @@ pub enum ClientError {
     Timeout(f64),
     #[error("ack timeout: {got} of {want} receivers acknowledged within {waited_s} s")]
     AckTimeout { got: u64, want: u64, waited_s: f64 },
+    /// Writing the output failed (for a closed pipe the command ends with status 0); what
+    /// was not written was not acknowledged and stays queued.
+    #[error("cannot write the output: {0}")]
+    Output(std::io::Error),
+}
+
+impl ClientError {
+    /// The reader of our output went away (`| head -1`): a normal end, not a failure.
+    pub fn is_closed_output(&self) -> bool {
+        matches!(self, ClientError::Output(e) if e.kind() == std::io::ErrorKind::BrokenPipe)
+    }
 }
 
 /// What a client saw.
@@ -66,6 +77,8 @@ pub enum ClientEvent {
         online: u64,
         queued: u64,
         dropped: u64,
+        /// Also published to the other hubs on the same Redis (the counts are this hub's).
+        published: bool,
     },
     AckReply {
         from: String,
@@ -82,7 +95,12 @@ pub enum ClientEvent {
     },
 }
 
-pub type ClientSink = Arc<dyn Fn(ClientEvent) + Send + Sync>;
+/// Where a client's events go; an error (stdout closed) stops the client before it acks.
+pub type ClientSink = Arc<dyn Fn(ClientEvent) -> std::io::Result<()> + Send + Sync>;
+
+fn say(sink: &ClientSink, e: ClientEvent) -> Result<(), ClientError> {
+    sink(e).map_err(ClientError::Output)
+}
 
 /// `url` with `?client=ID` added.
 pub fn with_client(url: &WsUrl, client: Option<&str>) -> WsUrl {
@@ -148,14 +166,17 @@ impl Conn {
                 queued,
                 dropped,
             }) => {
-                sink(ClientEvent::Welcome {
-                    namespace,
-                    client,
-                    conn,
-                    rooms,
-                    queued,
-                    dropped,
-                });
+                say(
+                    sink,
+                    ClientEvent::Welcome {
+                        namespace,
+                        client,
+                        conn,
+                        rooms,
+                        queued,
+                        dropped,
+                    },
+                )?;
                 Ok(queued)
             }
             Some(ServerMsg::Error { error, .. }) => Err(ClientError::Refused(error)),
@@ -221,7 +242,7 @@ pub async fn listen(
     }
     let mut waiting_joins = opts.rooms.len();
     if waiting_joins == 0 {
-        sink(ClientEvent::Ready { rooms: Vec::new() });
+        say(&sink, ClientEvent::Ready { rooms: Vec::new() })?;
     }
     let mut seen: HashSet<u64> = HashSet::new();
     let (mut events, mut duplicates) = (0u64, 0u64);
@@ -248,12 +269,15 @@ pub async fn listen(
                 }
             }
             Ok(Some(ServerMsg::Joined { room })) => {
-                sink(ClientEvent::Joined { room });
+                say(&sink, ClientEvent::Joined { room })?;
                 waiting_joins = waiting_joins.saturating_sub(1);
                 if waiting_joins == 0 {
-                    sink(ClientEvent::Ready {
-                        rooms: opts.rooms.clone(),
-                    });
+                    say(
+                        &sink,
+                        ClientEvent::Ready {
+                            rooms: opts.rooms.clone(),
+                        },
+                    )?;
                 }
             }
             Ok(Some(ServerMsg::Event(ev))) => {
@@ -267,10 +291,13 @@ pub async fn listen(
                 } else {
                     events += 1;
                 }
-                sink(ClientEvent::Event {
-                    event: ev,
-                    duplicate,
-                });
+                say(
+                    &sink,
+                    ClientEvent::Event {
+                        event: ev,
+                        duplicate,
+                    },
+                )?;
                 if let (Some(id), true) = (id, opts.ack) {
                     c.send(&ClientMsg::Ack {
                         id,
@@ -279,11 +306,13 @@ pub async fn listen(
                     .await?;
                 }
             }
-            Ok(Some(ServerMsg::Error { error, .. })) => sink(ClientEvent::ServerError { error }),
+            Ok(Some(ServerMsg::Error { error, .. })) => {
+                say(&sink, ClientEvent::ServerError { error })?
+            }
             Ok(Some(_)) => {}
         }
     };
-    sink(ClientEvent::Done { events, duplicates });
+    say(&sink, ClientEvent::Done { events, duplicates })?;
     c.bye().await;
     result
 }
@@ -343,25 +372,33 @@ pub async fn emit(url: &WsUrl, opts: &EmitOptions, sink: ClientSink) -> Result<(
                 online,
                 queued,
                 dropped,
+                published,
                 ..
             }) => {
-                sink(ClientEvent::Emitted {
-                    event,
-                    recipients,
-                    online,
-                    queued,
-                    dropped,
-                });
+                say(
+                    &sink,
+                    ClientEvent::Emitted {
+                        event,
+                        recipients,
+                        online,
+                        queued,
+                        dropped,
+                        published,
+                    },
+                )?;
                 want = Some(recipients);
             }
             Some(ServerMsg::AckReply { from, id, data, .. }) => {
                 got += 1;
-                sink(ClientEvent::AckReply {
-                    from,
-                    id,
-                    data,
-                    rtt_ms: start.elapsed().as_secs_f64() * 1000.0,
-                });
+                say(
+                    &sink,
+                    ClientEvent::AckReply {
+                        from,
+                        id,
+                        data,
+                        rtt_ms: start.elapsed().as_secs_f64() * 1000.0,
+                    },
+                )?;
             }
             Some(ServerMsg::Event(ev)) => {
                 if backlog > 0 {
@@ -371,10 +408,13 @@ pub async fn emit(url: &WsUrl, opts: &EmitOptions, sink: ClientSink) -> Result<(
                 // Sent to ourselves (--to-self, the namespace, or a room we are in with
                 // --include-self): show it and acknowledge it.
                 let id = ev.id;
-                sink(ClientEvent::Event {
-                    event: ev,
-                    duplicate: false,
-                });
+                say(
+                    &sink,
+                    ClientEvent::Event {
+                        event: ev,
+                        duplicate: false,
+                    },
+                )?;
                 if let Some(id) = id {
                     c.send(&ClientMsg::Ack {
                         id,
@@ -384,9 +424,12 @@ pub async fn emit(url: &WsUrl, opts: &EmitOptions, sink: ClientSink) -> Result<(
                 }
             }
             Some(ServerMsg::Error { error, .. }) => {
-                sink(ClientEvent::ServerError {
-                    error: error.clone(),
-                });
+                say(
+                    &sink,
+                    ClientEvent::ServerError {
+                        error: error.clone(),
+                    },
+                )?;
                 break Err(ClientError::Refused(error));
             }
             Some(_) => {}

@@ -7,6 +7,10 @@
 //! connection) and delivers what other nodes published to its own members of those rooms.
 //! Watch it with `redis-cli PSUBSCRIBE 'wirelab:bcast:*'`.
 //!
+//! A broadcast from another hub goes through the same routing as a local emit
+//! (`route.rs`): volatile stays volatile, the queue cap holds, and members the publishing hub
+//! already queued the event for (in the shared Redis inbox) are read back, not queued twice.
+//!
 //! Pub/sub is fire-and-forget: a hub that is down when an event is published does not get it
 //! later. What must not be lost goes to a work queue (Redis Streams) instead.
 
@@ -31,6 +35,39 @@ pub struct Remote {
     /// Identified clients the publishing hub queued it for (in Redis).
     #[serde(default)]
     pub queued_for: Vec<String>,
+    /// Sent only to members connected now, never queued.
+    #[serde(default)]
+    pub volatile: bool,
+}
+
+/// This hub process's side of the cluster: its node id and a connection to publish on.
+pub struct Cluster {
+    pub node: String,
+    con: redis::Connection,
+}
+
+impl Cluster {
+    pub fn connect(url: &str) -> Result<Cluster, String> {
+        let client = redis::Client::open(url).map_err(|e| e.to_string())?;
+        let con = client
+            .get_connection_with_timeout(Duration::from_secs(5))
+            .map_err(|e| e.to_string())?;
+        Ok(Cluster {
+            node: node_id(),
+            con,
+        })
+    }
+
+    /// Publishes a broadcast to the other hub processes.
+    pub fn publish(&mut self, r: &Remote) -> Result<(), String> {
+        let payload = serde_json::to_string(r).map_err(|e| e.to_string())?;
+        redis::cmd("PUBLISH")
+            .arg(channel(&r.namespace))
+            .arg(payload)
+            .query::<redis::Value>(&mut self.con)
+            .map_err(|e| format!("redis: {e}"))?;
+        Ok(())
+    }
 }
 
 pub fn channel(ns: &str) -> String {
@@ -91,6 +128,7 @@ pub fn subscribe(
                         rooms: Vec::new(),
                         sent_ms: 0,
                         queued_for: Vec::new(),
+                        volatile: false,
                     }) {
                         return;
                     }

@@ -1,6 +1,11 @@
 //! What `hub serve` reports, as typed events; `render::hub` prints them as text or JSON lines.
 
+use std::sync::Arc;
+
 use serde::Serialize;
+
+/// Where `hub serve` reports go.
+pub type HubSink = Arc<dyn Fn(HubEvent) + Send + Sync>;
 
 #[derive(Debug, Clone, Serialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
@@ -11,6 +16,8 @@ pub enum HubEvent {
         data: Option<String>,
         queue_cap: u64,
         ack_timeout_s: f64,
+        /// Durable events in flight to one connection at most (`--window`).
+        window: u64,
     },
     /// A plain HTTP request (the browser page is served on `GET /`).
     Http {
@@ -51,6 +58,8 @@ pub enum HubEvent {
         online: u64,
         queued: u64,
         dropped: u64,
+        /// Also published to the other hubs on the same Redis.
+        published: bool,
     },
     Delivered {
         conn: u64,
@@ -91,6 +100,6 @@ pub enum HubEvent {
         reason: &'static str,
         connections: u64,
     },
-    /// Work queues (src/hub/workqueue.rs): enqueued, delivered, acked, timeout, dead, ...
-    Work(super::workqueue::WorkLog),
+    /// Work queues (src/hub/work/): enqueued, delivered, acked, timeout, dead, ...
+    Work(super::work::WorkLog),
 }

@@ -5,7 +5,10 @@
 //! client -> hub   {"type":"join","room":"R"}            {"type":"leave","room":"R"}
 //!                 {"type":"emit","event":"E","data":..,"to":"rooms","rooms":["R"],"ack":7}
 //!                 {"type":"ack","id":42,"data":..}        (received event 42; optional reply)
+//!                 {"type":"enqueue","queue":"Q","event":"E","data":..}   (work queues)
+//!                 {"type":"consume","queue":"Q","prefetch":1}  {"type":"job_ack","queue":"Q","id":"7"}
 //! hub -> client   welcome, joined, left, event (with "id"), emitted, ack_reply, error
+//!                 enqueued, consuming, job
 //! ```
 
 use std::borrow::Cow;
@@ -25,9 +28,11 @@ pub enum ProtocolError {
     BadJson(String),
     #[error("a hub message is a JSON object with a \"type\", got {0}")]
     NotObject(&'static str),
-    #[error("the message has no \"type\" (one of join, leave, emit, ack)")]
+    #[error(
+        "the message has no \"type\" (one of join, leave, emit, ack, enqueue, consume, job_ack)"
+    )]
     NoType,
-    #[error("unknown message type \"{0}\" (expected join, leave, emit or ack)")]
+    #[error("unknown message type \"{0}\" (expected join, leave, emit, ack, enqueue, consume or job_ack)")]
     UnknownType(String),
     #[error("\"{ty}\" needs \"{field}\" ({expected})")]
     Missing {
@@ -133,7 +138,27 @@ pub enum ClientMsg {
         id: u64,
         data: Option<Value>,
     },
+    /// Work queues: put a job on a queue (answered by `enqueued`).
+    Enqueue {
+        queue: String,
+        event: String,
+        data: Value,
+    },
+    /// Work queues: join the queue's consumer group (answered by `consuming`); at most
+    /// `prefetch` unacknowledged jobs at a time.
+    Consume {
+        queue: String,
+        prefetch: u64,
+    },
+    /// Work queues: "job `id` is done", removes it from the queue for good.
+    JobAck {
+        queue: String,
+        id: String,
+    },
 }
+
+/// Most jobs a worker may hold unacknowledged (`consume`'s `prefetch`).
+pub const MAX_PREFETCH: u64 = 1000;
 
 fn kind(v: &Value) -> &'static str {
     match v {
@@ -380,6 +405,55 @@ impl ClientMsg {
                 })
             }
             "emit" => Ok(ClientMsg::Emit(parse_emit(&obj)?)),
+            "enqueue" => Ok(ClientMsg::Enqueue {
+                queue: string_field(&obj, "enqueue", "queue", "queue")?,
+                event: string_field(&obj, "enqueue", "event", "event name")?,
+                data: obj.get("data").cloned().unwrap_or(Value::Null),
+            }),
+            "consume" => {
+                let queue = string_field(&obj, "consume", "queue", "queue")?;
+                let prefetch = match obj.get("prefetch") {
+                    None | Some(Value::Null) => 1,
+                    Some(v) => match v.as_u64() {
+                        Some(n @ 1..=MAX_PREFETCH) => n,
+                        _ => {
+                            return Err(ProtocolError::BadField {
+                                ty: "consume",
+                                field: "prefetch",
+                                expected: "a whole number 1..1000",
+                                got: match v {
+                                    Value::Number(n) => n.to_string(),
+                                    other => kind(other).into(),
+                                },
+                            })
+                        }
+                    },
+                };
+                Ok(ClientMsg::Consume { queue, prefetch })
+            }
+            "job_ack" => {
+                let queue = string_field(&obj, "job_ack", "queue", "queue")?;
+                let id = match obj.get("id") {
+                    Some(Value::String(s)) if !s.is_empty() && s.len() <= 64 => s.clone(),
+                    Some(Value::Number(n)) => n.to_string(),
+                    None | Some(Value::Null) => {
+                        return Err(ProtocolError::Missing {
+                            ty: "job_ack",
+                            field: "id",
+                            expected: "the id of the job done",
+                        })
+                    }
+                    Some(other) => {
+                        return Err(ProtocolError::BadField {
+                            ty: "job_ack",
+                            field: "id",
+                            expected: "the job's id (a string of 1-64 bytes)",
+                            got: kind(other).into(),
+                        })
+                    }
+                };
+                Ok(ClientMsg::JobAck { queue, id })
+            }
             other => Err(ProtocolError::UnknownType(other.chars().take(40).collect())),
         }
     }
@@ -414,6 +488,22 @@ impl ClientMsg {
                 if e.volatile {
                     obj.insert("volatile".into(), true.into());
                 }
+            }
+            ClientMsg::Enqueue { queue, event, data } => {
+                obj.insert("type".into(), "enqueue".into());
+                obj.insert("queue".into(), queue.clone().into());
+                obj.insert("event".into(), event.clone().into());
+                obj.insert("data".into(), data.clone());
+            }
+            ClientMsg::Consume { queue, prefetch } => {
+                obj.insert("type".into(), "consume".into());
+                obj.insert("queue".into(), queue.clone().into());
+                obj.insert("prefetch".into(), (*prefetch).into());
+            }
+            ClientMsg::JobAck { queue, id } => {
+                obj.insert("type".into(), "job_ack".into());
+                obj.insert("queue".into(), queue.clone().into());
+                obj.insert("id".into(), id.clone().into());
             }
         }
         Value::Object(obj).to_string()
@@ -571,6 +661,21 @@ pub struct EventOut {
     pub sent_ms: u64,
 }
 
+/// A job as delivered to one worker of a work queue.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct JobOut {
+    pub queue: String,
+    /// The id to send back in `job_ack`.
+    pub id: String,
+    pub event: String,
+    pub data: Value,
+    pub from: String,
+    pub namespace: String,
+    /// Deliveries so far, this one included (more than 1: a worker before you did not ack).
+    pub deliveries: u64,
+    pub sent_ms: u64,
+}
+
 /// A message from the hub to a client.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
@@ -612,6 +717,10 @@ pub enum ServerMsg {
         /// Receivers that did not get it: volatile and offline or slow, or queue full
         /// (oldest dropped).
         dropped: u64,
+        /// Several hubs on one Redis: the counts are this hub's, and the event was also
+        /// published to the other hubs, which deliver it to their own members.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        published: bool,
     },
     /// A receiver acknowledged an event that asked for an ack.
     AckReply {
@@ -627,6 +736,20 @@ pub enum ServerMsg {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         input: Option<String>,
     },
+    /// Work queues: the job is stored.
+    Enqueued {
+        queue: String,
+        id: String,
+        event: String,
+    },
+    /// Work queues: this connection is a member of the queue's consumer group.
+    Consuming {
+        queue: String,
+        consumer: String,
+        prefetch: u64,
+    },
+    /// Work queues: a job for this worker.
+    Job(JobOut),
 }
 
 impl ServerMsg {
@@ -828,7 +951,7 @@ mod tests {
         assert!(err(r#"{"room":"a"}"#).contains("no \"type\""));
         assert_eq!(
             err(r#"{"type":"shout"}"#),
-            "unknown message type \"shout\" (expected join, leave, emit or ack)"
+            "unknown message type \"shout\" (expected join, leave, emit, ack, enqueue, consume or job_ack)"
         );
         assert!(err(r#"{"type":"join"}"#).contains("\"join\" needs \"room\""));
         assert!(err(r#"{"type":"join","room":5}"#).contains("must be a string, got a number"));
@@ -875,6 +998,63 @@ mod tests {
             }
             assert_eq!(ClientMsg::parse(s), checked, "{s}");
         }
+    }
+
+    #[test]
+    fn work_queue_frames_round_trip_and_name_problems() {
+        for m in [
+            ClientMsg::Enqueue {
+                queue: "jobs".into(),
+                event: "resize".into(),
+                data: json!({"n": 1}),
+            },
+            ClientMsg::Consume {
+                queue: "jobs".into(),
+                prefetch: 1,
+            },
+            ClientMsg::JobAck {
+                queue: "jobs".into(),
+                id: "1-0".into(),
+            },
+        ] {
+            assert_eq!(ClientMsg::parse(&m.to_text()), Ok(m));
+        }
+        assert_eq!(
+            ClientMsg::parse(r#"{"type":"consume","queue":"jobs"}"#),
+            Ok(ClientMsg::Consume {
+                queue: "jobs".into(),
+                prefetch: 1
+            })
+        );
+        assert_eq!(
+            ClientMsg::parse(r#"{"type":"job_ack","queue":"q","id":7}"#),
+            Ok(ClientMsg::JobAck {
+                queue: "q".into(),
+                id: "7".into()
+            })
+        );
+        let err = |s: &str| ClientMsg::parse(s).unwrap_err().to_string();
+        assert!(err(r#"{"type":"consume","queue":"jobs","prefetch":0}"#).contains("prefetch"));
+        assert!(err(r#"{"type":"consume","queue":"jobs","prefetch":1001}"#).contains("1..1000"));
+        assert!(err(r#"{"type":"enqueue","queue":"","event":"x"}"#).contains("bad queue"));
+        assert!(err(r#"{"type":"enqueue","queue":"q"}"#).contains("needs \"event\""));
+        assert!(err(r#"{"type":"job_ack","queue":"q"}"#).contains("needs \"id\""));
+        let job = ServerMsg::Job(JobOut {
+            queue: "q".into(),
+            id: "3".into(),
+            event: "e".into(),
+            data: json!(1),
+            from: "s".into(),
+            namespace: "/".into(),
+            deliveries: 2,
+            sent_ms: 9,
+        });
+        let text = job.to_text();
+        assert!(
+            text.starts_with(r#"{"type":"job","queue":"q","id":"3""#),
+            "{text}"
+        );
+        assert_eq!(ServerMsg::parse(&text), Ok(job));
     }
 
     #[test]

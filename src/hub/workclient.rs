@@ -5,9 +5,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serde::Serialize;
-use serde_json::{json, Value};
+use serde_json::Value;
 
 use super::client::{next_text, with_client, ClientError};
+use super::protocol::{ClientMsg, JobOut, ServerMsg};
 use crate::wire::websocket::ClosePayload;
 use crate::ws::accept::TcpWebSocket;
 use crate::ws::client::{connect, WsUrl};
@@ -57,7 +58,12 @@ pub enum WorkEvent {
     },
 }
 
-pub type WorkSink = Arc<dyn Fn(WorkEvent) + Send + Sync>;
+/// Where a work-queue client's events go; an error (stdout closed) stops it before it acks.
+pub type WorkSink = Arc<dyn Fn(WorkEvent) -> std::io::Result<()> + Send + Sync>;
+
+fn say(sink: &WorkSink, e: WorkEvent) -> Result<(), ClientError> {
+    sink(e).map_err(ClientError::Output)
+}
 
 #[derive(Clone)]
 pub struct WorkerOptions {
@@ -92,37 +98,30 @@ async fn open(url: &WsUrl, timeout: Duration) -> Result<TcpWebSocket, ClientErro
     Ok(c.ws)
 }
 
-/// The next JSON frame, or `None` after `wait` without one.
-async fn next(ws: &mut TcpWebSocket, wait: Duration) -> Result<Option<Value>, ClientError> {
+/// The next hub frame, or `None` after `wait` without one.
+async fn next(ws: &mut TcpWebSocket, wait: Duration) -> Result<Option<ServerMsg>, ClientError> {
     match next_text(ws, wait).await? {
         None => Ok(None),
-        Some(t) => serde_json::from_str(&t)
+        Some(t) => ServerMsg::parse(&t)
             .map(Some)
             .map_err(|e| ClientError::BadFrame(format!("{e}: {t}"))),
     }
 }
 
-async fn send(ws: &mut TcpWebSocket, v: Value) -> Result<(), ClientError> {
+async fn send(ws: &mut TcpWebSocket, m: &ClientMsg) -> Result<(), ClientError> {
     ws.writer
-        .send(&Message::Text(v.to_string()))
+        .send(&Message::Text(m.to_text()))
         .await
         .map_err(ClientError::Lost)
 }
 
-fn s(v: &Value, k: &str) -> String {
-    match v.get(k) {
-        Some(Value::String(s)) => s.clone(),
-        Some(v) => v.to_string(),
-        None => String::new(),
-    }
-}
-
 async fn welcome(ws: &mut TcpWebSocket, timeout: Duration) -> Result<(), ClientError> {
     match next(ws, timeout).await? {
-        Some(v) if v["type"] == "welcome" => Ok(()),
-        Some(v) if v["type"] == "error" => Err(ClientError::Refused(s(&v, "error"))),
-        Some(v) => Err(ClientError::BadFrame(format!(
-            "expected welcome first, got {v}"
+        Some(ServerMsg::Welcome { .. }) => Ok(()),
+        Some(ServerMsg::Error { error, .. }) => Err(ClientError::Refused(error)),
+        Some(m) => Err(ClientError::BadFrame(format!(
+            "expected welcome first, got {}",
+            m.to_text()
         ))),
         None => Err(ClientError::Timeout(timeout.as_secs_f64())),
     }
@@ -159,13 +158,16 @@ pub async fn worker(
     welcome(&mut ws, connect_timeout).await?;
     send(
         &mut ws,
-        json!({"type": "consume", "queue": opts.queue, "prefetch": opts.prefetch}),
+        &ClientMsg::Consume {
+            queue: opts.queue.clone(),
+            prefetch: opts.prefetch,
+        },
     )
     .await?;
     let idle = opts.timeout.unwrap_or(Duration::from_secs(u64::MAX / 4));
     let mut seen: HashSet<String> = HashSet::new();
     // Frames that came while a job was being worked on.
-    let mut early: VecDeque<Value> = VecDeque::new();
+    let mut early: VecDeque<ServerMsg> = VecDeque::new();
     let mut consumer = String::new();
     let (mut jobs, mut duplicates) = (0u64, 0u64);
     tokio::pin!(stop);
@@ -194,28 +196,45 @@ pub async fn worker(
             }
             Ok(Some(v)) => v,
         };
-        match v["type"].as_str() {
-            Some("consuming") => {
-                consumer = s(&v, "consumer");
-                sink(WorkEvent::Ready {
-                    queue: s(&v, "queue"),
-                    consumer: consumer.clone(),
-                    prefetch: v["prefetch"].as_u64().unwrap_or(1),
-                })
+        match v {
+            ServerMsg::Consuming {
+                queue,
+                consumer: name,
+                prefetch,
+            } => {
+                consumer = name;
+                say(
+                    &sink,
+                    WorkEvent::Ready {
+                        queue,
+                        consumer: consumer.clone(),
+                        prefetch,
+                    },
+                )?
             }
-            Some("job") => {
-                let id = s(&v, "id");
+            ServerMsg::Job(JobOut {
+                queue,
+                id,
+                event,
+                data,
+                from,
+                deliveries,
+                ..
+            }) => {
                 let duplicate = !seen.insert(id.clone());
-                sink(WorkEvent::Job {
-                    worker: consumer.clone(),
-                    queue: s(&v, "queue"),
-                    id: id.clone(),
-                    event: s(&v, "event"),
-                    data: v["data"].clone(),
-                    from: s(&v, "from"),
-                    deliveries: v["deliveries"].as_u64().unwrap_or(1),
-                    duplicate,
-                });
+                say(
+                    &sink,
+                    WorkEvent::Job {
+                        worker: consumer.clone(),
+                        queue,
+                        id: id.clone(),
+                        event,
+                        data,
+                        from,
+                        deliveries,
+                        duplicate,
+                    },
+                )?;
                 if duplicate {
                     duplicates += 1;
                 } else {
@@ -232,22 +251,26 @@ pub async fn worker(
                 if opts.ack {
                     send(
                         &mut ws,
-                        json!({"type": "job_ack", "queue": opts.queue, "id": id}),
+                        &ClientMsg::JobAck {
+                            queue: opts.queue.clone(),
+                            id,
+                        },
                     )
                     .await?;
                 }
             }
-            Some("error") => sink(WorkEvent::ServerError {
-                error: s(&v, "error"),
-            }),
+            ServerMsg::Error { error, .. } => say(&sink, WorkEvent::ServerError { error })?,
             _ => {}
         }
     };
-    sink(WorkEvent::Done {
-        jobs,
-        duplicates,
-        acked: opts.ack,
-    });
+    say(
+        &sink,
+        WorkEvent::Done {
+            jobs,
+            duplicates,
+            acked: opts.ack,
+        },
+    )?;
     if opts.ack {
         bye(ws).await;
     }
@@ -267,7 +290,11 @@ pub async fn enqueue(
     for d in &opts.data {
         send(
             &mut ws,
-            json!({"type": "enqueue", "queue": opts.queue, "event": opts.event, "data": d}),
+            &ClientMsg::Enqueue {
+                queue: opts.queue.clone(),
+                event: opts.event.clone(),
+                data: d.clone(),
+            },
         )
         .await?;
     }
@@ -277,22 +304,18 @@ pub async fn enqueue(
         let Some(v) = next(&mut ws, opts.timeout).await? else {
             return Err(ClientError::Timeout(opts.timeout.as_secs_f64()));
         };
-        match v["type"].as_str() {
-            Some("enqueued") => {
+        match v {
+            ServerMsg::Enqueued { queue, id, event } => {
                 got += 1;
                 if opts.each || got == want {
-                    sink(WorkEvent::Enqueued {
-                        queue: s(&v, "queue"),
-                        id: s(&v, "id"),
-                        event: s(&v, "event"),
-                    });
+                    say(&sink, WorkEvent::Enqueued { queue, id, event })?;
                 }
             }
-            Some("error") => return Err(ClientError::Refused(s(&v, "error"))),
+            ServerMsg::Error { error, .. } => return Err(ClientError::Refused(error)),
             _ => {}
         }
     }
-    sink(WorkEvent::Stored { jobs: got as u64 });
+    say(&sink, WorkEvent::Stored { jobs: got as u64 })?;
     bye(ws).await;
     Ok(())
 }

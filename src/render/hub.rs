@@ -4,7 +4,7 @@ use std::io::{self, Write};
 
 use crate::hub::client::ClientEvent;
 use crate::hub::events::HubEvent;
-use crate::hub::store::QueueRow;
+use crate::hub::inbox::QueueRow;
 
 fn who(client: &Option<String>) -> String {
     match client {
@@ -24,9 +24,10 @@ pub fn server<W: Write>(out: &mut W, e: &HubEvent, json: bool) -> io::Result<()>
             data,
             queue_cap,
             ack_timeout_s,
+            window,
         } => writeln!(
             out,
-            "hub serve: listening on {addr} (ws://{addr}/NAMESPACE, page at http://{addr}/; queue {}, cap {queue_cap} per client, ack timeout {ack_timeout_s} s)",
+            "hub serve: listening on {addr} (ws://{addr}/NAMESPACE, page at http://{addr}/; queue {}, cap {queue_cap} per client, ack timeout {ack_timeout_s} s, window {window})",
             data.as_deref().unwrap_or("in memory only"),
         ),
         HubEvent::Http { conn, path, status } => {
@@ -64,9 +65,11 @@ pub fn server<W: Write>(out: &mut W, e: &HubEvent, json: bool) -> io::Result<()>
             online,
             queued,
             dropped,
+            published,
         } => writeln!(
             out,
-            "[{conn}] emit {name} to {to}: {recipients} recipient(s), {online} online now, {queued} written to the queue, {dropped} dropped"
+            "[{conn}] emit {name} to {to}: {recipients} recipient(s), {online} online now, {queued} written to the queue, {dropped} dropped{}",
+            if *published { "; published to the other hubs" } else { "" }
         ),
         HubEvent::Delivered {
             conn,
@@ -123,7 +126,7 @@ pub fn server<W: Write>(out: &mut W, e: &HubEvent, json: bool) -> io::Result<()>
             reason,
             connections,
         } => writeln!(out, "stopped ({reason}) after {connections} connection(s)"),
-        HubEvent::Work(w) => writeln!(out, "{}", w.text()),
+        HubEvent::Work(w) => super::workqueue::log_line(out, w),
     }
 }
 
@@ -196,9 +199,11 @@ pub fn client<W: Write>(out: &mut W, e: &ClientEvent, json: bool) -> io::Result<
             online,
             queued,
             dropped,
+            published,
         } => writeln!(
             out,
-            "emitted {event}: {recipients} recipient(s), {online} online now, {queued} written to the queue, {dropped} dropped"
+            "emitted {event}: {recipients} recipient(s), {online} online now, {queued} written to the queue, {dropped} dropped{}",
+            if *published { "; published to the other hubs" } else { "" }
         ),
         ClientEvent::AckReply {
             from,

@@ -7,6 +7,7 @@ pub mod hub;
 pub mod layers;
 pub mod packet;
 pub mod sio;
+pub mod sio_server;
 pub mod transport;
 pub mod workqueue;
 pub mod ws;

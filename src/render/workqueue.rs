@@ -2,8 +2,8 @@
 
 use std::io::{self, Write};
 
+use crate::hub::work::{QueueSummary, WorkLog};
 use crate::hub::workclient::WorkEvent;
-use crate::hub::workqueue::QueueSummary;
 
 pub fn client<W: Write>(out: &mut W, e: &WorkEvent, json: bool) -> io::Result<()> {
     if json {
@@ -82,4 +82,26 @@ pub fn queues<W: Write>(out: &mut W, rows: &[QueueSummary]) -> io::Result<()> {
         }
     }
     Ok(())
+}
+
+/// One `hub serve` line for a work-queue happening.
+pub fn log_line<W: Write>(out: &mut W, l: &WorkLog) -> io::Result<()> {
+    let id =
+        l.id.as_deref()
+            .map(|i| format!(" job {i}"))
+            .unwrap_or_default();
+    let who = l
+        .consumer
+        .as_deref()
+        .map(|c| format!(" -> {c}"))
+        .unwrap_or_default();
+    let n = l
+        .deliveries
+        .map(|d| format!(" (delivery {d})"))
+        .unwrap_or_default();
+    writeln!(
+        out,
+        "work {} queue {} (namespace {}){id}{who}{n}",
+        l.what, l.queue, l.namespace
+    )
 }

@@ -1,4 +1,4 @@
-//! Per-client durable queues mirrored to Redis (`hub serve --store redis://...`), so that a
+//! The inbox on Redis: per-client durable queues (`hub serve --store redis://...`), so that a
 //! client whose hub process dies finds its queue on any other hub on the same Redis.
 //!
 //! ```text
@@ -15,15 +15,20 @@
 //! a client's queue and rooms are read back from here when it connects.
 
 use std::cell::RefCell;
+use std::collections::BTreeSet;
 use std::time::Duration;
 
 use redis::Value;
 
-use super::redis_store::{items, text};
-use super::store::{StoreError, Stored};
+use super::sqlite::SqliteInbox;
+use super::{Inbox, NewEvent, Refreshed, StoreError, Stored};
+use crate::hub::redis_reply::{items, pairs, text};
 
-pub struct RedisClients {
+/// Queues and rooms in Redis; this process's index of them in an in-memory SQLite.
+pub struct RedisInbox {
     con: RefCell<redis::Connection>,
+    url: String,
+    local: SqliteInbox,
 }
 
 fn err(e: redis::RedisError) -> StoreError {
@@ -38,14 +43,16 @@ fn rooms_key(ns: &str, client: &str) -> String {
     format!("wirelab:{ns}:rooms:{client}")
 }
 
-impl RedisClients {
-    pub fn connect(url: &str) -> Result<RedisClients, StoreError> {
+impl RedisInbox {
+    pub fn connect(url: &str) -> Result<RedisInbox, StoreError> {
         let client = redis::Client::open(url).map_err(err)?;
         let con = client
             .get_connection_with_timeout(Duration::from_secs(5))
             .map_err(err)?;
-        Ok(RedisClients {
+        Ok(RedisInbox {
             con: RefCell::new(con),
+            url: url.to_string(),
+            local: SqliteInbox::open(None, false)?,
         })
     }
 
@@ -54,14 +61,14 @@ impl RedisClients {
     }
 
     /// A new message id.
-    pub fn next_id(&self) -> Result<u64, StoreError> {
+    fn next_id(&self) -> Result<u64, StoreError> {
         let v = self.q(redis::cmd("INCR").arg("wirelab:next_id"))?;
         text(&v)
             .and_then(|s| s.parse().ok())
             .ok_or_else(|| StoreError::Jobs(format!("redis: INCR answered {v:?}")))
     }
 
-    pub fn add(&self, m: &Stored) -> Result<(), StoreError> {
+    fn add(&self, m: &Stored) -> Result<(), StoreError> {
         self.q(redis::cmd("XADD")
             .arg(stream(&m.namespace, &m.client))
             .arg(format!("{}-0", m.id))
@@ -78,12 +85,12 @@ impl RedisClients {
             .arg("created_ms")
             .arg(m.created_ms))?;
         if m.deliveries > 0 {
-            self.delivered(m.id)?;
+            self.count_delivery(m.id)?;
         }
         Ok(())
     }
 
-    pub fn remove(&self, ns: &str, client: &str, id: u64) -> Result<(), StoreError> {
+    fn remove(&self, ns: &str, client: &str, id: u64) -> Result<(), StoreError> {
         self.q(redis::cmd("XDEL")
             .arg(stream(ns, client))
             .arg(format!("{id}-0")))?;
@@ -91,7 +98,7 @@ impl RedisClients {
         Ok(())
     }
 
-    pub fn delivered(&self, id: u64) -> Result<(), StoreError> {
+    fn count_delivery(&self, id: u64) -> Result<(), StoreError> {
         self.q(redis::cmd("HINCRBY")
             .arg("wirelab:deliveries")
             .arg(id)
@@ -99,19 +106,19 @@ impl RedisClients {
         Ok(())
     }
 
-    pub fn join(&self, ns: &str, client: &str, room: &str, join: bool) -> Result<(), StoreError> {
+    fn member(&self, ns: &str, client: &str, room: &str, join: bool) -> Result<(), StoreError> {
         let verb = if join { "SADD" } else { "SREM" };
         self.q(redis::cmd(verb).arg(rooms_key(ns, client)).arg(room))?;
         Ok(())
     }
 
-    pub fn rooms(&self, ns: &str, client: &str) -> Result<Vec<String>, StoreError> {
+    fn rooms(&self, ns: &str, client: &str) -> Result<Vec<String>, StoreError> {
         let v = self.q(redis::cmd("SMEMBERS").arg(rooms_key(ns, client)))?;
         Ok(items(&v).iter().filter_map(text).collect())
     }
 
     /// The client's queue as stored in Redis, oldest first.
-    pub fn queue(&self, ns: &str, client: &str) -> Result<Vec<Stored>, StoreError> {
+    fn queue(&self, ns: &str, client: &str) -> Result<Vec<Stored>, StoreError> {
         let v = self.q(redis::cmd("XRANGE")
             .arg(stream(ns, client))
             .arg("-")
@@ -139,11 +146,7 @@ impl RedisClients {
                 deliveries: 0,
             };
             let fields = e.get(1).map(items).unwrap_or(&[]);
-            for pair in fields.chunks(2) {
-                let (Some(k), Some(v)) = (pair.first().and_then(text), pair.get(1).and_then(text))
-                else {
-                    continue;
-                };
+            for (k, v) in pairs(fields) {
                 match k.as_str() {
                     "event" => m.event = v,
                     "data" => m.data = v,
@@ -159,5 +162,114 @@ impl RedisClients {
             out.push(m);
         }
         Ok(out)
+    }
+}
+
+impl Inbox for RedisInbox {
+    fn begin(&self) -> Result<(), StoreError> {
+        self.local.begin()
+    }
+
+    fn commit(&self) -> Result<(), StoreError> {
+        self.local.commit()
+    }
+
+    fn rollback(&self) {
+        self.local.rollback()
+    }
+
+    fn touch_client(&self, ns: &str, client: &str, now_ms: u64) -> Result<(), StoreError> {
+        self.local.touch_client(ns, client, now_ms)
+    }
+
+    fn enqueue(&self, e: NewEvent<'_>) -> Result<u64, StoreError> {
+        let m = Stored {
+            id: self.next_id()?,
+            namespace: e.namespace.into(),
+            client: e.client.into(),
+            event: e.event.into(),
+            data: e.data.into(),
+            sender: e.sender.into(),
+            room: e.room.map(Into::into),
+            ack_wanted: e.ack_wanted,
+            created_ms: e.now_ms,
+            deliveries: u64::from(e.sending),
+        };
+        self.add(&m)?;
+        self.local.insert_local(&m)?;
+        Ok(m.id)
+    }
+
+    fn drop_message(&self, ns: &str, client: &str, id: u64) -> Result<(), StoreError> {
+        self.remove(ns, client, id)?;
+        self.local.drop_message(ns, client, id)
+    }
+
+    fn ack(&self, id: u64) -> Result<bool, StoreError> {
+        if let Some(m) = self.local.get(id)? {
+            self.remove(&m.namespace, &m.client, id)?;
+        }
+        self.local.ack(id)
+    }
+
+    fn delivered(&self, id: u64) -> Result<(), StoreError> {
+        self.count_delivery(id)?;
+        self.local.delivered(id)
+    }
+
+    fn get(&self, id: u64) -> Result<Option<Stored>, StoreError> {
+        self.local.get(id)
+    }
+
+    fn join(&self, ns: &str, client: &str, room: &str) -> Result<(), StoreError> {
+        self.member(ns, client, room, true)?;
+        self.local.join(ns, client, room)
+    }
+
+    fn leave(&self, ns: &str, client: &str, room: &str) -> Result<(), StoreError> {
+        self.member(ns, client, room, false)?;
+        self.local.leave(ns, client, room)
+    }
+
+    fn memberships(&self) -> Result<Vec<(String, String, String)>, StoreError> {
+        self.local.memberships()
+    }
+
+    fn clients(&self) -> Result<Vec<(String, String, u64)>, StoreError> {
+        self.local.clients()
+    }
+
+    fn queued_ids(&self) -> Result<Vec<(String, String, u64)>, StoreError> {
+        self.local.queued_ids()
+    }
+
+    fn refresh(&self, ns: &str, client: &str) -> Result<Option<Refreshed>, StoreError> {
+        let remote = self.queue(ns, client)?;
+        let rooms = self.rooms(ns, client)?;
+        let have: BTreeSet<u64> = self.local.ids_of(ns, client)?.into_iter().collect();
+        let ids: BTreeSet<u64> = remote.iter().map(|m| m.id).collect();
+        let gone: Vec<u64> = have.difference(&ids).copied().collect();
+        for id in &gone {
+            self.local.delete_local(*id)?;
+        }
+        let mut new = Vec::new();
+        for m in remote {
+            if !have.contains(&m.id) {
+                self.local.insert_local(&m)?;
+                new.push(m);
+            }
+        }
+        for room in &rooms {
+            self.local.join(ns, client, room)?;
+        }
+        Ok(Some(Refreshed { new, gone, rooms }))
+    }
+
+    fn sqlite(&self) -> &rusqlite::Connection {
+        self.local.sqlite()
+    }
+
+    fn location(&self) -> Option<String> {
+        Some(self.url.clone())
     }
 }

@@ -1,4 +1,4 @@
-//! The durable queue: SQLite (rusqlite, bundled) in WAL mode, one file `hub.sqlite3` in the
+//! The inbox on SQLite: the durable per-client queue (rusqlite, bundled) in WAL mode, one file `hub.sqlite3` in the
 //! data directory. Students can open it with `sqlite3 DIR/hub.sqlite3` while the hub runs:
 //! in WAL mode readers do not block the writer and see the last committed state.
 //!
@@ -19,64 +19,18 @@ use std::cell::Cell;
 use std::path::{Path, PathBuf};
 
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension};
-use thiserror::Error;
+
+use super::{Inbox, NewEvent, QueueRow, Refreshed, StoreError, Stored};
 
 /// The database file inside the data directory.
 pub const DB_FILE: &str = "hub.sqlite3";
 
-#[derive(Debug, Error)]
-pub enum StoreError {
-    #[error("cannot create the data directory {0}: {1}")]
-    Dir(PathBuf, std::io::Error),
-    #[error("no hub data in {0} (start `wirelab hub serve --data {0}` first)")]
-    Missing(PathBuf),
-    #[error("sqlite: {0}")]
-    Sql(#[from] rusqlite::Error),
-    #[error("the hub task ended unexpectedly")]
-    HubEnded,
-    /// Work queues (src/hub/workqueue.rs), e.g. Redis unreachable.
-    #[error("{0}")]
-    Jobs(String),
-}
-
-/// One queued event, as stored.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Stored {
-    pub id: u64,
-    pub namespace: String,
-    pub client: String,
-    pub event: String,
-    /// The event's data as JSON text.
-    pub data: String,
-    pub sender: String,
-    pub room: Option<String>,
-    pub ack_wanted: bool,
-    pub created_ms: u64,
-    pub deliveries: u64,
-}
-
-/// One row of `hub queue`.
-#[derive(Debug, Clone, serde::Serialize)]
-pub struct QueueRow {
-    pub namespace: String,
-    pub client: String,
-    pub depth: u64,
-    pub oldest_id: Option<u64>,
-    pub oldest_event: Option<String>,
-    pub oldest_ms: Option<u64>,
-    pub dropped: u64,
-    pub rooms: Vec<String>,
-    pub last_seen_ms: u64,
-}
-
-pub struct Store {
+pub struct SqliteInbox {
     conn: Connection,
     pub path: Option<PathBuf>,
     /// The next message id, and the value last written to `meta`.
     next_id: Cell<u64>,
     saved_next_id: Cell<u64>,
-    /// `hub serve --store redis://...`: queues and rooms also kept in Redis (redis_clients.rs).
-    redis: Option<super::redis_clients::RedisClients>,
 }
 
 fn u(v: i64) -> u64 {
@@ -103,10 +57,10 @@ CREATE TABLE IF NOT EXISTS clients(
   PRIMARY KEY(namespace, client));
 ";
 
-impl Store {
+impl SqliteInbox {
     /// Opens (creating) `dir/hub.sqlite3`, or an in-memory database when `dir` is `None`.
     /// `reset` deletes what was there first.
-    pub fn open(dir: Option<&Path>, reset: bool) -> Result<Store, StoreError> {
+    pub fn open(dir: Option<&Path>, reset: bool) -> Result<SqliteInbox, StoreError> {
         let (conn, path) = match dir {
             Some(d) => {
                 std::fs::create_dir_all(d).map_err(|e| StoreError::Dir(d.to_path_buf(), e))?;
@@ -137,17 +91,16 @@ impl Store {
             .optional()?;
         let max: Option<i64> = conn.query_row("SELECT MAX(id) FROM messages", [], |r| r.get(0))?;
         let next = u(saved.unwrap_or(1)).max(u(max.unwrap_or(0)) + 1).max(1);
-        Ok(Store {
+        Ok(SqliteInbox {
             conn,
             path,
             next_id: Cell::new(next),
             saved_next_id: Cell::new(u(saved.unwrap_or(0))),
-            redis: None,
         })
     }
 
     /// Opens an existing data directory read-only (for `hub queue`).
-    pub fn open_read_only(dir: &Path) -> Result<Store, StoreError> {
+    pub fn open_read_only(dir: &Path) -> Result<SqliteInbox, StoreError> {
         let p = dir.join(DB_FILE);
         if !p.exists() {
             return Err(StoreError::Missing(dir.to_path_buf()));
@@ -157,27 +110,35 @@ impl Store {
             OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
         )?;
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
-        Ok(Store {
+        Ok(SqliteInbox {
             conn,
             path: Some(p),
             next_id: Cell::new(0),
             saved_next_id: Cell::new(0),
-            redis: None,
         })
     }
+}
 
-    /// The SQLite connection (work queues keep their tables in the same file).
-    pub fn sql(&self) -> &Connection {
+impl Inbox for SqliteInbox {
+    fn sqlite(&self) -> &Connection {
         &self.conn
     }
 
-    pub fn begin(&self) -> Result<(), StoreError> {
+    fn location(&self) -> Option<String> {
+        self.path.as_ref().map(|p| p.display().to_string())
+    }
+
+    fn refresh(&self, _ns: &str, _client: &str) -> Result<Option<Refreshed>, StoreError> {
+        Ok(None)
+    }
+
+    fn begin(&self) -> Result<(), StoreError> {
         self.conn.prepare_cached("BEGIN IMMEDIATE")?.execute([])?;
         Ok(())
     }
 
     /// Commits, with the id counter if ids were used.
-    pub fn commit(&self) -> Result<(), StoreError> {
+    fn commit(&self) -> Result<(), StoreError> {
         let next = self.next_id.get();
         if next != self.saved_next_id.get() {
             self.conn
@@ -190,12 +151,12 @@ impl Store {
     }
 
     /// Rolls back; ids handed out in the transaction are not handed out again.
-    pub fn rollback(&self) {
+    fn rollback(&self) {
         let _ = self.conn.execute_batch("ROLLBACK");
     }
 
     /// Records that `client` connected to `namespace` (or was addressed there).
-    pub fn touch_client(&self, ns: &str, client: &str, now_ms: u64) -> Result<(), StoreError> {
+    fn touch_client(&self, ns: &str, client: &str, now_ms: u64) -> Result<(), StoreError> {
         self.conn
             .prepare_cached(
                 "INSERT INTO clients(namespace, client, first_seen_ms, last_seen_ms) VALUES(?1,?2,?3,?3)
@@ -205,55 +166,31 @@ impl Store {
         Ok(())
     }
 
-    /// Writes one event for one receiver (`sending`: it goes out at once, one delivery counted);
-    /// returns its id.
-    #[allow(clippy::too_many_arguments)]
-    pub fn enqueue(
-        &self,
-        ns: &str,
-        client: &str,
-        event: &str,
-        data: &str,
-        sender: &str,
-        room: Option<&str>,
-        ack_wanted: bool,
-        now_ms: u64,
-        sending: bool,
-    ) -> Result<u64, StoreError> {
-        let id = match &self.redis {
-            Some(r) => r.next_id()?,
-            None => self.next_id.get(),
-        };
+    fn enqueue(&self, e: NewEvent<'_>) -> Result<u64, StoreError> {
+        let id = self.next_id.get();
         self.conn
             .prepare_cached(
                 "INSERT INTO messages(namespace, client, id, event, data, sender, room, ack_wanted, created_ms, deliveries)
                  VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10)",
             )?
-            .execute(params![ns, client, i(id), event, data, sender, room, ack_wanted, i(now_ms), i64::from(sending)])?;
-        if let Some(r) = &self.redis {
-            r.add(&Stored {
-                id,
-                namespace: ns.into(),
-                client: client.into(),
-                event: event.into(),
-                data: data.into(),
-                sender: sender.into(),
-                room: room.map(Into::into),
-                ack_wanted,
-                created_ms: now_ms,
-                deliveries: u64::from(sending),
-            })?;
-            return Ok(id);
-        }
+            .execute(params![
+                e.namespace,
+                e.client,
+                i(id),
+                e.event,
+                e.data,
+                e.sender,
+                e.room,
+                e.ack_wanted,
+                i(e.now_ms),
+                i64::from(e.sending)
+            ])?;
         self.next_id.set(id + 1);
         Ok(id)
     }
 
     /// Drops a queued event because its client's queue is full, and counts the drop.
-    pub fn drop_message(&self, ns: &str, client: &str, id: u64) -> Result<(), StoreError> {
-        if let Some(r) = &self.redis {
-            r.remove(ns, client, id)?;
-        }
+    fn drop_message(&self, ns: &str, client: &str, id: u64) -> Result<(), StoreError> {
         self.conn
             .prepare_cached("DELETE FROM messages WHERE id=?1")?
             .execute(params![i(id)])?;
@@ -267,10 +204,7 @@ impl Store {
 
     /// Deletes an acknowledged event (the caller checked that it is the acking client's);
     /// false if it was not there.
-    pub fn ack(&self, id: u64) -> Result<bool, StoreError> {
-        if let (Some(r), Some(m)) = (&self.redis, self.get(id)?) {
-            r.remove(&m.namespace, &m.client, id)?;
-        }
+    fn ack(&self, id: u64) -> Result<bool, StoreError> {
         let n = self
             .conn
             .prepare_cached("DELETE FROM messages WHERE id=?1")?
@@ -279,10 +213,7 @@ impl Store {
     }
 
     /// Counts one more delivery attempt.
-    pub fn delivered(&self, id: u64) -> Result<(), StoreError> {
-        if let Some(r) = &self.redis {
-            r.delivered(id)?;
-        }
+    fn delivered(&self, id: u64) -> Result<(), StoreError> {
         self.conn
             .prepare_cached("UPDATE messages SET deliveries = deliveries + 1 WHERE id=?1")?
             .execute(params![i(id)])?;
@@ -290,7 +221,7 @@ impl Store {
     }
 
     /// One stored event.
-    pub fn get(&self, id: u64) -> Result<Option<Stored>, StoreError> {
+    fn get(&self, id: u64) -> Result<Option<Stored>, StoreError> {
         Ok(self
             .conn
             .prepare_cached(
@@ -315,7 +246,7 @@ impl Store {
     }
 
     /// (namespace, client, id) of every queued event, oldest first.
-    pub fn queued_ids(&self) -> Result<Vec<(String, String, u64)>, StoreError> {
+    fn queued_ids(&self) -> Result<Vec<(String, String, u64)>, StoreError> {
         let mut st = self
             .conn
             .prepare("SELECT namespace, client, id FROM messages ORDER BY id")?;
@@ -323,10 +254,7 @@ impl Store {
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
-    pub fn join(&self, ns: &str, client: &str, room: &str) -> Result<(), StoreError> {
-        if let Some(r) = &self.redis {
-            r.join(ns, client, room, true)?;
-        }
+    fn join(&self, ns: &str, client: &str, room: &str) -> Result<(), StoreError> {
         self.conn
             .prepare_cached(
                 "INSERT OR IGNORE INTO memberships(namespace, client, room) VALUES(?1,?2,?3)",
@@ -335,10 +263,7 @@ impl Store {
         Ok(())
     }
 
-    pub fn leave(&self, ns: &str, client: &str, room: &str) -> Result<(), StoreError> {
-        if let Some(r) = &self.redis {
-            r.join(ns, client, room, false)?;
-        }
+    fn leave(&self, ns: &str, client: &str, room: &str) -> Result<(), StoreError> {
         self.conn
             .prepare_cached("DELETE FROM memberships WHERE namespace=?1 AND client=?2 AND room=?3")?
             .execute(params![ns, client, room])?;
@@ -346,7 +271,7 @@ impl Store {
     }
 
     /// Every (namespace, client, room) membership.
-    pub fn memberships(&self) -> Result<Vec<(String, String, String)>, StoreError> {
+    fn memberships(&self) -> Result<Vec<(String, String, String)>, StoreError> {
         let mut st = self
             .conn
             .prepare("SELECT namespace, client, room FROM memberships ORDER BY 1,2,3")?;
@@ -355,14 +280,16 @@ impl Store {
     }
 
     /// Every known client with its drop count.
-    pub fn clients(&self) -> Result<Vec<(String, String, u64)>, StoreError> {
+    fn clients(&self) -> Result<Vec<(String, String, u64)>, StoreError> {
         let mut st = self
             .conn
             .prepare("SELECT namespace, client, dropped FROM clients ORDER BY 1,2")?;
         let rows = st.query_map([], |r| Ok((r.get(0)?, r.get(1)?, u(r.get(2)?))))?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
+}
 
+impl SqliteInbox {
     /// Queue depth and oldest event per client, for `hub queue` (one pass over the queue).
     pub fn summary(&self) -> Result<Vec<QueueRow>, StoreError> {
         let memberships = self.memberships()?;
@@ -422,18 +349,9 @@ impl Store {
     }
 }
 
-/// Redis mirror (src/hub/redis_clients.rs).
-impl Store {
-    /// Keeps queues and rooms in Redis too, from now on.
-    pub fn mirror_to(&mut self, r: super::redis_clients::RedisClients) {
-        self.redis = Some(r);
-    }
-
-    pub fn redis_mirror(&self) -> Option<&super::redis_clients::RedisClients> {
-        self.redis.as_ref()
-    }
-
-    /// Inserts an event read back from Redis (nothing is written to Redis).
+/// The index of a shared store (src/hub/inbox/redis.rs): rows read back from Redis.
+impl SqliteInbox {
+    /// Inserts an event read back from the shared store, keeping its id.
     pub fn insert_local(&self, m: &Stored) -> Result<(), StoreError> {
         self.conn
             .prepare_cached(
@@ -444,12 +362,21 @@ impl Store {
         Ok(())
     }
 
-    /// Deletes an event that is gone from Redis (acknowledged through another hub).
+    /// Deletes an event that is gone from the shared store.
     pub fn delete_local(&self, id: u64) -> Result<(), StoreError> {
         self.conn
             .prepare_cached("DELETE FROM messages WHERE id=?1")?
             .execute(params![i(id)])?;
         Ok(())
+    }
+
+    /// Ids this index holds for one client, oldest first.
+    pub fn ids_of(&self, ns: &str, client: &str) -> Result<Vec<u64>, StoreError> {
+        let mut st = self.conn.prepare_cached(
+            "SELECT id FROM messages WHERE namespace=?1 AND client=?2 ORDER BY id",
+        )?;
+        let rows = st.query_map(params![ns, client], |r| Ok(u(r.get(0)?)))?;
+        Ok(rows.collect::<Result<_, _>>()?)
     }
 }
 
@@ -457,23 +384,58 @@ impl Store {
 mod tests {
     use super::*;
 
+    #[allow(clippy::too_many_arguments)]
+    fn ev<'a>(
+        namespace: &'a str,
+        client: &'a str,
+        event: &'a str,
+        data: &'a str,
+        sender: &'a str,
+        room: Option<&'a str>,
+        ack_wanted: bool,
+        now_ms: u64,
+        sending: bool,
+    ) -> NewEvent<'a> {
+        NewEvent {
+            namespace,
+            client,
+            event,
+            data,
+            sender,
+            room,
+            ack_wanted,
+            now_ms,
+            sending,
+        }
+    }
+
     #[test]
     fn enqueue_ack_and_order_survive_reopen() {
         let dir = tempfile::tempdir().unwrap();
-        let s = Store::open(Some(dir.path()), false).unwrap();
+        let s = SqliteInbox::open(Some(dir.path()), false).unwrap();
         s.begin().unwrap();
         s.touch_client("/p", "d1", 1).unwrap();
         let a = s
-            .enqueue("/p", "d1", "pickup", "{}", "v", Some("v7"), false, 1, false)
+            .enqueue(ev(
+                "/p",
+                "d1",
+                "pickup",
+                "{}",
+                "v",
+                Some("v7"),
+                false,
+                1,
+                false,
+            ))
             .unwrap();
         let b = s
-            .enqueue("/p", "d1", "pickup", "2", "v", None, true, 2, true)
+            .enqueue(ev("/p", "d1", "pickup", "2", "v", None, true, 2, true))
             .unwrap();
         s.join("/p", "d1", "v7").unwrap();
         s.commit().unwrap();
         assert!(b > a);
         drop(s);
-        let s = Store::open(Some(dir.path()), false).unwrap();
+        let s = SqliteInbox::open(Some(dir.path()), false).unwrap();
         let ids: Vec<u64> = s.queued_ids().unwrap().iter().map(|q| q.2).collect();
         assert_eq!(ids, vec![a, b]);
         assert!(s.get(b).unwrap().unwrap().ack_wanted);
@@ -484,10 +446,10 @@ mod tests {
         assert_eq!(s.get(b).unwrap(), None);
         // The newest rows are gone; after a reopen their ids are still not handed out again.
         drop(s);
-        let s = Store::open(Some(dir.path()), false).unwrap();
+        let s = SqliteInbox::open(Some(dir.path()), false).unwrap();
         s.begin().unwrap();
         let c = s
-            .enqueue("/p", "d1", "x", "1", "v", None, false, 3, false)
+            .enqueue(ev("/p", "d1", "x", "1", "v", None, false, 3, false))
             .unwrap();
         s.commit().unwrap();
         assert!(c > b, "id {c} reused (b = {b})");
@@ -496,10 +458,10 @@ mod tests {
         assert_eq!((rows[0].depth, rows[0].dropped), (1, 1));
         assert_eq!(rows[0].rooms, vec!["v7".to_string()]);
         assert_eq!(rows[0].oldest_event.as_deref(), Some("x"));
-        let ro = Store::open_read_only(dir.path()).unwrap();
+        let ro = SqliteInbox::open_read_only(dir.path()).unwrap();
         assert_eq!(ro.summary().unwrap()[0].depth, 1);
         assert!(matches!(
-            Store::open_read_only(&dir.path().join("nope")),
+            SqliteInbox::open_read_only(&dir.path().join("nope")),
             Err(StoreError::Missing(_))
         ));
     }

@@ -22,7 +22,8 @@ use std::time::Duration;
 
 use redis::Value;
 
-use super::workqueue::{summary_entry, DeadLetter, Job, JobError, JobStore, QueueSummary};
+use super::{summary_entry, DeadLetter, Job, JobError, JobStore, QueueSummary};
+use crate::hub::redis_reply::{int, items, pairs, text};
 
 pub const GROUP: &str = "workers";
 
@@ -31,8 +32,6 @@ const ACK_SCRIPT: &str = "if redis.call('XACK', KEYS[1], ARGV[1], ARGV[2]) > 0 t
 
 pub struct RedisJobs {
     con: redis::Connection,
-    /// This hub process, for broadcasts (src/hub/cluster.rs).
-    pub node: String,
     /// Streams whose group this process has created (or found).
     groups: HashSet<String>,
 }
@@ -49,32 +48,6 @@ pub fn dead_key(ns: &str, q: &str) -> String {
     format!("wirelab:{ns}:dead:{q}")
 }
 
-/// A Redis reply as text (bulk, simple or integer), if it is one.
-pub(crate) fn text(v: &Value) -> Option<String> {
-    match v {
-        Value::BulkString(b) => Some(String::from_utf8_lossy(b).into_owned()),
-        Value::SimpleString(s) => Some(s.clone()),
-        Value::Int(n) => Some(n.to_string()),
-        _ => None,
-    }
-}
-
-fn int(v: &Value) -> u64 {
-    match v {
-        Value::Int(n) => u64::try_from(*n).unwrap_or(0),
-        v => text(v).and_then(|s| s.parse().ok()).unwrap_or(0),
-    }
-}
-
-/// The elements of an array or set reply; empty for anything else.
-pub(crate) fn items(v: &Value) -> &[Value] {
-    match v {
-        Value::Array(a) => a,
-        Value::Set(a) => a,
-        _ => &[],
-    }
-}
-
 /// An entry `[id, [field, value, ...]]` as a job (deliveries filled in by the caller).
 fn entry(v: &Value) -> Option<Job> {
     let e = items(v);
@@ -88,10 +61,7 @@ fn entry(v: &Value) -> Option<Job> {
         created_ms: 0,
         deliveries: 1,
     };
-    for pair in fields.chunks(2) {
-        let (Some(k), Some(v)) = (pair.first().and_then(text), pair.get(1).and_then(text)) else {
-            continue;
-        };
+    for (k, v) in pairs(fields) {
         match k.as_str() {
             "event" => job.event = v,
             "data" => job.data = v,
@@ -113,15 +83,8 @@ impl RedisJobs {
         redis::cmd("PING").query::<String>(&mut con).map_err(err)?;
         Ok(RedisJobs {
             con,
-            node: super::cluster::node_id(),
             groups: HashSet::new(),
         })
-    }
-
-    pub fn publish(&mut self, channel: &str, r: &super::cluster::Remote) -> Result<(), JobError> {
-        let payload = serde_json::to_string(r).map_err(|e| JobError::Redis(e.to_string()))?;
-        self.q(redis::cmd("PUBLISH").arg(channel).arg(payload))?;
-        Ok(())
     }
 
     fn q(&mut self, c: &mut redis::Cmd) -> Result<Value, JobError> {
@@ -322,12 +285,7 @@ impl JobStore for RedisJobs {
                     data: String::new(),
                     deliveries: 0,
                 };
-                for pair in fields.chunks(2) {
-                    let (Some(k), Some(v)) =
-                        (pair.first().and_then(text), pair.get(1).and_then(text))
-                    else {
-                        continue;
-                    };
+                for (k, v) in pairs(fields) {
                     match k.as_str() {
                         "id" => dl.id = v,
                         "event" => dl.event = v,

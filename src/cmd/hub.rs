@@ -187,6 +187,7 @@ fn listen_cmd(a: HubListenArgs) -> Result<()> {
             .map(Duration::from_secs_f64),
         ack: !a.no_ack,
         reply: a.reply.as_deref().map(json_arg),
+        pause: a.pause.map(Duration::from_secs_f64),
     };
     let sink = client_sink(a.json);
     runtime()?.block_on(async {
@@ -227,7 +228,14 @@ fn emit_cmd(a: HubEmitArgs) -> Result<()> {
     let opts = EmitOptions {
         client: a.as_client.clone(),
         event: a.event.clone(),
-        data: a.data.as_deref().map(json_arg).unwrap_or(Value::Null),
+        data: (1..=a.repeat)
+            .map(|n| {
+                a.data
+                    .as_deref()
+                    .map(|d| json_arg(&d.replace("{n}", &n.to_string())))
+                    .unwrap_or(Value::Null)
+            })
+            .collect(),
         to,
         ack: a.ack,
         volatile: a.volatile,

@@ -168,6 +168,9 @@ pub struct Hub {
     work: Work,
     /// Several hubs on one Redis: publishes broadcasts to the others.
     cluster: Option<Cluster>,
+    /// Broadcasts of this batch, published once it is committed (the other hubs then read
+    /// back what this one queued).
+    to_publish: Vec<Remote>,
 }
 
 impl Hub {
@@ -199,6 +202,7 @@ impl Hub {
             after_commit: Vec::new(),
             work,
             cluster,
+            to_publish: Vec::new(),
         };
         for (ns, client, room) in hub.store.memberships()? {
             hub.rooms
@@ -769,7 +773,7 @@ impl Hub {
         to: &Target,
         queued_for: Vec<String>,
     ) -> Result<bool, StoreError> {
-        let Some(cluster) = &mut self.cluster else {
+        let Some(cluster) = &self.cluster else {
             return Ok(false);
         };
         let rooms = match to {
@@ -788,7 +792,7 @@ impl Hub {
             queued_for,
             volatile: r.volatile,
         };
-        cluster.publish(&remote).map_err(StoreError::Jobs)?;
+        self.to_publish.push(remote);
         Ok(true)
     }
 
@@ -963,6 +967,20 @@ impl Hub {
             // Nothing uncommitted may leave: an event not stored is not sent.
             self.outbox.clear();
             self.after_commit.clear();
+            self.to_publish.clear();
+            return Err(e);
+        }
+        let published = match &mut self.cluster {
+            Some(cluster) => std::mem::take(&mut self.to_publish)
+                .iter()
+                .try_for_each(|r| cluster.publish(r)),
+            None => Ok(()),
+        };
+        if let Err(e) = published {
+            let e = StoreError::Jobs(e);
+            self.emit_log(HubEvent::StoreError {
+                error: e.to_string(),
+            });
             return Err(e);
         }
         for (to, out) in self.outbox.drain(..) {

@@ -112,6 +112,8 @@ struct Session {
     inflight: BTreeMap<u64, Instant>,
     /// Queued for this client and not yet sent on this connection (the window was full).
     unsent: BTreeSet<u64>,
+    /// The last ack (or the connection's start): a reader that acks is slow, not stuck.
+    progress: Instant,
     /// Ids for events to an anonymous connection.
     seq: u64,
 }
@@ -372,6 +374,7 @@ impl Hub {
                 rooms: BTreeSet::new(),
                 inflight: BTreeMap::new(),
                 unsent,
+                progress: Instant::now(),
                 seq: 0,
             },
         );
@@ -466,6 +469,7 @@ impl Hub {
             return Ok(());
         };
         let by = s.name(conn);
+        s.progress = Instant::now();
         s.inflight.remove(&id);
         s.unsent.remove(&id);
         let key = match s.addr.client.clone() {
@@ -904,12 +908,17 @@ impl Hub {
         });
     }
 
-    /// Sends again what was delivered and not acknowledged within the ack timeout.
+    /// Sends again what was delivered and not acknowledged within the ack timeout, on a
+    /// connection that acknowledged nothing for that long (one that acks is only slow: what
+    /// it has in flight is on its way, TCP does not lose it).
     fn redeliver(&mut self) -> Result<(), StoreError> {
         let now = Instant::now();
         let timeout = self.opts.ack_timeout;
         let mut due: Vec<(u64, u64)> = Vec::new();
         for (conn, s) in &self.sessions {
+            if now.duration_since(s.progress) < timeout {
+                continue;
+            }
             for (id, sent) in &s.inflight {
                 if now.duration_since(*sent) >= timeout {
                     due.push((*conn, *id));

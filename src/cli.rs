@@ -854,6 +854,10 @@ pub struct HubListenArgs {
     /// JSON value sent back with each ack (the emitter sees it with hub emit --ack).
     #[arg(long, value_name = "JSON")]
     pub reply: Option<String>,
+    /// Be a slow reader: read nothing for this many seconds after connecting (flow control:
+    /// the hub sends at most --window events, the rest wait in the queue).
+    #[arg(long, value_name = "SECONDS", value_parser = parse_seconds)]
+    pub pause: Option<f64>,
     /// JSON lines, one event a line.
     #[arg(long)]
     pub json: bool,
@@ -913,9 +917,9 @@ pub struct HubEmitArgs {
     /// Put it on this work queue as a job for exactly one worker (hub listen --queue NAME).
     #[arg(long, value_name = "NAME", conflicts_with_all = ["rooms", "broadcast", "to_self", "to_client", "ack", "volatile"])]
     pub queue: Option<String>,
-    /// With --queue: this many jobs (in DATA_JSON, the placeholder { n } written without
-    /// spaces becomes 1, 2, ...).
-    #[arg(long, default_value_t = 1, value_name = "N", requires = "queue", value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
+    /// This many events, or jobs with --queue (in DATA_JSON, the placeholder { n } written
+    /// without spaces becomes 1, 2, ...).
+    #[arg(long, default_value_t = 1, value_name = "N", value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
     pub repeat: u64,
 }
 

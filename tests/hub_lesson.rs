@@ -59,10 +59,24 @@ fn message_queue_lesson_runs() {
         "(redelivery)",
         "ack #2 from driver-1: deleted from the queue (0 left)",
         "0 event(s) waiting for 0 client(s)",
+        "done: 20 event(s), 0 duplicate(s) dropped",
     ] {
         assert!(
             text.contains(needle),
             "lesson output lacks {needle:?}:\n{text}"
         );
     }
+    // The slow reader: 1 to 20 in order, none redelivered.
+    let slow = text
+        .split("--pause 1 --timeout 5")
+        .nth(1)
+        .unwrap_or_default();
+    let slow = slow.split("done: 20").next().unwrap_or_default();
+    let order: Vec<u64> = slow
+        .lines()
+        .filter(|l| l.starts_with("event #") && l.contains("position"))
+        .filter_map(|l| l.split("{\"n\":").nth(1)?.split('}').next()?.parse().ok())
+        .collect();
+    assert_eq!(order, (1..=20).collect::<Vec<_>>(), "{slow}");
+    assert!(!slow.contains("redelivery"), "{slow}");
 }

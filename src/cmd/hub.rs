@@ -268,6 +268,7 @@ fn listen_cmd(a: HubListenArgs) -> Result<()> {
             .as_deref()
             .map(|r| json_arg("--reply", r))
             .transpose()?,
+        pause: a.pause.map(Duration::from_secs_f64),
     };
     let sink = client_sink(a.json);
     runtime()?.block_on(async {
@@ -308,10 +309,12 @@ fn emit_cmd(a: HubEmitArgs) -> Result<()> {
     let opts = EmitOptions {
         client: a.as_client.clone(),
         event: a.event.clone(),
-        data: match a.data.as_deref() {
-            Some(d) => json_arg("DATA", d)?,
-            None => Value::Null,
-        },
+        data: (1..=a.repeat)
+            .map(|n| match a.data.as_deref() {
+                Some(d) => json_arg("DATA", &d.replace("{n}", &n.to_string())),
+                None => Ok(Value::Null),
+            })
+            .collect::<Result<_>>()?,
         to,
         ack: a.ack,
         volatile: a.volatile,

@@ -224,6 +224,8 @@ pub struct ListenOptions {
     pub ack: bool,
     /// The reply sent with each ack.
     pub reply: Option<Value>,
+    /// Read nothing for this long after the welcome (a slow reader).
+    pub pause: Option<Duration>,
 }
 
 /// Connects, joins rooms, prints events and acknowledges them.
@@ -237,6 +239,9 @@ pub async fn listen(
     let connect_timeout = opts.timeout.unwrap_or(Duration::from_secs(10));
     let mut c = Conn::open(&url, connect_timeout).await?;
     let _queued = c.welcome(connect_timeout, &sink).await?;
+    if let Some(p) = opts.pause {
+        tokio::time::sleep(p).await;
+    }
     for r in &opts.rooms {
         c.send(&ClientMsg::Join { room: r.clone() }).await?;
     }
@@ -322,7 +327,8 @@ pub async fn listen(
 pub struct EmitOptions {
     pub client: Option<String>,
     pub event: String,
-    pub data: Value,
+    /// One event per value, sent one after the other on one connection.
+    pub data: Vec<Value>,
     pub to: Target,
     pub ack: bool,
     pub volatile: bool,
@@ -337,20 +343,25 @@ pub async fn emit(url: &WsUrl, opts: &EmitOptions, sink: ClientSink) -> Result<(
     // queued (not acknowledged) for the client's own listener.
     let mut backlog = c.welcome(opts.timeout, &sink).await?;
     let start = Instant::now();
-    c.send(&ClientMsg::Emit(Emit {
-        event: opts.event.clone(),
-        data: opts.data.clone(),
-        to: opts.to.clone(),
-        ack: opts.ack.then_some(1),
-        volatile: opts.volatile,
-    }))
-    .await?;
+    for (n, data) in opts.data.iter().enumerate() {
+        c.send(&ClientMsg::Emit(Emit {
+            event: opts.event.clone(),
+            data: data.clone(),
+            to: opts.to.clone(),
+            ack: opts.ack.then_some(n as u64 + 1),
+            volatile: opts.volatile,
+        }))
+        .await?;
+    }
     let deadline = start + opts.timeout;
+    let total = opts.data.len() as u64;
+    // Answers so far, and the receivers they counted in all.
+    let (mut answers, mut recipients_all) = (0u64, 0u64);
     let mut want: Option<u64> = None;
     let mut got = 0u64;
     let result = loop {
         if let Some(w) = want {
-            if !opts.ack || got >= w {
+            if answers >= total && (!opts.ack || got >= w) {
                 break Ok(());
             }
         }
@@ -375,18 +386,23 @@ pub async fn emit(url: &WsUrl, opts: &EmitOptions, sink: ClientSink) -> Result<(
                 published,
                 ..
             }) => {
-                say(
-                    &sink,
-                    ClientEvent::Emitted {
-                        event,
-                        recipients,
-                        online,
-                        queued,
-                        dropped,
-                        published,
-                    },
-                )?;
-                want = Some(recipients);
+                answers += 1;
+                recipients_all += recipients;
+                // One line per emit; with --repeat only the last one's.
+                if answers == total {
+                    say(
+                        &sink,
+                        ClientEvent::Emitted {
+                            event,
+                            recipients,
+                            online,
+                            queued,
+                            dropped,
+                            published,
+                        },
+                    )?;
+                }
+                want = Some(recipients_all);
             }
             Some(ServerMsg::AckReply { from, id, data, .. }) => {
                 got += 1;

@@ -91,6 +91,34 @@ impl Outbox {
 /// RabbitMQ's flow control) instead of queueing without bound ahead of other clients' acks.
 pub const CMD_QUEUE: usize = 1024;
 
+/// The way to the hub task: acks on a lane of their own, which the hub serves first, so that
+/// a flood of emits never delays the acks that free a slow reader's window.
+#[derive(Clone)]
+pub struct HubTx {
+    pub cmds: mpsc::Sender<Cmd>,
+    pub acks: mpsc::Sender<Cmd>,
+}
+
+impl HubTx {
+    /// The two lanes and their receiving ends (acks, then everything else).
+    pub fn new() -> (HubTx, mpsc::Receiver<Cmd>, mpsc::Receiver<Cmd>) {
+        let (cmds, cmd_rx) = mpsc::channel(CMD_QUEUE);
+        let (acks, ack_rx) = mpsc::channel(CMD_QUEUE);
+        (HubTx { cmds, acks }, ack_rx, cmd_rx)
+    }
+
+    /// Hands a command to the hub, waiting while its lane is full.
+    pub async fn send(&self, c: Cmd) -> Result<(), mpsc::error::SendError<Cmd>> {
+        match c {
+            c @ Cmd::Msg {
+                msg: ClientMsg::Ack { .. },
+                ..
+            } => self.acks.send(c).await,
+            c => self.cmds.send(c).await,
+        }
+    }
+}
+
 /// What connections (and the cluster subscriber) tell the hub task.
 pub enum Cmd {
     Open {
@@ -123,7 +151,7 @@ pub async fn dispatch(
     stream: TcpStream,
     peer: String,
     opts: Arc<AcceptOptions>,
-    hub: mpsc::Sender<Cmd>,
+    hub: HubTx,
     sink: HubSink,
     stop: watch::Receiver<bool>,
     sio: Option<Arc<crate::sio::Server>>,
@@ -141,7 +169,7 @@ async fn connection(
     stream: TcpStream,
     peer: String,
     opts: Arc<AcceptOptions>,
-    hub: mpsc::Sender<Cmd>,
+    hub: HubTx,
     sink: HubSink,
     mut stop: watch::Receiver<bool>,
 ) {

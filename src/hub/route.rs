@@ -115,6 +115,8 @@ struct Session {
     inflight: BTreeMap<u64, Instant>,
     /// Queued for this client and not yet sent on this connection (the window was full).
     unsent: BTreeSet<u64>,
+    /// The last ack (or the connection's start): a reader that acks is slow, not stuck.
+    progress: Instant,
     /// Ids for events to an anonymous connection.
     seq: u64,
 }
@@ -171,6 +173,9 @@ pub struct Hub {
     work: Work,
     /// Several hubs on one Redis: publishes broadcasts to the others.
     cluster: Option<Cluster>,
+    /// Broadcasts of this batch, published once it is committed (the other hubs then read
+    /// back what this one queued).
+    to_publish: Vec<Remote>,
 }
 
 impl Hub {
@@ -202,6 +207,7 @@ impl Hub {
             after_commit: Vec::new(),
             work,
             cluster,
+            to_publish: Vec::new(),
         };
         for (ns, client, room) in hub.store.memberships()? {
             hub.rooms
@@ -371,6 +377,7 @@ impl Hub {
                 rooms: BTreeSet::new(),
                 inflight: BTreeMap::new(),
                 unsent,
+                progress: Instant::now(),
                 seq: 0,
             },
         );
@@ -465,6 +472,7 @@ impl Hub {
             return Ok(());
         };
         let by = s.name(conn);
+        s.progress = Instant::now();
         s.inflight.remove(&id);
         s.unsent.remove(&id);
         let key = match s.addr.client.clone() {
@@ -772,7 +780,7 @@ impl Hub {
         to: &Target,
         queued_for: Vec<String>,
     ) -> Result<bool, StoreError> {
-        let Some(cluster) = &mut self.cluster else {
+        let Some(cluster) = &self.cluster else {
             return Ok(false);
         };
         let rooms = match to {
@@ -791,7 +799,7 @@ impl Hub {
             queued_for,
             volatile: r.volatile,
         };
-        cluster.publish(&remote).map_err(StoreError::Jobs)?;
+        self.to_publish.push(remote);
         Ok(true)
     }
 
@@ -903,12 +911,17 @@ impl Hub {
         });
     }
 
-    /// Sends again what was delivered and not acknowledged within the ack timeout.
+    /// Sends again what was delivered and not acknowledged within the ack timeout, on a
+    /// connection that acknowledged nothing for that long (one that acks is only slow: what
+    /// it has in flight is on its way, TCP does not lose it).
     fn redeliver(&mut self) -> Result<(), StoreError> {
         let now = Instant::now();
         let timeout = self.opts.ack_timeout;
         let mut due: Vec<(u64, u64)> = Vec::new();
         for (conn, s) in &self.sessions {
+            if now.duration_since(s.progress) < timeout {
+                continue;
+            }
             for (id, sent) in &s.inflight {
                 if now.duration_since(*sent) >= timeout {
                     due.push((*conn, *id));
@@ -966,6 +979,20 @@ impl Hub {
             // Nothing uncommitted may leave: an event not stored is not sent.
             self.outbox.clear();
             self.after_commit.clear();
+            self.to_publish.clear();
+            return Err(e);
+        }
+        let published = match &mut self.cluster {
+            Some(cluster) => std::mem::take(&mut self.to_publish)
+                .iter()
+                .try_for_each(|r| cluster.publish(r)),
+            None => Ok(()),
+        };
+        if let Err(e) = published {
+            let e = StoreError::Jobs(e);
+            self.emit_log(HubEvent::StoreError {
+                error: e.to_string(),
+            });
             return Err(e);
         }
         for (to, out) in self.outbox.drain(..) {

@@ -10,7 +10,7 @@ use tokio::net::TcpListener;
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::JoinSet;
 
-use super::connection::{dispatch, Cmd, CMD_QUEUE};
+use super::connection::{dispatch, Cmd, HubTx};
 use super::events::{HubEvent, HubSink};
 use super::inbox::{Inbox, StoreError};
 use super::route::Hub;
@@ -21,7 +21,12 @@ use crate::ws::conn::Config;
 /// The browser page served on `GET /`.
 pub const PAGE: &str = include_str!("page.html");
 
-async fn hub_task(mut hub: Hub, mut rx: mpsc::Receiver<Cmd>, failed: oneshot::Sender<StoreError>) {
+async fn hub_task(
+    mut hub: Hub,
+    mut acks: mpsc::Receiver<Cmd>,
+    mut rx: mpsc::Receiver<Cmd>,
+    failed: oneshot::Sender<StoreError>,
+) {
     let period = (hub.opts().ack_timeout / 4).max(Duration::from_millis(20));
     let mut tick = tokio::time::interval(period);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -30,9 +35,29 @@ async fn hub_task(mut hub: Hub, mut rx: mpsc::Receiver<Cmd>, failed: oneshot::Se
     work_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tokio::select! {
+            biased;
+            c = acks.recv(), if !acks.is_closed() || !acks.is_empty() => {
+                let Some(c) = c else { continue };
+                let mut cmds = vec![c];
+                while cmds.len() < 512 {
+                    match acks.try_recv() {
+                        Ok(c) => cmds.push(c),
+                        Err(_) => break,
+                    }
+                }
+                if let Err(e) = hub.batch(cmds, false) {
+                    let _ = failed.send(e);
+                    return;
+                }
+            }
             c = rx.recv() => {
                 let Some(c) = c else { break };
-                let mut cmds = vec![c];
+                // Acks waiting go first, so that none waits behind a batch of emits.
+                let mut cmds = Vec::new();
+                while let Ok(a) = acks.try_recv() {
+                    cmds.push(a);
+                }
+                cmds.push(c);
                 while cmds.len() < 512 {
                     match rx.try_recv() {
                         Ok(c) => cmds.push(c),
@@ -75,9 +100,9 @@ pub async fn serve(
 ) -> Result<u64, StoreError> {
     let opts = Arc::new(opts);
     let hub = Hub::new(store, opts.clone(), sink.clone())?;
-    let (cmd_tx, cmd_rx) = mpsc::channel(CMD_QUEUE);
+    let (cmd_tx, ack_rx, cmd_rx) = HubTx::new();
     if let (Some(url), Some(node)) = (&opts.redis, hub.node()) {
-        let weak = cmd_tx.downgrade();
+        let weak = cmd_tx.cmds.downgrade();
         super::cluster::subscribe(url, node.to_string(), move |r| match weak.upgrade() {
             Some(tx) => {
                 if !r.node.is_empty() {
@@ -90,7 +115,7 @@ pub async fn serve(
         .map_err(StoreError::Jobs)?;
     }
     let (failed_tx, mut failed_rx) = oneshot::channel();
-    let hub_join = tokio::spawn(hub_task(hub, cmd_rx, failed_tx));
+    let hub_join = tokio::spawn(hub_task(hub, ack_rx, cmd_rx, failed_tx));
     let mut failure: Option<StoreError> = None;
     let (stop_tx, stop_rx) = watch::channel(false);
     let accept_opts = Arc::new(AcceptOptions {

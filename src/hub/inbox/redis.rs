@@ -10,6 +10,9 @@
 //! wirelab:{ns}:rooms:{client}         set of the client's rooms
 //! ```
 //!
+//! Writes are pipelined: the batch's XADDs, XDELs and counters go in one round trip at commit;
+//! only the id (`INCR`) costs a round trip of its own.
+//!
 //! The hub keeps working on its SQLite store (in memory with `--store`), which is its index;
 //! every change to a queue or a membership is also written here before anything is sent, and
 //! a client's queue and rooms are read back from here when it connects.
@@ -27,6 +30,9 @@ use crate::hub::redis_reply::{items, pairs, text};
 /// Queues and rooms in Redis; this process's index of them in an in-memory SQLite.
 pub struct RedisInbox {
     con: RefCell<redis::Connection>,
+    /// Writes of the batch in progress, sent in one round trip by `commit` (before any frame
+    /// of the batch leaves the hub, so write-ahead still holds).
+    pending: RefCell<redis::Pipeline>,
     url: String,
     local: SqliteInbox,
 }
@@ -51,6 +57,7 @@ impl RedisInbox {
             .map_err(err)?;
         Ok(RedisInbox {
             con: RefCell::new(con),
+            pending: RefCell::new(redis::Pipeline::new()),
             url: url.to_string(),
             local: SqliteInbox::open(None, false)?,
         })
@@ -60,7 +67,23 @@ impl RedisInbox {
         c.query::<Value>(&mut *self.con.borrow_mut()).map_err(err)
     }
 
-    /// A new message id.
+    /// A write, sent with the batch's others at `commit`.
+    fn w(&self, c: &redis::Cmd) -> Result<(), StoreError> {
+        self.pending.borrow_mut().add_command(c.clone()).ignore();
+        Ok(())
+    }
+
+    /// Sends the writes waiting in the pipeline (one round trip).
+    fn flush(&self) -> Result<(), StoreError> {
+        let p = self.pending.replace(redis::Pipeline::new());
+        if p.is_empty() {
+            return Ok(());
+        }
+        p.query::<()>(&mut *self.con.borrow_mut()).map_err(err)
+    }
+
+    /// A new message id (`INCR`: unique across hub processes, and growing, so that every
+    /// client's stream gets its entries in id order whichever hub adds them).
     fn next_id(&self) -> Result<u64, StoreError> {
         let v = self.q(redis::cmd("INCR").arg("wirelab:next_id"))?;
         text(&v)
@@ -69,7 +92,7 @@ impl RedisInbox {
     }
 
     fn add(&self, m: &Stored) -> Result<(), StoreError> {
-        self.q(redis::cmd("XADD")
+        self.w(redis::cmd("XADD")
             .arg(stream(&m.namespace, &m.client))
             .arg(format!("{}-0", m.id))
             .arg("event")
@@ -91,15 +114,15 @@ impl RedisInbox {
     }
 
     fn remove(&self, ns: &str, client: &str, id: u64) -> Result<(), StoreError> {
-        self.q(redis::cmd("XDEL")
+        self.w(redis::cmd("XDEL")
             .arg(stream(ns, client))
             .arg(format!("{id}-0")))?;
-        self.q(redis::cmd("HDEL").arg("wirelab:deliveries").arg(id))?;
+        self.w(redis::cmd("HDEL").arg("wirelab:deliveries").arg(id))?;
         Ok(())
     }
 
     fn count_delivery(&self, id: u64) -> Result<(), StoreError> {
-        self.q(redis::cmd("HINCRBY")
+        self.w(redis::cmd("HINCRBY")
             .arg("wirelab:deliveries")
             .arg(id)
             .arg(1))?;
@@ -108,17 +131,19 @@ impl RedisInbox {
 
     fn member(&self, ns: &str, client: &str, room: &str, join: bool) -> Result<(), StoreError> {
         let verb = if join { "SADD" } else { "SREM" };
-        self.q(redis::cmd(verb).arg(rooms_key(ns, client)).arg(room))?;
+        self.w(redis::cmd(verb).arg(rooms_key(ns, client)).arg(room))?;
         Ok(())
     }
 
     fn rooms(&self, ns: &str, client: &str) -> Result<Vec<String>, StoreError> {
+        self.flush()?;
         let v = self.q(redis::cmd("SMEMBERS").arg(rooms_key(ns, client)))?;
         Ok(items(&v).iter().filter_map(text).collect())
     }
 
     /// The client's queue as stored in Redis, oldest first.
     fn queue(&self, ns: &str, client: &str) -> Result<Vec<Stored>, StoreError> {
+        self.flush()?;
         let v = self.q(redis::cmd("XRANGE")
             .arg(stream(ns, client))
             .arg("-")
@@ -171,10 +196,12 @@ impl Inbox for RedisInbox {
     }
 
     fn commit(&self) -> Result<(), StoreError> {
+        self.flush()?;
         self.local.commit()
     }
 
     fn rollback(&self) {
+        self.pending.replace(redis::Pipeline::new());
         self.local.rollback()
     }
 

@@ -77,6 +77,9 @@ pub enum Command {
         /// Only these lessons (by id, repeated or comma-separated), in this order.
         #[arg(long = "only", value_name = "ID", value_delimiter = ',')]
         only: Vec<String>,
+        /// One JSON object a lesson (`"type":"lesson"`: its steps, result and time).
+        #[arg(long)]
+        json: bool,
     },
     /// Print shell completions for SHELL to standard output.
     Completions {
@@ -350,7 +353,7 @@ pub enum LessonCommand {
         #[arg(long)]
         json: bool,
     },
-    /// Print a lesson's text.
+    /// Print a lesson's text (without its front matter).
     Show { id: String },
     /// Run a lesson: its text, and each command step run for real.
     Run {
@@ -358,6 +361,25 @@ pub enum LessonCommand {
         /// Do not wait for Enter between steps.
         #[arg(long)]
         no_pause: bool,
+    },
+    /// Ask a lesson's numbered questions and check the answers (one a line, from stdin).
+    ///
+    /// The right answers are computed at check time by wirelab's own code from the data the
+    /// question is about: a bundled capture, or the seed the student gave `udp send --seed`.
+    Check {
+        id: String,
+        /// Read the answers from FILE (one a line, in question order) instead of stdin.
+        #[arg(long, value_name = "FILE")]
+        answers: Option<std::path::PathBuf>,
+        /// The seed used in the lesson's lossy-link steps (`udp send --seed N`, `compare --seed N`).
+        #[arg(long, value_name = "N")]
+        seed: Option<u64>,
+        /// A capture to ask about instead of the bundled one (e.g. one you made with `capture`).
+        #[arg(long, value_name = "FILE")]
+        capture: Option<std::path::PathBuf>,
+        /// Only print the questions.
+        #[arg(long)]
+        list: bool,
     },
 }
 
@@ -430,6 +452,10 @@ pub struct DissectArgs {
     /// A file of hex bytes, one packet a line (blank lines and # comments skipped).
     #[arg(long, value_name = "PATH")]
     pub hex_file: Option<std::path::PathBuf>,
+    /// Draw the conversations as a ladder diagram: one column per host:port, one arrow per
+    /// packet with its flags, relative seq/ack and length, time on the left.
+    #[arg(long, conflicts_with = "stats")]
+    pub flow: bool,
     /// Where raw bytes start (default ethernet for --hex); with a FILE, overrides its link type.
     #[arg(long, value_enum)]
     pub link: Option<LinkArg>,

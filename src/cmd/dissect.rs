@@ -11,7 +11,7 @@ use crate::dissect::filter::Filter;
 use crate::dissect::stats::Stats;
 use crate::dissect::{hex_input, Dissector, FrameInfo, Layer, LinkType, Packet};
 use crate::exit::BadInput;
-use crate::render::packet;
+use crate::render::{flow, packet};
 
 /// Packets in, views out: filter, skip, count, stats. Shared with `capture`.
 pub(super) struct Sink {
@@ -27,6 +27,8 @@ pub(super) struct Sink {
     pub shown: u64,
     stats: Option<Stats>,
     link_override: Option<LinkType>,
+    /// `--flow`: packets go into a ladder diagram drawn at the end.
+    flow: Option<flow::Flow>,
 }
 
 impl Sink {
@@ -53,6 +55,7 @@ impl Sink {
             shown: 0,
             stats: view.stats.then(Stats::default),
             link_override,
+            flow: None,
         })
     }
 
@@ -88,6 +91,10 @@ impl Sink {
             return Ok(false);
         }
         self.shown += 1;
+        if let Some(f) = &mut self.flow {
+            f.add(&p);
+            return Ok(true);
+        }
         match (&mut self.stats, self.format) {
             (Some(s), _) => s.add(&p),
             (None, PacketFormat::Summary) => packet::summary(out, &p)?,
@@ -100,6 +107,9 @@ impl Sink {
 
     /// Prints the stats tables, if asked for.
     pub fn finish<W: Write>(&self, out: &mut W) -> io::Result<()> {
+        if let Some(f) = &self.flow {
+            f.draw(out)?;
+        }
         if let Some(s) = &self.stats {
             if self.json {
                 packet::stats_json(out, s)?;
@@ -128,6 +138,9 @@ pub fn run(a: DissectArgs) -> Result<()> {
     let mut out = BufWriter::with_capacity(1 << 16, stdout.lock());
     let link = a.link.map(link_of);
     let mut sink = Sink::new(&a.view, link)?;
+    if a.flow {
+        sink.flow = Some(flow::Flow::default());
+    }
 
     let hex_packets: Option<Vec<(usize, String)>> = match (&a.hex, &a.hex_file) {
         (Some(h), _) => Some(vec![(1, h.clone())]),

@@ -1,9 +1,11 @@
 //! Output: text, tables and JSON. Everything writes to a `&mut impl Write`; nothing here
 //! knows about sockets.
 
+pub mod flow;
 pub mod hexdump;
 pub mod hub;
 pub mod layers;
+pub mod lesson;
 pub mod packet;
 pub mod transport;
 pub mod workqueue;

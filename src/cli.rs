@@ -244,6 +244,12 @@ pub struct CompareArgs {
     /// One JSON object: {"rows": [...]}.
     #[arg(long)]
     pub json: bool,
+    /// After the table, chart each transport's delivery latency by sequence number.
+    #[arg(long)]
+    pub chart: bool,
+    /// Write that chart as an SVG image to FILE.
+    #[arg(long, value_name = "FILE")]
+    pub svg: Option<std::path::PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -380,6 +386,9 @@ pub enum LessonCommand {
         /// Only print the questions.
         #[arg(long)]
         list: bool,
+        /// Print the answer key instead (for the teacher): one JSON object a question.
+        #[arg(long, conflicts_with = "list")]
+        key: bool,
     },
 }
 

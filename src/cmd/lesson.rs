@@ -62,9 +62,10 @@ pub fn run(c: LessonCommand) -> Result<()> {
             seed,
             capture,
             list,
+            key,
         } => {
             let l = lesson::find(&id)?;
-            return check(&l, answers, seed, capture, list);
+            return check(&l, answers, seed, capture, list, key);
         }
         LessonCommand::Run { id, no_pause } => {
             let l = lesson::find(&id)?;
@@ -174,12 +175,19 @@ fn check(
     seed: Option<u64>,
     capture: Option<std::path::PathBuf>,
     list: bool,
+    key: bool,
 ) -> Result<()> {
     use anyhow::Context;
     use std::io::BufRead;
     let data = lesson::check::Data::load(seed, capture.as_deref())?;
     let questions = lesson::check::questions(&l.id, &data)?;
     let mut out = io::stdout().lock();
+    if key {
+        for (i, q) in questions.iter().enumerate() {
+            render::lesson::key(&mut out, i + 1, q)?;
+        }
+        return Ok(());
+    }
     if list {
         for (i, q) in questions.iter().enumerate() {
             render::lesson::question(&mut out, i + 1, q)?;

@@ -486,9 +486,9 @@ fn hub(id: &str) -> Result<Vec<Question>> {
                 "nobody is connected to /games: namespaces are separate worlds",
             );
             recipients(
-                "nobody-listens",
-                "How many handlers ran for `nobody-listens`, which no client has a handler for?",
-                "the hub delivered it, but a client ignores an event it has no handler for",
+                "doorbell",
+                "How many clients received `doorbell` live, while connected (room porch)?",
+                "carol's listener was connected in porch: the hub pushed it to her at once",
             );
         }
         "message-queue" => {
@@ -497,12 +497,13 @@ fn hub(id: &str) -> Result<Vec<Question>> {
                 "How many recipients did a `pickup` to room vendor-7 have while driver-1 was away?",
                 "driver-1 is in the room although offline: the hub queues the event for it",
             );
-            if let Some(n) = grab(s, "delivered ", " event") {
+            if let Some(n) = grab_on(s, "emitted location: ", "queue, ", " dropped") {
                 q.push(Question::new(
-                    "How many events did the hub redeliver to driver-1 after it came back?",
+                    "How many receivers was the volatile `location` event dropped for?",
                     n,
-                    "the listener's 'done: N event(s)' line",
-                    "what was queued while it was away comes first".into(),
+                    "the 'N dropped' of the 'emitted location:' line",
+                    "a volatile event is never queued: driver-1 was offline, so it was dropped"
+                        .into(),
                 ));
             }
         }
@@ -535,7 +536,13 @@ fn hub(id: &str) -> Result<Vec<Question>> {
 
 /// The first text between `before` and `after` on a line the steps printed, as a number.
 fn grab(steps: &[StepRecord], before: &str, after: &str) -> Option<u64> {
-    steps.iter().flat_map(|s| &s.output).find_map(|line| {
+    grab_on(steps, "", before, after)
+}
+
+/// The same, on the first line that also contains `on`.
+fn grab_on(steps: &[StepRecord], on: &str, before: &str, after: &str) -> Option<u64> {
+    let lines = steps.iter().flat_map(|s| &s.output);
+    lines.filter(|l| l.contains(on)).find_map(|line| {
         let rest = match before {
             "" => line.as_str(),
             b => &line[line.find(b)? + b.len()..],

@@ -684,9 +684,10 @@ impl Runner {
             }
             std::thread::sleep(Duration::from_millis(20));
         }
-        writeln!(
+        writeln!(out)?;
+        self.say(
             out,
-            "\n(a private redis-server for this lesson listens on {addr})"
+            format!("(a private redis-server for this lesson listens on {addr})"),
         )?;
         self.addrs.insert(LESSON_REDIS.to_string(), addr);
         Ok(())
@@ -779,7 +780,8 @@ pub fn listening_addr(line: &str) -> Option<String> {
         return rest.split_whitespace().next().map(str::to_string);
     }
     let v: serde_json::Value = serde_json::from_str(line).ok()?;
-    if v.get("event")?.as_str()? == "listening" {
+    let kind = v.get("type").or_else(|| v.get("event"))?.as_str()?;
+    if kind == "listening" {
         return v.get("addr")?.as_str().map(str::to_string);
     }
     None

@@ -31,3 +31,18 @@ pub fn verdict<W: Write>(
     writeln!(out, "   why: {}", q.why)?;
     writeln!(out, "   field: {}", q.field)
 }
+
+/// One line of the answer key, as JSON.
+pub fn key<W: Write>(out: &mut W, n: usize, q: &Question) -> io::Result<()> {
+    super::json_line(
+        out,
+        &serde_json::json!({
+            "type": "question",
+            "n": n,
+            "text": q.text,
+            "answer": q.answer,
+            "field": q.field,
+            "why": q.why,
+        }),
+    )
+}

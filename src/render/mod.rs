@@ -1,6 +1,7 @@
 //! Output: text, tables and JSON. Everything writes to a `&mut impl Write`; nothing here
 //! knows about sockets.
 
+pub mod chart;
 pub mod flow;
 pub mod hexdump;
 pub mod hub;

@@ -43,6 +43,9 @@ pub struct Row {
     pub goodput_mbps: f64,
     /// Where the loss came from, and anything the reader should know about the row.
     pub note: String,
+    /// (sequence number, delivery latency in ms) of every message delivered, for the chart.
+    #[serde(skip)]
+    pub series: Vec<(u64, f64)>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -82,6 +85,7 @@ fn row(
         elapsed_ms: elapsed.as_secs_f64() * 1e3,
         goodput_mbps: goodput(delivered, size, elapsed),
         note: String::new(),
+        series: Vec::new(),
     }
 }
 
@@ -107,6 +111,8 @@ pub fn run(cfg: CompareConfig, mut progress: impl FnMut(&str)) -> io::Result<Com
         link,
         deadline: Duration::from_secs(60),
     })?;
+    // Delivered in order: the i-th latency is message i's.
+    let series = in_order_series(&r.latencies_ns);
     let mut lat = r.latencies_ns.clone();
     let mut rr = row(
         "reliable-udp",
@@ -116,6 +122,7 @@ pub fn run(cfg: CompareConfig, mut progress: impl FnMut(&str)) -> io::Result<Com
         stats::percentiles(&mut lat),
         r.elapsed,
     );
+    rr.series = series;
     rr.retransmissions = r.retransmissions;
     rr.out_of_order = r.out_of_order;
     rr.note = match &r.gave_up {
@@ -157,18 +164,32 @@ pub fn run(cfg: CompareConfig, mut progress: impl FnMut(&str)) -> io::Result<Com
     })
 }
 
+/// Latencies of messages delivered in order (message i at index i), as (seq, ms).
+fn in_order_series(ns: &[u64]) -> Vec<(u64, f64)> {
+    ns.iter()
+        .enumerate()
+        .map(|(i, &n)| (i as u64, n as f64 / 1e6))
+        .collect()
+}
+
 fn udp_row(cfg: CompareConfig, link: LinkConfig) -> io::Result<Row> {
     let rx = udp::bind("127.0.0.1:0".parse().map_err(io::Error::other)?)?;
     let addr = rx.local_addr()?;
     let receiver = std::thread::spawn(move || {
-        udp::recv(
+        let mut series = Vec::new();
+        let r = udp::recv(
             &rx,
             &RecvConfig {
                 count: None,
                 timeout: Duration::from_secs(5),
             },
-            |_| {},
-        )
+            |a| {
+                if !a.duplicate {
+                    series.push((a.seq, a.latency_ms));
+                }
+            },
+        );
+        r.map(|r| (r, series))
     });
     let started = Instant::now();
     let s = udp::send(
@@ -181,11 +202,12 @@ fn udp_row(cfg: CompareConfig, link: LinkConfig) -> io::Result<Row> {
         },
         |_| {},
     )?;
-    let r = receiver
+    let (r, series) = receiver
         .join()
         .map_err(|_| io::Error::other("receiver thread panicked"))??;
     let elapsed = started.elapsed();
     let mut row = row("udp", s.sent, r.unique, cfg.size, r.latency, elapsed);
+    row.series = series;
     row.lost = r.lost;
     row.duplicated = r.duplicated;
     row.out_of_order = r.out_of_order;
@@ -254,6 +276,7 @@ fn tcp_row(cfg: CompareConfig, netem: Option<(TcpListener, SocketAddr)>) -> io::
         .unwrap_or(retrans)
         .max(retrans);
     let elapsed = started.elapsed();
+    let series = in_order_series(&lat);
     let mut r = row(
         "tcp",
         count,
@@ -262,6 +285,7 @@ fn tcp_row(cfg: CompareConfig, netem: Option<(TcpListener, SocketAddr)>) -> io::
         stats::percentiles(&mut lat),
         elapsed,
     );
+    r.series = series;
     r.out_of_order = ooo;
     r.retransmissions = u64::from(retrans);
     r.note = "kernel TCP on loopback: no loss to recover from (--netem adds it, as root)".into();

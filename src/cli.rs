@@ -359,8 +359,13 @@ pub enum LessonCommand {
         #[arg(long)]
         json: bool,
     },
-    /// Print a lesson's text (without its front matter).
-    Show { id: String },
+    /// Print a lesson's text, rendered for the terminal (without its front matter).
+    Show {
+        id: String,
+        /// The markdown source instead (still without the front matter).
+        #[arg(long)]
+        raw: bool,
+    },
     /// Run a lesson: its text, and each command step run for real.
     Run {
         id: String,

@@ -397,6 +397,12 @@ fn lesson_show_hides_the_front_matter() {
     let s = Scratch::new();
     let out = s.run(&["lesson", "show", "tcp"], None);
     let text = String::from_utf8_lossy(&out.stdout);
-    assert!(text.starts_with("# TCP"), "{text}");
+    assert!(text.starts_with("TCP: connection"), "{text}");
     assert!(!text.contains("id: tcp"), "{text}");
+    // Piped: plain text, no colour, no markup.
+    assert!(!text.contains('\x1b') && !text.contains("```"), "{text}");
+    let raw = s.run(&["lesson", "show", "tcp", "--raw"], None);
+    let raw = String::from_utf8_lossy(&raw.stdout);
+    assert!(raw.starts_with("# TCP"), "{raw}");
+    assert!(!raw.contains("id: tcp"), "{raw}");
 }

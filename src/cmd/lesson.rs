@@ -52,9 +52,18 @@ pub fn run(c: LessonCommand) -> Result<()> {
                 )?;
             }
         }
-        LessonCommand::Show { id } => {
+        LessonCommand::Show { id, raw } => {
             let l = lesson::find(&id)?;
-            write!(out, "{}", lesson::body(&l.source))?;
+            if raw {
+                write!(out, "{}", lesson::body(&l.source))?;
+            } else {
+                let colour = render::markdown::colour_wanted();
+                write!(
+                    out,
+                    "{}",
+                    render::markdown::render(lesson::body(&l.source), colour)
+                )?;
+            }
         }
         LessonCommand::Check {
             id,
@@ -69,7 +78,11 @@ pub fn run(c: LessonCommand) -> Result<()> {
         }
         LessonCommand::Run { id, no_pause } => {
             let l = lesson::find(&id)?;
-            let outcome = run::run(&l, run::Options { pause: !no_pause }, &mut out)?;
+            let opts = run::Options {
+                pause: !no_pause,
+                colour: render::markdown::colour_wanted(),
+            };
+            let outcome = run::run(&l, opts, &mut out)?;
             if let Some(f) = outcome.failure {
                 bail!("lesson {id} failed at step {}: {f}", outcome.steps_run);
             }
@@ -104,7 +117,11 @@ pub fn tour(only: &[String], json: bool) -> Result<()> {
             )?;
         }
         let o = if json {
-            let o = run::run(l, run::Options { pause: false }, &mut io::sink())?;
+            let opts = run::Options {
+                pause: false,
+                colour: false,
+            };
+            let o = run::run(l, opts, &mut io::sink())?;
             let v = serde_json::json!({
                 "type": "lesson",
                 "id": l.id,
@@ -119,7 +136,11 @@ pub fn tour(only: &[String], json: bool) -> Result<()> {
             render::json_line(&mut out, &v)?;
             o
         } else {
-            run::run(l, run::Options { pause: false }, &mut out)?
+            let opts = run::Options {
+                pause: false,
+                colour: render::markdown::colour_wanted(),
+            };
+            run::run(l, opts, &mut out)?
         };
         results.push((l.id.clone(), o));
     }

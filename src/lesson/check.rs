@@ -452,7 +452,14 @@ fn websocket(capture: &[u8]) -> Result<Vec<Question>> {
 /// real clients) and reads the answers from what the hub and clients said.
 fn hub(id: &str) -> Result<Vec<Question>> {
     let lesson = super::find(id)?;
-    let o = run::run(&lesson, run::Options { pause: false }, &mut std::io::sink())?;
+    let o = run::run(
+        &lesson,
+        run::Options {
+            pause: false,
+            colour: false,
+        },
+        &mut std::io::sink(),
+    )?;
     if let Some(f) = &o.failure {
         return Err(anyhow!("the hub session for the check failed: {f}"));
     }

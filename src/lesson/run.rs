@@ -29,6 +29,8 @@ const INTERRUPT_GRACE: Duration = Duration::from_secs(5);
 pub struct Options {
     /// Wait for Enter before each block of steps (only when stdin is a terminal).
     pub pause: bool,
+    /// Prose with ANSI colour (a terminal without NO_COLOR), else plain text.
+    pub colour: bool,
 }
 
 /// One step as it ran: what the student saw and what the runner started.
@@ -120,7 +122,7 @@ pub fn run<W: Write>(lesson: &Lesson, opts: Options, out: &mut W) -> Result<Outc
     let mut failure = None;
     for block in &lesson.blocks {
         match block {
-            Block::Text(t) => write!(out, "{t}")?,
+            Block::Text(t) => write!(out, "{}", crate::render::markdown::render(t, opts.colour))?,
             Block::Steps(steps) => {
                 if interactive {
                     let next = steps.first().map(|s| s.line.as_str()).unwrap_or("");

@@ -7,6 +7,7 @@ pub mod hexdump;
 pub mod hub;
 pub mod layers;
 pub mod lesson;
+pub mod markdown;
 pub mod packet;
 pub mod transport;
 pub mod workqueue;

@@ -149,31 +149,22 @@ pub fn tour(only: &[String], json: bool) -> Result<()> {
         .filter(|(_, o)| o.failure.is_some())
         .map(|(id, _)| id.clone())
         .collect();
-    if json {
-        out.flush()?;
-        if !failed.is_empty() {
-            bail!(
-                "{} of {total} lessons failed: {}",
-                failed.len(),
-                failed.join(", ")
-            );
+    if !json {
+        let mut t = render::table(&["lesson", "steps run", "result", "time"]);
+        for (id, o) in &results {
+            let result = match &o.failure {
+                None => "ok".to_string(),
+                Some(f) => format!("FAILED: {f}"),
+            };
+            t.add_row(vec![
+                id.clone(),
+                o.steps_run.to_string(),
+                result,
+                secs(o.elapsed),
+            ]);
         }
-        return Ok(());
+        writeln!(out, "\n══════ tour summary ══════\n{t}")?;
     }
-    let mut t = render::table(&["lesson", "steps run", "result", "time"]);
-    for (id, o) in &results {
-        let result = match &o.failure {
-            None => "ok".to_string(),
-            Some(f) => format!("FAILED: {f}"),
-        };
-        t.add_row(vec![
-            id.clone(),
-            o.steps_run.to_string(),
-            result,
-            secs(o.elapsed),
-        ]);
-    }
-    writeln!(out, "\n══════ tour summary ══════\n{t}")?;
     out.flush()?;
     if !failed.is_empty() {
         bail!(

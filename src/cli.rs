@@ -80,6 +80,9 @@ pub enum Command {
         /// Only these lessons (by id, repeated or comma-separated), in this order.
         #[arg(long = "only", value_name = "ID", value_delimiter = ',')]
         only: Vec<String>,
+        /// One JSON object a lesson (`"type":"lesson"`: its steps, result and time).
+        #[arg(long)]
+        json: bool,
     },
     /// Print shell completions for SHELL to standard output.
     Completions {
@@ -266,6 +269,12 @@ pub struct CompareArgs {
     /// One JSON object: {"rows": [...]}.
     #[arg(long)]
     pub json: bool,
+    /// After the table, chart each transport's delivery latency by sequence number.
+    #[arg(long)]
+    pub chart: bool,
+    /// Write that chart as an SVG image to FILE.
+    #[arg(long, value_name = "FILE")]
+    pub svg: Option<std::path::PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -463,14 +472,41 @@ pub enum LessonCommand {
         #[arg(long)]
         json: bool,
     },
-    /// Print a lesson's text.
-    Show { id: String },
+    /// Print a lesson's text, rendered for the terminal (without its front matter).
+    Show {
+        id: String,
+        /// The markdown source instead (still without the front matter).
+        #[arg(long)]
+        raw: bool,
+    },
     /// Run a lesson: its text, and each command step run for real.
     Run {
         id: String,
         /// Do not wait for Enter between steps.
         #[arg(long)]
         no_pause: bool,
+    },
+    /// Ask a lesson's numbered questions and check the answers (one a line, from stdin).
+    ///
+    /// The right answers are computed at check time by wirelab's own code from the data the
+    /// question is about: a bundled capture, or the seed the student gave `udp send --seed`.
+    Check {
+        id: String,
+        /// Read the answers from FILE (one a line, in question order) instead of stdin.
+        #[arg(long, value_name = "FILE")]
+        answers: Option<std::path::PathBuf>,
+        /// The seed used in the lesson's lossy-link steps (`udp send --seed N`, `compare --seed N`).
+        #[arg(long, value_name = "N")]
+        seed: Option<u64>,
+        /// A capture to ask about instead of the bundled one (e.g. one you made with `capture`).
+        #[arg(long, value_name = "FILE")]
+        capture: Option<std::path::PathBuf>,
+        /// Only print the questions.
+        #[arg(long)]
+        list: bool,
+        /// Print the answer key instead (for the teacher): one JSON object a question.
+        #[arg(long, conflicts_with = "list")]
+        key: bool,
     },
 }
 
@@ -545,6 +581,10 @@ pub struct DissectArgs {
     /// A file of hex bytes, one packet a line (blank lines and # comments skipped).
     #[arg(long, value_name = "PATH")]
     pub hex_file: Option<std::path::PathBuf>,
+    /// Draw the conversations as a ladder diagram: one column per host:port, one arrow per
+    /// packet with its flags, relative seq/ack and length, time on the left.
+    #[arg(long, conflicts_with_all = ["stats", "follow"])]
+    pub flow: bool,
     /// Where raw bytes start (default for --hex: guessed from the first byte, and said); with
     /// a FILE, overrides its link type.
     #[arg(long, value_enum)]

@@ -124,7 +124,14 @@ fn lesson_list_and_show() {
     }
     let (code, out, _) = run(&["lesson", "show", "tcp"]);
     assert_eq!(code, 0);
-    assert!(out.contains("## Questions this lesson answers"));
+    assert!(
+        out.contains("Questions this lesson answers\n-----"),
+        "{out}"
+    );
+    assert!(
+        !out.contains("**"),
+        "markdown left in the rendered lesson: {out}"
+    );
 }
 
 #[test]

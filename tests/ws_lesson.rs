@@ -29,5 +29,5 @@ fn websocket_lesson_runs() {
             "lesson output lacks {needle:?}:\n{text}"
         );
     }
-    assert!(text.contains("websocket   6           ok"), "{text}");
+    assert!(text.contains("websocket   9           ok"), "{text}");
 }

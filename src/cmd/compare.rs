@@ -5,7 +5,8 @@ use std::io::{self, IsTerminal, Write};
 use anyhow::{Context, Result};
 
 use crate::cli::CompareArgs;
-use crate::render;
+use crate::exit::BadInput;
+use crate::render::{self, chart};
 use crate::transport::compare::{self, CompareConfig};
 
 pub fn run(a: CompareArgs) -> Result<()> {
@@ -43,6 +44,29 @@ pub fn run(a: CompareArgs) -> Result<()> {
         render::json_typed(&mut out, "comparison", &c)?;
     } else {
         render::transport::comparison(&mut out, &c, render::width())?;
+    }
+    let series: Vec<chart::Series> = c
+        .rows
+        .iter()
+        .map(|r| chart::Series {
+            name: r.transport,
+            points: &r.series,
+        })
+        .collect();
+    if a.chart && !a.json {
+        writeln!(out)?;
+        chart::terminal(&mut out, &series, 64, 12)?;
+    }
+    if let Some(path) = &a.svg {
+        let title = format!(
+            "delivery latency by sequence number: {} messages, loss {}, seed {}",
+            c.count, c.loss, c.seed
+        );
+        std::fs::write(path, chart::svg(&series, &title))
+            .map_err(|e| BadInput(format!("cannot write --svg {}: {e}", path.display())))?;
+        if !a.json {
+            writeln!(out, "chart written to {}", path.display())?;
+        }
     }
     out.flush()?;
     let failed: Vec<String> = c

@@ -13,7 +13,7 @@ use crate::dissect::stats::Stats;
 use crate::dissect::{hex_input, Dissector, FrameInfo, Layer, LinkType, Packet};
 use crate::exit::BadInput;
 use crate::render::follow::FollowFormat;
-use crate::render::{follow as follow_view, packet};
+use crate::render::{flow, follow as follow_view, packet};
 
 /// Packets in, views out: filter, skip, count, stats. Shared with `capture`.
 pub(super) struct Sink {
@@ -31,6 +31,8 @@ pub(super) struct Sink {
     link_override: Option<LinkType>,
     /// --follow N: the stream, whether its header was printed, and the chunks of a packet.
     follow: Option<(Follow, bool, Vec<follow::Event>)>,
+    /// `--flow`: packets go into a ladder diagram drawn at the end.
+    flow: Option<flow::Flow>,
 }
 
 impl Sink {
@@ -58,6 +60,7 @@ impl Sink {
             stats: view.stats.then(Stats::default),
             link_override,
             follow: None,
+            flow: None,
         })
     }
 
@@ -119,6 +122,10 @@ impl Sink {
             }
             return Ok(true);
         }
+        if let Some(f) = &mut self.flow {
+            f.add(&p);
+            return Ok(true);
+        }
         match (&mut self.stats, self.format) {
             (Some(s), _) => s.add(&p),
             (None, PacketFormat::Summary) => packet::summary(out, &p)?,
@@ -138,6 +145,9 @@ impl Sink {
             }
             follow_view::footer(out, ff)?;
             return out.flush();
+        }
+        if let Some(f) = &self.flow {
+            f.draw(out)?;
         }
         if let Some(s) = &self.stats {
             if self.json {
@@ -169,6 +179,9 @@ pub fn run(a: DissectArgs) -> Result<()> {
     let mut sink = Sink::new(&a.view, link)?;
     if let Some(n) = a.follow {
         sink.follow(n);
+    }
+    if a.flow {
+        sink.flow = Some(flow::Flow::default());
     }
 
     let hex_packets: Option<Vec<(usize, String)>> = match (&a.hex, &a.hex_file) {

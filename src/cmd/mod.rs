@@ -37,7 +37,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Sio(c) => sio::run(c),
         Command::Hub(c) => hub::run(c),
         Command::Lesson(c) => lesson::run(c),
-        Command::Tour { only } => lesson::tour(&only),
+        Command::Tour { only, json } => lesson::tour(&only, json),
         Command::Dissect(a) => dissect::run(a),
         Command::Capture(a) => capture::run(a),
         Command::Completions { shell } => {

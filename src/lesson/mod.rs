@@ -16,17 +16,26 @@
 //! ```
 //! ````
 //!
-//! Every line of an `sh` block is a `wirelab ...` command. A line ending in `&` starts a
-//! server in the background: it must say `--listen ADDR`; the runner starts it on a free port
-//! of the same host instead, waits until it prints `listening on ADDR`, and replaces ADDR in
-//! the later steps with the real address. A `#` comment line in a block is shown, not run.
-//! Lines of other fenced blocks (```text, ```console) are shown only.
+//! Every line of an `sh` block is a `wirelab ...` command. A line ending in `&` runs in the
+//! background. With `--listen ADDR` it is a server: the runner starts it on a free port of the
+//! same host instead, waits until it prints `listening on ADDR`, and replaces ADDR in the later
+//! steps with the real address; it runs until the lesson ends. Without `--listen` it is a
+//! client that stays connected while the next steps run (a `hub listen` while another client
+//! emits): the runner waits until it says it is ready (`ready:`, or a WebSocket `101`), and at
+//! the end of the block waits for it to finish by itself (bounded). What background processes
+//! print during a step is shown after the step, grouped and labelled, with its arrival time.
+//! The runner prints each command exactly as it runs it, real addresses included. A `#`
+//! comment line in a block is shown, not run. Lines of other fenced blocks (```text,
+//! ```console) are shown only. Steps run in a scratch directory holding the bundled captures
+//! in `fixtures/`.
 //!
 //! A block opened with ```` ```sh needs=redis-server ```` runs only where `redis-server` is
 //! installed (the runner says it skipped the block otherwise). For that block the runner starts
 //! a private `redis-server` on a free loopback port and puts its address wherever the steps say
 //! `127.0.0.1:6379`; it stops that server when the lesson ends.
 
+pub mod check;
+pub mod fixtures;
 pub mod run;
 
 use thiserror::Error;
@@ -94,12 +103,6 @@ pub enum LessonError {
     },
     #[error("{file} line {line}: cannot split into words: {text}")]
     BadQuoting {
-        file: String,
-        line: usize,
-        text: String,
-    },
-    #[error("{file} line {line}: a background step needs --listen ADDR: {text}")]
-    BackgroundWithoutListen {
         file: String,
         line: usize,
         text: String,
@@ -237,13 +240,6 @@ fn parse_step(file: &str, line: usize, text: &str) -> Result<Step, LessonError> 
         });
     }
     let args = words[1..].to_vec();
-    if background && listen_addr(&args).is_none() {
-        return Err(LessonError::BackgroundWithoutListen {
-            file: file.to_string(),
-            line,
-            text: text.to_string(),
-        });
-    }
     Ok(Step {
         args,
         background,
@@ -263,6 +259,17 @@ pub fn listen_addr(args: &[String]) -> Option<(usize, String)> {
         }
     }
     None
+}
+
+/// A lesson's text without its front matter.
+pub fn body(source: &str) -> &str {
+    let Some(rest) = source.strip_prefix("---\n") else {
+        return source;
+    };
+    match rest.find("\n---\n") {
+        Some(i) => rest[i + 5..].trim_start_matches('\n'),
+        None => source,
+    }
 }
 
 /// Every lesson: from the directory in `WIRELAB_LESSONS` if set (for lesson authors), else the
@@ -359,11 +366,6 @@ mod tests {
         assert!(matches!(
             parse("x.md", not_ours),
             Err(LessonError::NotWirelab { line: 7, .. })
-        ));
-        let bg = "---\nid: a\ntitle: b\nlayers: 1\n---\n```sh\nwirelab tcp serve &\n```\n";
-        assert!(matches!(
-            parse("x.md", bg),
-            Err(LessonError::BackgroundWithoutListen { .. })
         ));
         let open = "---\nid: a\ntitle: b\nlayers: 1\n---\n```sh\nwirelab layers\n";
         assert!(matches!(

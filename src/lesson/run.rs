@@ -9,6 +9,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, bail, Context, Result};
+use serde::Serialize;
 
 use super::{listen_addr, Block, Lesson, Step};
 
@@ -18,6 +19,9 @@ const STEP_TIMEOUT: Duration = Duration::from_secs(120);
 const READY_TIMEOUT: Duration = Duration::from_secs(15);
 /// How long a background server has to finish by itself once the steps are done.
 const NATURAL_EXIT: Duration = Duration::from_secs(10);
+/// How long a background client (```` & ```` without `--listen`) may run: it is waited for at
+/// the end of its block.
+const CLIENT_TIMEOUT: Duration = Duration::from_secs(30);
 /// How long after SIGINT before SIGKILL.
 const INTERRUPT_GRACE: Duration = Duration::from_secs(5);
 
@@ -25,20 +29,49 @@ const INTERRUPT_GRACE: Duration = Duration::from_secs(5);
 pub struct Options {
     /// Wait for Enter before each block of steps (only when stdin is a terminal).
     pub pause: bool,
+    /// Prose with ANSI colour (a terminal without NO_COLOR), else plain text.
+    pub colour: bool,
+}
+
+/// One step as it ran: what the student saw and what the runner started.
+#[derive(Debug, Clone, Serialize)]
+pub struct StepRecord {
+    /// The command line printed after `$`.
+    pub shown: String,
+    /// The arguments the runner gave the process (after `wirelab`).
+    pub ran: Vec<String>,
+    pub background: bool,
+    /// `ok`, `failed` or `skipped`.
+    pub result: String,
+    /// Wall time from start to exit (for a background step: to readiness), ms.
+    pub ms: f64,
+    /// What the step printed, then what background processes printed meanwhile (labelled).
+    pub output: Vec<String>,
 }
 
 /// What happened when a lesson ran.
 #[derive(Debug)]
 pub struct Outcome {
     pub steps_run: usize,
+    /// Steps in the lesson (runnable lines).
+    pub steps_total: usize,
     /// The first failure, if any.
     pub failure: Option<String>,
     pub elapsed: Duration,
+    pub steps: Vec<StepRecord>,
 }
 
 enum Msg {
-    Line { label: String, text: String },
+    Line { text: String, at: Instant },
     Eof,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    /// Has `--listen`; runs until the lesson ends.
+    Server,
+    /// A client kept running while later steps run; waited for at the end of its block.
+    Client,
 }
 
 struct Background {
@@ -46,15 +79,27 @@ struct Background {
     child: Child,
     /// Reader threads still open for this child.
     open: usize,
+    kind: Kind,
+    /// Still to be waited for (clients) or stopped (servers).
+    done: bool,
 }
 
 /// Runs every block of `lesson` in order, writing prose, commands and their output to `out`.
+/// Steps run in a fresh scratch directory holding the bundled fixtures, never in the cwd.
 pub fn run<W: Write>(lesson: &Lesson, opts: Options, out: &mut W) -> Result<Outcome> {
     let start = Instant::now();
     let exe = std::env::current_exe().context("cannot find the wirelab executable")?;
+    let scratch = tempfile::Builder::new()
+        .prefix("wirelab-lesson-")
+        .tempdir()
+        .context("cannot make a scratch directory")?;
+    super::fixtures::write_all(scratch.path())
+        .with_context(|| format!("cannot write fixtures to {}", scratch.path().display()))?;
     let (tx, rx) = mpsc::channel();
+    let steps_total = lesson.steps().count();
     let mut runner = Runner {
         exe,
+        dir: scratch.path().to_path_buf(),
         tx,
         rx,
         addrs: BTreeMap::new(),
@@ -62,15 +107,30 @@ pub fn run<W: Write>(lesson: &Lesson, opts: Options, out: &mut W) -> Result<Outc
         steps_run: 0,
         redis: None,
         skipped: Vec::new(),
+        pending: Vec::new(),
+        records: Vec::new(),
+        index: 0,
+        steps_total,
     };
+    writeln!(
+        out,
+        "(the steps run in the scratch directory {}, which holds the bundled captures in \
+         fixtures/; it is removed when the lesson ends)",
+        scratch.path().display()
+    )?;
     let interactive = opts.pause && io::stdin().is_terminal();
     let mut failure = None;
     for block in &lesson.blocks {
         match block {
-            Block::Text(t) => write!(out, "{t}")?,
+            Block::Text(t) => write!(out, "{}", crate::render::markdown::render(t, opts.colour))?,
             Block::Steps(steps) => {
                 if interactive {
-                    write!(out, "\n[press Enter to run the next step] ")?;
+                    let next = steps.first().map(|s| s.line.as_str()).unwrap_or("");
+                    write!(
+                        out,
+                        "\n[step {} of {steps_total}, next: {next} — press Enter] ",
+                        runner.index + 1
+                    )?;
                     out.flush()?;
                     let mut s = String::new();
                     io::stdin().read_line(&mut s)?;
@@ -79,6 +139,11 @@ pub fn run<W: Write>(lesson: &Lesson, opts: Options, out: &mut W) -> Result<Outc
                     if let Err(e) = runner.step(step, out) {
                         failure = Some(format!("{}: {e:#}", step.line));
                         break;
+                    }
+                }
+                if failure.is_none() {
+                    if let Err(e) = runner.wait_clients(out) {
+                        failure = Some(format!("{e:#}"));
                     }
                 }
             }
@@ -93,13 +158,17 @@ pub fn run<W: Write>(lesson: &Lesson, opts: Options, out: &mut W) -> Result<Outc
     out.flush()?;
     Ok(Outcome {
         steps_run: runner.steps_run,
+        steps_total,
         failure,
         elapsed: start.elapsed(),
+        steps: std::mem::take(&mut runner.records),
     })
 }
 
 struct Runner {
     exe: PathBuf,
+    /// The scratch directory every step runs in.
+    dir: PathBuf,
     tx: Sender<(usize, Msg)>,
     rx: Receiver<(usize, Msg)>,
     /// Address as written in the lesson -> address the server really got.
@@ -110,6 +179,12 @@ struct Runner {
     redis: Option<Child>,
     /// Programs whose absence was already announced.
     skipped: Vec<String>,
+    /// Background lines that came while a foreground step ran: shown after it, grouped.
+    pending: Vec<(usize, Instant, String)>,
+    records: Vec<StepRecord>,
+    /// Steps reached so far (for "step 3 of 7").
+    index: usize,
+    steps_total: usize,
 }
 
 /// Is `program` an executable file in a directory of `PATH`?
@@ -129,6 +204,21 @@ const LESSON_REDIS: &str = "127.0.0.1:6379";
 /// Foreground children carry this id in messages; background ones their index.
 const FOREGROUND: usize = usize::MAX;
 
+/// The command line as shown: exactly the arguments the process gets, quoted for a shell.
+pub fn shown(args: &[String], background: bool) -> String {
+    let mut s = format!("wirelab {}", shell_words::join(args));
+    if background {
+        s.push_str(" &");
+    }
+    s
+}
+
+/// Does this line say a background client is connected and ready (`hub listen`'s "ready:",
+/// `ws connect`'s handshake response)?
+fn client_ready(line: &str) -> bool {
+    line.starts_with("ready:") || line.contains("101 Switching Protocols")
+}
+
 impl Runner {
     fn substitute(&self, args: &[String]) -> Vec<String> {
         args.iter()
@@ -140,9 +230,10 @@ impl Runner {
             .collect()
     }
 
-    fn spawn(&self, args: &[String], id: usize, label: &str) -> Result<(Child, usize)> {
+    fn spawn(&self, args: &[String], id: usize) -> Result<(Child, usize)> {
         let mut child = Command::new(&self.exe)
             .args(args)
+            .current_dir(&self.dir)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -151,17 +242,42 @@ impl Runner {
             .with_context(|| format!("cannot start {}", self.exe.display()))?;
         let mut open = 0;
         if let Some(o) = child.stdout.take() {
-            forward(o, id, label.to_string(), self.tx.clone());
+            forward(o, id, self.tx.clone());
             open += 1;
         }
         if let Some(e) = child.stderr.take() {
-            forward(e, id, label.to_string(), self.tx.clone());
+            forward(e, id, self.tx.clone());
             open += 1;
         }
         Ok((child, open))
     }
 
+    fn record(&mut self, shown: String, ran: Vec<String>, background: bool) {
+        self.records.push(StepRecord {
+            shown,
+            ran,
+            background,
+            result: "ok".into(),
+            ms: 0.0,
+            output: Vec::new(),
+        });
+    }
+
+    fn current(&mut self) -> Option<&mut StepRecord> {
+        self.records.last_mut()
+    }
+
+    /// Writes a line of the current step's output (and keeps it in its record).
+    fn say<W: Write>(&mut self, out: &mut W, text: String) -> Result<()> {
+        writeln!(out, "{text}")?;
+        if let Some(r) = self.current() {
+            r.output.push(text);
+        }
+        Ok(())
+    }
+
     fn step<W: Write>(&mut self, step: &Step, out: &mut W) -> Result<()> {
+        self.index += 1;
         if let Some(program) = &step.needs {
             if !on_path(program) {
                 if !self.skipped.contains(program) {
@@ -173,6 +289,11 @@ impl Runner {
                     self.skipped.push(program.clone());
                 }
                 writeln!(out, "  skipped $ {}", step.line)?;
+                let args = self.substitute(&step.args);
+                self.record(shown(&args, step.background), args, step.background);
+                if let Some(r) = self.current() {
+                    r.result = "skipped".into();
+                }
                 return Ok(());
             }
             if program == "redis-server" {
@@ -180,23 +301,47 @@ impl Runner {
             }
         }
         let mut args = self.substitute(&step.args);
-        writeln!(out, "\n$ {}", step.line)?;
+        let server = step.background && listen_addr(&args).is_some();
+        let written = if server {
+            Some(self.free_port(&mut args)?)
+        } else {
+            None
+        };
+        let line = shown(&args, step.background);
+        writeln!(out, "\n── step {} of {}", self.index, self.steps_total)?;
+        writeln!(out, "$ {line}")?;
+        self.record(line, args.clone(), step.background);
         self.steps_run += 1;
-        if step.background {
-            return self.start_background(&mut args, out);
+        let started = Instant::now();
+        let result = match written {
+            Some(w) => self.start_server(&args, &w, out),
+            None if step.background => self.start_client(&args, out),
+            None => self.foreground(&args, out),
+        };
+        let ms = started.elapsed().as_secs_f64() * 1000.0;
+        if let Some(r) = self.current() {
+            r.ms = (ms * 1000.0).round() / 1000.0;
+            if result.is_err() {
+                r.result = "failed".into();
+            }
         }
-        let (mut child, mut open) = self.spawn(&args, FOREGROUND, "")?;
-        let deadline = Instant::now() + STEP_TIMEOUT;
+        result
+    }
+
+    fn foreground<W: Write>(&mut self, args: &[String], out: &mut W) -> Result<()> {
+        let started = Instant::now();
+        let (mut child, mut open) = self.spawn(args, FOREGROUND)?;
+        let deadline = started + STEP_TIMEOUT;
         let mut status: Option<ExitStatus> = None;
         while status.is_none() || open > 0 {
             if let Some((id, msg)) = self.recv(Duration::from_millis(20))? {
                 if id == FOREGROUND {
                     match msg {
-                        Msg::Line { text, .. } => writeln!(out, "{text}")?,
+                        Msg::Line { text, .. } => self.say(out, text)?,
                         Msg::Eof => open -= 1,
                     }
                 } else {
-                    self.background_msg(id, msg, out)?;
+                    self.hold(id, msg);
                 }
             }
             if status.is_none() {
@@ -205,10 +350,12 @@ impl Runner {
             if Instant::now() > deadline {
                 let _ = child.kill();
                 let _ = child.wait();
+                self.flush_pending(out, started)?;
                 bail!("still running after {}s", STEP_TIMEOUT.as_secs());
             }
         }
-        self.settle(out)?;
+        self.settle();
+        self.flush_pending(out, started)?;
         match status {
             Some(s) if s.success() => Ok(()),
             Some(s) => Err(anyhow!("exited with {s}")),
@@ -216,17 +363,77 @@ impl Runner {
         }
     }
 
-    /// Gives background servers a moment to print what the last step made them say, so their
+    /// Keeps a background line for after the foreground step, so it never cuts into it.
+    fn hold(&mut self, id: usize, msg: Msg) {
+        match msg {
+            Msg::Line { text, at } => self.pending.push((id, at, text)),
+            Msg::Eof => self.closed(id),
+        }
+    }
+
+    fn closed(&mut self, id: usize) {
+        if let Some(b) = self.background.get_mut(id) {
+            b.open = b.open.saturating_sub(1);
+        }
+    }
+
+    /// Gives background processes a moment to print what the last step made them say, so their
     /// output appears next to the step rather than after the following prose.
-    fn settle<W: Write>(&mut self, out: &mut W) -> Result<()> {
-        if self.background.is_empty() {
-            return Ok(());
+    fn settle(&mut self) {
+        if self.background.iter().all(|b| b.done) {
+            return;
         }
         let until = Instant::now() + Duration::from_millis(150);
         while Instant::now() < until {
-            if let Some((id, msg)) = self.recv(Duration::from_millis(10))? {
-                self.background_msg(id, msg, out)?;
+            if let Ok(Some((id, msg))) = self.recv(Duration::from_millis(10)) {
+                self.hold(id, msg);
             }
+        }
+    }
+
+    /// What the background processes printed during the step that started at `since`: one
+    /// group per process, each line with its arrival time from the step's start.
+    fn flush_pending<W: Write>(&mut self, out: &mut W, since: Instant) -> Result<()> {
+        if self.pending.is_empty() {
+            return Ok(());
+        }
+        let pending = std::mem::take(&mut self.pending);
+        let mut ids: Vec<usize> = pending.iter().map(|(id, _, _)| *id).collect();
+        ids.sort_unstable();
+        ids.dedup();
+        self.say(
+            out,
+            "  ┄┄ meanwhile in the background (time since this step started):".into(),
+        )?;
+        for id in ids {
+            let label = self.label(id);
+            for (_, at, text) in pending.iter().filter(|(i, _, _)| *i == id) {
+                let ms = at.saturating_duration_since(since).as_secs_f64() * 1000.0;
+                self.say(out, format!("  [{label}] +{ms:.1} ms  {text}"))?;
+            }
+        }
+        Ok(())
+    }
+
+    fn label(&self, id: usize) -> String {
+        self.background
+            .get(id)
+            .map(|b| b.label.clone())
+            .unwrap_or_default()
+    }
+
+    /// A background line shown at once (no foreground step is running).
+    fn show_now<W: Write>(&mut self, id: usize, msg: Msg, out: &mut W) -> Result<()> {
+        match msg {
+            Msg::Line { text, .. } => {
+                let label = self.label(id);
+                if id == FOREGROUND {
+                    self.say(out, text)?;
+                } else {
+                    self.say(out, format!("  [{label}] {text}"))?;
+                }
+            }
+            Msg::Eof => self.closed(id),
         }
         Ok(())
     }
@@ -240,19 +447,9 @@ impl Runner {
         }
     }
 
-    fn background_msg<W: Write>(&mut self, id: usize, msg: Msg, out: &mut W) -> Result<()> {
-        match msg {
-            Msg::Line { label, text } => writeln!(out, "  [{label}] {text}")?,
-            Msg::Eof => {
-                if let Some(b) = self.background.get_mut(id) {
-                    b.open = b.open.saturating_sub(1);
-                }
-            }
-        }
-        Ok(())
-    }
-
-    fn start_background<W: Write>(&mut self, args: &mut [String], out: &mut W) -> Result<()> {
+    /// Replaces the port of `--listen HOST:PORT` by 0 (the kernel picks a free one); returns
+    /// the address as the lesson wrote it.
+    fn free_port(&self, args: &mut [String]) -> Result<String> {
         let (i, written) = listen_addr(args).ok_or_else(|| anyhow!("no --listen address"))?;
         let host = written
             .rsplit_once(':')
@@ -263,51 +460,197 @@ impl Runner {
         } else {
             args[i] = format!("{host}:0");
         }
-        // e.g. "hub serve 127.0.0.1:7022": the address as the lesson wrote it tells two
-        // servers of one kind apart.
+        // The address as written, as later steps (already substituted) may not mention it.
+        Ok(written)
+    }
+
+    /// The label of a background process: its subcommand words, and the client name if any.
+    fn new_label(&self, args: &[String], extra: &str) -> String {
         let mut label = args
             .iter()
-            .take_while(|a| !a.starts_with('-'))
+            .take_while(|a| !a.starts_with('-') && !a.contains("://"))
             .cloned()
             .collect::<Vec<_>>()
             .join(" ");
-        label.push(' ');
-        label.push_str(&written);
+        if let Some(i) = args.iter().position(|a| a == "--client") {
+            if let Some(c) = args.get(i + 1) {
+                label.push(' ');
+                label.push_str(c);
+            }
+        }
+        if !extra.is_empty() {
+            label.push(' ');
+            label.push_str(extra);
+        }
+        let same = self
+            .background
+            .iter()
+            .filter(|b| b.label == label || b.label.starts_with(&format!("{label} #")))
+            .count();
+        if same > 0 {
+            label = format!("{label} #{}", same + 1);
+        }
+        label
+    }
+
+    fn start_server<W: Write>(
+        &mut self,
+        args: &[String],
+        written: &str,
+        out: &mut W,
+    ) -> Result<()> {
         let id = self.background.len();
-        let (child, open) = self.spawn(args, id, &label)?;
+        let (child, open) = self.spawn(args, id)?;
+        // Labelled with the real address once it is known.
         self.background.push(Background {
-            label: label.clone(),
+            label: args
+                .iter()
+                .take_while(|a| !a.starts_with('-'))
+                .cloned()
+                .collect::<Vec<_>>()
+                .join(" "),
             child,
             open,
+            kind: Kind::Server,
+            done: false,
         });
+        let addr = self.wait_ready(id, out, listening_addr)?;
+        let label = format!("{} {addr}", self.background[id].label);
+        self.background[id].label = label;
+        if addr != written {
+            self.say(
+                out,
+                format!("  (the kernel picked {addr}: the later steps say {addr})"),
+            )?;
+        }
+        self.addrs.insert(written.to_string(), addr);
+        Ok(())
+    }
+
+    fn start_client<W: Write>(&mut self, args: &[String], out: &mut W) -> Result<()> {
+        let id = self.background.len();
+        let label = self.new_label(args, "");
+        let (child, open) = self.spawn(args, id)?;
+        self.background.push(Background {
+            label,
+            child,
+            open,
+            kind: Kind::Client,
+            done: false,
+        });
+        self.wait_ready(id, out, |line| client_ready(line).then_some(String::new()))?;
+        Ok(())
+    }
+
+    /// Shows what background process `id` prints until `ready` finds its readiness line.
+    fn wait_ready<W: Write>(
+        &mut self,
+        id: usize,
+        out: &mut W,
+        ready: impl Fn(&str) -> Option<String>,
+    ) -> Result<String> {
         let deadline = Instant::now() + READY_TIMEOUT;
         loop {
+            let label = self.background[id].label.clone();
             if Instant::now() > deadline {
                 bail!(
-                    "{label} did not say 'listening on' within {}s",
+                    "{label} did not say it was ready within {}s",
                     READY_TIMEOUT.as_secs()
                 );
             }
             if let Some(status) = self.background[id].child.try_wait()? {
-                // Drain what it said before dying, so the error is visible.
+                // Drain what it said before it ended, so an error is visible.
                 while let Some((bid, msg)) = self.recv(Duration::from_millis(50))? {
-                    self.background_msg(bid, msg, out)?;
+                    self.show_now(bid, msg, out)?;
+                }
+                self.background[id].done = true;
+                if self.background[id].kind == Kind::Client && status.success() {
+                    return Ok(String::new());
                 }
                 bail!("{label} exited with {status} before it was ready");
             }
             let Some((bid, msg)) = self.recv(Duration::from_millis(20))? else {
                 continue;
             };
-            if bid == id {
-                if let Msg::Line { text, .. } = &msg {
-                    if let Some(addr) = listening_addr(text) {
-                        self.addrs.insert(written.clone(), addr);
-                        self.background_msg(bid, msg, out)?;
-                        return Ok(());
-                    }
-                }
+            let found = match &msg {
+                Msg::Line { text, .. } if bid == id => ready(text),
+                _ => None,
+            };
+            self.show_now(bid, msg, out)?;
+            if let Some(v) = found {
+                return Ok(v);
             }
-            self.background_msg(bid, msg, out)?;
+        }
+    }
+
+    /// Waits for the background clients started in this block to end by themselves (each is
+    /// told when: `--count`, `--expect`, `--timeout`), bounded by CLIENT_TIMEOUT.
+    fn wait_clients<W: Write>(&mut self, out: &mut W) -> Result<()> {
+        let ids: Vec<usize> = (0..self.background.len())
+            .filter(|&i| self.background[i].kind == Kind::Client && !self.background[i].done)
+            .collect();
+        if ids.is_empty() {
+            return Ok(());
+        }
+        let names: Vec<String> = ids.iter().map(|&i| self.label(i)).collect();
+        self.say(
+            out,
+            format!(
+                "  (waiting for the background clients to finish: {})",
+                names.join(", ")
+            ),
+        )?;
+        let mut failure = None;
+        for id in ids {
+            if let Err(e) = self.finish(id, CLIENT_TIMEOUT, out) {
+                failure.get_or_insert(e);
+            }
+        }
+        match failure {
+            Some(e) => Err(e),
+            None => Ok(()),
+        }
+    }
+
+    /// Lets background process `id` end by itself within `natural`, then interrupts it, then
+    /// kills it. A process that had to be stopped, or exited with an error, is a failure.
+    fn finish<W: Write>(&mut self, id: usize, natural: Duration, out: &mut W) -> Result<()> {
+        let mut status = None;
+        let mut phase = 0; // 0 natural, 1 interrupted, 2 killed
+        let mut deadline = Instant::now() + natural;
+        while status.is_none() || self.background[id].open > 0 {
+            if let Some((bid, msg)) = self.recv(Duration::from_millis(20))? {
+                self.show_now(bid, msg, out)?;
+            }
+            if status.is_none() {
+                status = self.background[id].child.try_wait()?;
+            }
+            if status.is_none() && Instant::now() > deadline {
+                let pid = self.background[id].child.id();
+                if phase == 0 {
+                    signal(pid, libc::SIGINT);
+                } else {
+                    let _ = self.background[id].child.kill();
+                }
+                deadline = Instant::now() + INTERRUPT_GRACE;
+                phase += 1;
+            }
+            if phase > 2 && Instant::now() > deadline {
+                break;
+            }
+        }
+        self.background[id].done = true;
+        let label = self.label(id);
+        match status {
+            Some(s) if s.success() && (phase == 0 || self.background[id].kind == Kind::Server) => {
+                Ok(())
+            }
+            Some(s) if s.success() => Err(anyhow!(
+                "{label} had to be interrupted after {}s",
+                natural.as_secs()
+            )),
+            Some(s) => Err(anyhow!("{label} exited with {s}")),
+            None => Err(anyhow!("{label} could not be stopped")),
         }
     }
 
@@ -343,55 +686,25 @@ impl Runner {
             }
             std::thread::sleep(Duration::from_millis(20));
         }
-        writeln!(
+        writeln!(out)?;
+        self.say(
             out,
-            "\n(a private redis-server for this lesson listens on {addr})"
+            format!("(a private redis-server for this lesson listens on {addr})"),
         )?;
         self.addrs.insert(LESSON_REDIS.to_string(), addr);
         Ok(())
     }
 
     /// Lets each background server finish by itself (servers in lessons are told when to stop,
-    /// e.g. `--max-conns` or `--count`), interrupting it if it does not.
+    /// e.g. `--max-conns` or `--exit-after-idle`), interrupting it if it does not.
     fn stop_background<W: Write>(&mut self, out: &mut W) -> Result<()> {
         let mut failure = None;
         for id in 0..self.background.len() {
-            let mut status = None;
-            let mut phase = 0; // 0 natural, 1 interrupted, 2 killed
-            let mut deadline = Instant::now() + NATURAL_EXIT;
-            while status.is_none() || self.background[id].open > 0 {
-                if let Some((bid, msg)) = self.recv(Duration::from_millis(20))? {
-                    self.background_msg(bid, msg, out)?;
-                }
-                if status.is_none() {
-                    status = self.background[id].child.try_wait()?;
-                }
-                if status.is_none() && Instant::now() > deadline {
-                    let pid = self.background[id].child.id();
-                    if phase == 0 {
-                        signal(pid, libc::SIGINT);
-                        deadline = Instant::now() + INTERRUPT_GRACE;
-                    } else {
-                        let _ = self.background[id].child.kill();
-                        deadline = Instant::now() + INTERRUPT_GRACE;
-                    }
-                    phase += 1;
-                }
-                if phase > 2 && Instant::now() > deadline {
-                    break;
-                }
+            if self.background[id].done {
+                continue;
             }
-            match status {
-                Some(s) if s.success() => {}
-                Some(s) => {
-                    failure.get_or_insert(format!("{} exited with {s}", self.background[id].label));
-                }
-                None => {
-                    failure.get_or_insert(format!(
-                        "{} could not be stopped",
-                        self.background[id].label
-                    ));
-                }
+            if let Err(e) = self.finish(id, NATURAL_EXIT, out) {
+                failure.get_or_insert(e);
             }
         }
         self.background.clear();
@@ -400,7 +713,7 @@ impl Runner {
             let _ = r.wait();
         }
         match failure {
-            Some(f) => Err(anyhow!(f)),
+            Some(f) => Err(f),
             None => Ok(()),
         }
     }
@@ -438,7 +751,7 @@ fn signal(pid: u32, sig: libc::c_int) {
     }
 }
 
-fn forward<R: Read + Send + 'static>(r: R, id: usize, label: String, tx: Sender<(usize, Msg)>) {
+fn forward<R: Read + Send + 'static>(r: R, id: usize, tx: Sender<(usize, Msg)>) {
     thread::spawn(move || {
         let mut reader = BufReader::new(r);
         let mut buf = Vec::new();
@@ -449,8 +762,8 @@ fn forward<R: Read + Send + 'static>(r: R, id: usize, label: String, tx: Sender<
                 Ok(_) => {
                     let text = String::from_utf8_lossy(&buf).trim_end().to_string();
                     let line = Msg::Line {
-                        label: label.clone(),
                         text,
+                        at: Instant::now(),
                     };
                     if tx.send((id, line)).is_err() {
                         return;

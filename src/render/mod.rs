@@ -1,10 +1,14 @@
 //! Output: text, tables and JSON. Everything writes to a `&mut impl Write`; nothing here
 //! knows about sockets.
 
+pub mod chart;
+pub mod flow;
 pub mod follow;
 pub mod hexdump;
 pub mod hub;
 pub mod layers;
+pub mod lesson;
+pub mod markdown;
 pub mod packet;
 pub mod sio;
 pub mod sio_server;

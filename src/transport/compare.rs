@@ -49,6 +49,9 @@ pub struct Row {
     pub status: &'static str,
     /// Why it failed (null when it did not).
     pub failure: Option<String>,
+    /// (sequence number, delivery latency in ms) of every message delivered, for the chart.
+    #[serde(skip)]
+    pub series: Vec<(u64, f64)>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -90,6 +93,7 @@ fn row(
         note: String::new(),
         status: "ok",
         failure: None,
+        series: Vec::new(),
     }
 }
 
@@ -151,6 +155,8 @@ pub fn run(cfg: CompareConfig, progress: impl Fn(Progress)) -> io::Result<Compar
         job.join()
             .map_err(|_| io::Error::other("reliable-udp thread panicked"))
     })??;
+    // Delivered in order: the i-th latency is message i's.
+    let series = in_order_series(&r.latencies_ns);
     let mut lat = r.latencies_ns.clone();
     let mut rr = row(
         "reliable-udp",
@@ -160,6 +166,7 @@ pub fn run(cfg: CompareConfig, progress: impl Fn(Progress)) -> io::Result<Compar
         stats::percentiles(&mut lat),
         r.elapsed,
     );
+    rr.series = series;
     rr.retransmissions = r.retransmissions;
     rr.out_of_order = r.out_of_order;
     if let Some(why) = &r.gave_up {
@@ -205,19 +212,33 @@ pub fn run(cfg: CompareConfig, progress: impl Fn(Progress)) -> io::Result<Compar
     })
 }
 
+/// Latencies of messages delivered in order (message i at index i), as (seq, ms).
+fn in_order_series(ns: &[u64]) -> Vec<(u64, f64)> {
+    ns.iter()
+        .enumerate()
+        .map(|(i, &n)| (i as u64, n as f64 / 1e6))
+        .collect()
+}
+
 fn udp_row(cfg: CompareConfig, link: LinkConfig) -> io::Result<Row> {
     let rx = udp::bind("127.0.0.1:0".parse().map_err(io::Error::other)?)?;
     let addr = rx.local_addr()?;
     let receiver = std::thread::spawn(move || {
-        udp::recv(
+        let mut series = Vec::new();
+        let r = udp::recv(
             &rx,
             &RecvConfig {
                 count: None,
                 timeout: Duration::from_secs(5),
                 interval: None,
             },
-            |_| {},
-        )
+            |a| {
+                if !a.duplicate {
+                    series.push((a.seq, a.latency_ms));
+                }
+            },
+        );
+        r.map(|r| (r, series))
     });
     let started = Instant::now();
     let s = udp::send(
@@ -231,11 +252,12 @@ fn udp_row(cfg: CompareConfig, link: LinkConfig) -> io::Result<Row> {
         },
         |_| {},
     )?;
-    let r = receiver
+    let (r, series) = receiver
         .join()
         .map_err(|_| io::Error::other("receiver thread panicked"))??;
     let elapsed = started.elapsed();
     let mut row = row("udp", s.sent, r.distinct, cfg.size, r.latency, elapsed);
+    row.series = series;
     row.lost = r.lost;
     row.duplicated = r.duplicated;
     row.out_of_order = r.out_of_order;
@@ -304,6 +326,7 @@ fn tcp_row(cfg: CompareConfig, netem: Option<(TcpListener, SocketAddr)>) -> io::
         .unwrap_or(retrans)
         .max(retrans);
     let elapsed = started.elapsed();
+    let series = in_order_series(&lat);
     let mut r = row(
         "tcp",
         count,
@@ -312,6 +335,7 @@ fn tcp_row(cfg: CompareConfig, netem: Option<(TcpListener, SocketAddr)>) -> io::
         stats::percentiles(&mut lat),
         elapsed,
     );
+    r.series = series;
     r.out_of_order = ooo;
     r.retransmissions = u64::from(retrans);
     r.note = "kernel TCP on loopback: no loss to recover from (--netem adds it, as root)".into();

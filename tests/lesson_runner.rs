@@ -1,0 +1,408 @@
+//! The lessons as a student meets them: run from a scratch directory outside the repository
+//! with the binary copied out of target/, the commands shown equal to the commands run (real
+//! addresses), live background steps, and `lesson check` answered right and wrong.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+use serde_json::Value;
+
+/// A scratch directory outside the repository holding a copy of the binary.
+struct Scratch {
+    dir: tempfile::TempDir,
+    exe: PathBuf,
+}
+
+impl Scratch {
+    fn new() -> Scratch {
+        let dir = tempfile::Builder::new()
+            .prefix("wirelab-student-")
+            .tempdir()
+            .unwrap();
+        let exe = dir.path().join("wirelab");
+        std::fs::copy(env!("CARGO_BIN_EXE_wirelab"), &exe).unwrap();
+        assert!(!dir.path().starts_with(env!("CARGO_MANIFEST_DIR")));
+        Scratch { dir, exe }
+    }
+
+    fn run(&self, args: &[&str], stdin: Option<&str>) -> Output {
+        let mut c = Command::new(&self.exe);
+        c.args(args)
+            .current_dir(self.dir.path())
+            .env("NO_COLOR", "1")
+            .env_remove("WIRELAB_LESSONS")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        match stdin {
+            Some(text) => {
+                use std::io::Write;
+                c.stdin(Stdio::piped());
+                let mut child = c.spawn().unwrap();
+                child
+                    .stdin
+                    .take()
+                    .unwrap()
+                    .write_all(text.as_bytes())
+                    .unwrap();
+                child.wait_with_output().unwrap()
+            }
+            None => c.stdin(Stdio::null()).output().unwrap(),
+        }
+    }
+
+    /// Files in the scratch directory besides the binary (a lesson must leave none).
+    fn litter(&self) -> Vec<String> {
+        std::fs::read_dir(self.dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|n| n != "wirelab")
+            .collect()
+    }
+}
+
+/// Runs one lesson with `tour --json`; returns its object.
+fn lesson_json(s: &Scratch, id: &str) -> Value {
+    let out = s.run(&["tour", "--only", id, "--json"], None);
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "{id} failed from a scratch dir:\n{text}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 1, "one object a lesson: {text}");
+    let v: Value = serde_json::from_str(lines[0]).unwrap();
+    assert_eq!(v["type"], "lesson");
+    assert_eq!(v["id"], id);
+    assert_eq!(v["result"], "ok");
+    v
+}
+
+/// The real addresses the lesson's servers announced.
+fn announced(v: &Value) -> Vec<String> {
+    let mut addrs = Vec::new();
+    for step in v["steps"].as_array().unwrap() {
+        for line in step["output"].as_array().unwrap() {
+            let l = line.as_str().unwrap();
+            if let Some(rest) = l.split("listening on ").nth(1) {
+                addrs.push(rest.split_whitespace().next().unwrap().to_string());
+            }
+            // A JSON `listening` line: {"addr":"127.0.0.1:PORT",...}.
+            if let Some(rest) = l.split(r#""addr":""#).nth(1) {
+                if l.contains("listening") {
+                    addrs.push(rest.split('"').next().unwrap().to_string());
+                }
+            }
+            if let Some(rest) = l.split("redis-server for this lesson listens on ").nth(1) {
+                addrs.push(rest.trim_end_matches(')').to_string());
+            }
+        }
+    }
+    addrs
+}
+
+fn shown_equals_run(id: &str) {
+    let s = Scratch::new();
+    let v = lesson_json(&s, id);
+    let steps = v["steps"].as_array().unwrap();
+    assert!(!steps.is_empty(), "{id} ran no step");
+    let real = announced(&v);
+    for step in steps {
+        let shown = step["shown"].as_str().unwrap();
+        let ran: Vec<String> = step["ran"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|a| a.as_str().unwrap().to_string())
+            .collect();
+        let mut words = shell_words::split(shown).unwrap();
+        if step["background"] == true {
+            assert_eq!(words.pop().as_deref(), Some("&"), "{shown}");
+        }
+        assert_eq!(words[0], "wirelab", "{shown}");
+        assert_eq!(words[1..], ran[..], "{id}: shown is not what ran");
+        // Every loopback address a step names is one a server of this lesson really got
+        // (or port 0, for the kernel to pick).
+        for a in &ran {
+            for part in a.split(['/', '=']) {
+                if let Some(port) = part.strip_prefix("127.0.0.1:") {
+                    let addr = format!("127.0.0.1:{port}");
+                    assert!(
+                        port == "0" || real.contains(&addr),
+                        "{id}: `{shown}` names {addr}, which no server here listens on ({real:?})"
+                    );
+                }
+            }
+        }
+    }
+    assert!(
+        s.litter().is_empty(),
+        "{id} left files in the cwd: {:?}",
+        s.litter()
+    );
+}
+
+macro_rules! lesson_tests {
+    ($($name:ident => $id:literal),* $(,)?) => {$(
+        #[test]
+        fn $name() {
+            shown_equals_run($id);
+        }
+    )*};
+}
+
+lesson_tests! {
+    layers_shows_what_it_runs => "layers",
+    tcp_shows_what_it_runs => "tcp",
+    udp_shows_what_it_runs => "udp",
+    tcp_vs_udp_shows_what_it_runs => "tcp-vs-udp",
+    packets_shows_what_it_runs => "packets",
+    websocket_shows_what_it_runs => "websocket",
+    events_shows_what_it_runs => "events",
+    message_queue_shows_what_it_runs => "message-queue",
+    work_queue_shows_what_it_runs => "work-queue",
+}
+
+/// Every lesson is covered by one of the tests above.
+#[test]
+fn every_lesson_has_a_shown_equals_run_test() {
+    let src = include_str!("lesson_runner.rs");
+    let s = Scratch::new();
+    let out = s.run(&["lesson", "list", "--json"], None);
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    for l in v["lessons"].as_array().unwrap() {
+        let id = l["id"].as_str().unwrap();
+        assert!(
+            src.contains(&format!("=> \"{id}\"")),
+            "lesson {id} has no shown-equals-run test"
+        );
+    }
+}
+
+/// The events lesson: a listener connected in the background receives the event live, and
+/// the runner shows its arrival time after the emit step, labelled.
+#[test]
+fn events_lesson_pushes_to_a_connected_listener() {
+    let s = Scratch::new();
+    let v = lesson_json(&s, "events");
+    let steps = v["steps"].as_array().unwrap();
+    let listen = steps
+        .iter()
+        .position(|st| st["background"] == true && st["shown"].as_str().unwrap().contains("porch"))
+        .expect("a background listener in porch");
+    let emit = steps
+        .iter()
+        .position(|st| st["shown"].as_str().unwrap().contains("doorbell"))
+        .expect("the doorbell emit");
+    assert!(listen < emit);
+    let out: Vec<&str> = steps[emit]["output"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l.as_str().unwrap())
+        .collect();
+    // The emit's own output first, then the background group.
+    let own = out
+        .iter()
+        .position(|l| l.starts_with("emitted doorbell: 1 recipient(s), 1 online now"))
+        .unwrap_or_else(|| panic!("{out:#?}"));
+    let group = out
+        .iter()
+        .position(|l| l.contains("meanwhile in the background"))
+        .unwrap();
+    assert!(own < group, "{out:#?}");
+    let arrival = out
+        .iter()
+        .find(|l| l.starts_with("  [hub listen] +") && l.contains("event #1 doorbell \"ding\""))
+        .unwrap_or_else(|| panic!("no live arrival: {out:#?}"));
+    let ms: f64 = arrival
+        .split('+')
+        .nth(1)
+        .unwrap()
+        .split(" ms")
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(ms > 0.0 && ms < 10_000.0, "{arrival}");
+    // Nothing interleaved: every background line is in the group, after the emit's own lines.
+    assert!(
+        out[..group].iter().all(|l| !l.starts_with("  [")),
+        "{out:#?}"
+    );
+}
+
+fn key(s: &Scratch, args: &[&str]) -> Vec<Value> {
+    let mut a = vec!["lesson", "check"];
+    a.extend_from_slice(args);
+    a.push("--key");
+    let out = s.run(&a, None);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+/// A wrong answer to each question: another number, or another word.
+fn wrong(answer: &str) -> String {
+    match answer.parse::<u64>() {
+        Ok(n) => (n + 1).to_string(),
+        Err(_) => format!("not-{answer}"),
+    }
+}
+
+#[test]
+fn lesson_check_accepts_right_answers_and_rejects_wrong_ones_for_every_lesson() {
+    let s = Scratch::new();
+    for id in [
+        "layers",
+        "tcp",
+        "udp",
+        "tcp-vs-udp",
+        "packets",
+        "websocket",
+        "events",
+        "message-queue",
+        "work-queue",
+    ] {
+        let k = key(&s, &[id]);
+        assert!(k.len() >= 2, "{id} has {} questions", k.len());
+        let right: String = k
+            .iter()
+            .map(|q| format!("{}\n", q["answer"].as_str().unwrap()))
+            .collect();
+        let out = s.run(&["lesson", "check", id], Some(&right));
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(out.status.success(), "{id}: {text}");
+        assert!(
+            text.contains(&format!("{0} of {0} right", k.len())),
+            "{text}"
+        );
+
+        // Wrong answers, from a file this time: each rejected, with the answer and its field.
+        let wrong_answers: String = k
+            .iter()
+            .map(|q| format!("{}\n", wrong(q["answer"].as_str().unwrap())))
+            .collect();
+        let file = s.dir.path().join("answers.txt");
+        std::fs::write(&file, wrong_answers).unwrap();
+        let out = s.run(
+            &["lesson", "check", id, "--answers", file.to_str().unwrap()],
+            None,
+        );
+        std::fs::remove_file(&file).unwrap();
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert_eq!(out.status.code(), Some(1), "{id}: {text}");
+        assert!(text.contains(&format!("0 of {} right", k.len())), "{text}");
+        for q in &k {
+            let a = q["answer"].as_str().unwrap();
+            let f = q["field"].as_str().unwrap();
+            assert!(text.contains(&format!("the answer is {a}")), "{id}: {text}");
+            assert!(text.contains(&format!("field: {f}")), "{id}: {text}");
+        }
+    }
+}
+
+/// The udp lesson's answers follow the seed the student picked, and they are what a real
+/// `udp send --seed` run through a real receiver reports.
+#[test]
+fn lesson_check_answers_follow_the_seed() {
+    let s = Scratch::new();
+    let seven = key(&s, &["udp", "--seed", "7"]);
+    let nine = key(&s, &["udp", "--seed", "9"]);
+    assert_ne!(seven[0]["answer"], nine[0]["answer"]);
+
+    let recv = Command::new(&s.exe)
+        .args([
+            "udp",
+            "recv",
+            "--listen",
+            "127.0.0.1:0",
+            "--timeout",
+            "3",
+            "--json",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut recv = recv;
+    let mut lines = std::io::BufRead::lines(std::io::BufReader::new(recv.stdout.take().unwrap()));
+    let first: Value = serde_json::from_str(&lines.next().unwrap().unwrap()).unwrap();
+    let addr = first["addr"].as_str().unwrap().to_string();
+    let send = s.run(
+        &[
+            "udp",
+            "send",
+            &addr,
+            "--count",
+            "1000",
+            "--loss",
+            "0.2",
+            "--reorder",
+            "0.05",
+            "--duplicate",
+            "0.02",
+            "--seed",
+            "9",
+            "--json",
+        ],
+        None,
+    );
+    assert!(send.status.success());
+    let report: Vec<Value> = lines
+        .map_while(Result::ok)
+        .filter_map(|l| serde_json::from_str(&l).ok())
+        .collect();
+    recv.wait().unwrap();
+    let lost = report
+        .iter()
+        .find_map(|v| v.get("lost").and_then(Value::as_u64))
+        .unwrap_or_else(|| panic!("no lost count in {report:#?}"));
+    assert_eq!(nine[0]["answer"].as_str().unwrap(), lost.to_string());
+}
+
+/// The tcp lesson's answers follow the capture: given another capture, the SYN-ACK's ack is
+/// that capture's, as tshark reads it.
+#[test]
+fn lesson_check_answers_follow_the_capture() {
+    let s = Scratch::new();
+    let http = key(&s, &["tcp"]);
+    let ws_pcap = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/websocket.pcap");
+    let ws = key(&s, &["tcp", "--capture", ws_pcap.to_str().unwrap()]);
+    assert_ne!(http[1]["answer"], ws[1]["answer"]);
+    for (k, file) in [
+        (&http, "fixtures/http.pcap"),
+        (&ws, "fixtures/websocket.pcap"),
+    ] {
+        let out = Command::new("tshark")
+            .args(["-r", file, "-Y", "tcp.flags.syn==1 && tcp.flags.ack==1"])
+            .args(["-T", "fields", "-e", "tcp.ack_raw"])
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .output()
+            .expect("tshark is installed by scripts/test");
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        let ack = text.lines().next().unwrap_or("").trim().to_string();
+        assert_eq!(k[1]["answer"].as_str().unwrap(), ack, "{file}");
+    }
+}
+
+#[test]
+fn lesson_show_hides_the_front_matter() {
+    let s = Scratch::new();
+    let out = s.run(&["lesson", "show", "tcp"], None);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.starts_with("TCP: connection"), "{text}");
+    assert!(!text.contains("id: tcp"), "{text}");
+    // Piped: plain text, no colour, no markup.
+    assert!(!text.contains('\x1b') && !text.contains("```"), "{text}");
+    let raw = s.run(&["lesson", "show", "tcp", "--raw"], None);
+    let raw = String::from_utf8_lossy(&raw.stdout);
+    assert!(raw.starts_with("# TCP"), "{raw}");
+    assert!(!raw.contains("id: tcp"), "{raw}");
+}

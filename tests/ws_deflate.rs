@@ -225,3 +225,39 @@ fn a_decompression_bomb_is_closed_with_1009_in_bounded_memory() {
     );
     assert!(server.interrupt().success());
 }
+
+#[test]
+fn headless_chromium_negotiates_and_echoes_compressed() {
+    installed("node_modules/playwright-core");
+    assert!(
+        std::path::Path::new("/usr/bin/chromium").exists(),
+        "/usr/bin/chromium is missing: run scripts/test, which installs it"
+    );
+    let server = wirelab_server(&["--echo", "--compress", "--show-frames"]);
+    let out = Command::new("node")
+        .arg(root().join("tests/peers/ws_browser_deflate.mjs"))
+        .arg(format!("http://{}/", server.addr))
+        .output()
+        .expect("cannot run node");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "browser script failed: {stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains("browser deflate: extensions=permessage-deflate\n"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("browser deflate: all echoes ok"),
+        "{stdout}"
+    );
+    // The browser's 1 MiB text, as the server saw it: compressed, RSV1 set.
+    let frame = server.wait_line("compressed, 1048576 bytes inflated");
+    assert!(
+        frame.contains("frame <- in  FIN=1 RSV1=1 opcode=0x1 text"),
+        "{frame}"
+    );
+    assert!(server.interrupt().success());
+}

@@ -142,7 +142,7 @@ fn the_cli_shows_the_negotiation_and_rsv1() {
         .unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{text}");
-    assert!(text.contains("> Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits"));
+    assert!(text.contains("> Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits, permessage-deflate; client_no_context_takeover"));
     assert!(
         text.contains("< Sec-WebSocket-Extensions: permessage-deflate; server_no_context_takeover")
     );

@@ -489,8 +489,14 @@ impl Response {
 
 /// The extension's registered name.
 pub const PERMESSAGE_DEFLATE: &str = "permessage-deflate";
-/// What wirelab's client offers: compression, and it lets the server bound our window.
-pub const CLIENT_OFFER: &str = "permessage-deflate; client_max_window_bits";
+/// What wirelab's client offers, in order of preference: compression with context takeover
+/// (and the server may bound our window), or else compression where we reset our window after
+/// every message (Autobahn's 13.2/13.5/13.6 servers accept only such an offer). The server's
+/// answer decides: `client_no_context_takeover` in it makes us reset, otherwise we keep the
+/// window (servers echo the parameter when they take the second offer: Node's ws, Python's
+/// websockets and wirelab do).
+pub const CLIENT_OFFER: &str = "permessage-deflate; client_max_window_bits, \
+    permessage-deflate; client_no_context_takeover; client_max_window_bits";
 
 /// Why a `Sec-WebSocket-Extensions` header or a permessage-deflate parameter list is invalid.
 #[derive(Debug, Clone, Error, PartialEq, Eq)]
@@ -1236,8 +1242,14 @@ mod tests {
         );
         assert!(
             client_request_with("h", "/", "k", Some(CLIENT_OFFER)).contains(
-                "\r\nSec-WebSocket-Extensions: permessage-deflate; client_max_window_bits\r\n"
+                "\r\nSec-WebSocket-Extensions: permessage-deflate; client_max_window_bits, \
+                 permessage-deflate; client_no_context_takeover; client_max_window_bits\r\n"
             )
+        );
+        // Our own offer, to our own server: the first one, context takeover both ways.
+        assert_eq!(
+            offer(&[CLIENT_OFFER]),
+            Some(("permessage-deflate".into(), DEFAULTS))
         );
     }
 }

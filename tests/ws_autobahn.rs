@@ -47,8 +47,39 @@ fn autobahn_fuzzingclient_finds_no_failure() {
 /// agent that connects for each case and echoes what it receives.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn autobahn_fuzzingserver_finds_no_failure_in_the_client() {
+    let select = ["-x", "12.*", "-x", "13.*"].map(String::from);
+    let run = run_client_cases(
+        &select,
+        false,
+        "kosoku fuzzingserver against wirelab's client",
+    )
+    .await;
+    assert!(
+        run.failed.is_empty(),
+        "failed cases:\n{}",
+        run.failed.join("\n")
+    );
+    assert_eq!((run.count, run.cases), (301, 301));
+    assert!(run.status.success(), "kosoku exited with {}", run.status);
+}
+
+/// What [`run_client_cases`] found.
+struct ClientRun {
+    /// Cases the fuzzing server announced, and cases in its report.
+    count: usize,
+    cases: usize,
+    failed: Vec<String>,
+    /// Connections on which permessage-deflate was agreed.
+    negotiated: usize,
+    status: std::process::ExitStatus,
+}
+
+/// Runs kosoku's fuzzingserver with the `select` arguments, connects wirelab's client for
+/// every case (offering compression when `compress`), echoes until the case ends, and reads
+/// the report.
+async fn run_client_cases(select: &[String], compress: bool, title: &str) -> ClientRun {
     use std::time::Duration;
-    use wirelab::ws::client::{connect, WsUrl};
+    use wirelab::ws::client::{connect, connect_with, WsUrl};
     use wirelab::ws::conn::{Config, Message};
 
     let kosoku = installed(".venv/bin/kosoku");
@@ -56,35 +87,31 @@ async fn autobahn_fuzzingserver_finds_no_failure_in_the_client() {
     let mut cmd = Command::new("sh");
     cmd.args([
         "-c",
-        "exec \"$0\" -m fuzzingserver 127.0.0.1:0 -x '12.*' -x '13.*' -o \"$1\" 2>&1",
+        "o=\"$1\"; shift; exec \"$0\" -m fuzzingserver 127.0.0.1:0 \"$@\" -o \"$o\" 2>&1",
     ])
     .arg(&kosoku)
     .arg(out.path())
+    .args(select)
     .current_dir(out.path());
     let mut server = ws_common::spawn_server(cmd);
     let base = server.addr.trim_start_matches("ws://").to_string();
     let url = |path: &str| WsUrl::parse(&format!("ws://{base}{path}")).unwrap();
     let t = Duration::from_secs(10);
-
     let mut c = connect(&url("/getCaseCount"), Config::default(), t)
         .await
         .unwrap();
-    let count: u32 = match c.ws.recv().await.unwrap() {
+    let count: usize = match c.ws.recv().await.unwrap() {
         Ok(Message::Text(n)) => n.trim().parse().unwrap(),
         other => panic!("getCaseCount answered {other:?}"),
     };
     drop(c);
-    assert_eq!(count, 301);
+    let mut negotiated = 0;
     for case in 1..=count {
-        let Ok(mut c) = connect(
-            &url(&format!("/runCase?case={case}&agent=wirelab")),
-            Config::default(),
-            t,
-        )
-        .await
-        else {
+        let path = format!("/runCase?case={case}&agent=wirelab");
+        let Ok(mut c) = connect_with(&url(&path), Config::default(), t, compress).await else {
             continue;
         };
+        negotiated += usize::from(c.deflate.is_some());
         // Echo until the case ends; recv() answers pings and close frames itself.
         while let Ok(Ok(m)) = c.ws.recv().await {
             if c.ws.send(&m).await.is_err() {
@@ -100,11 +127,14 @@ async fn autobahn_fuzzingserver_finds_no_failure_in_the_client() {
     let status = tokio::task::spawn_blocking(move || server.child.wait().unwrap())
         .await
         .unwrap();
-
-    let (cases, failed) = read_report(out.path(), "kosoku fuzzingserver against wirelab's client");
-    assert!(failed.is_empty(), "failed cases:\n{}", failed.join("\n"));
-    assert_eq!(cases, 301);
-    assert!(status.success(), "kosoku exited with {status}");
+    let (cases, failed) = read_report(out.path(), title);
+    ClientRun {
+        count,
+        cases,
+        failed,
+        negotiated,
+        status,
+    }
 }
 
 /// The compression cases kosoku can run: `-i`/`-x` arguments and how many cases they select.
@@ -155,70 +185,19 @@ fn autobahn_compression_cases_pass_against_the_server() {
 /// parameters the case tests (window bits 9 and 15, client_no_context_takeover).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn autobahn_compression_cases_pass_against_the_client() {
-    use std::time::Duration;
-    use wirelab::ws::client::{connect, connect_with, WsUrl};
-    use wirelab::ws::conn::{Config, Message};
-
-    let kosoku = installed(".venv/bin/kosoku");
-    let out = tempfile::tempdir().unwrap();
     let (select, expected) = compression_cases();
-    let mut cmd = Command::new("sh");
-    cmd.args([
-        "-c",
-        "o=\"$1\"; shift; exec \"$0\" -m fuzzingserver 127.0.0.1:0 \"$@\" -o \"$o\" 2>&1",
-    ])
-    .arg(&kosoku)
-    .arg(out.path())
-    .args(&select)
-    .current_dir(out.path());
-    let mut server = ws_common::spawn_server(cmd);
-    let base = server.addr.trim_start_matches("ws://").to_string();
-    let url = |path: &str| WsUrl::parse(&format!("ws://{base}{path}")).unwrap();
-    let t = Duration::from_secs(10);
-    let mut c = connect(&url("/getCaseCount"), Config::default(), t)
-        .await
-        .unwrap();
-    let count: usize = match c.ws.recv().await.unwrap() {
-        Ok(Message::Text(n)) => n.trim().parse().unwrap(),
-        other => panic!("getCaseCount answered {other:?}"),
-    };
-    drop(c);
-    assert_eq!(count, expected);
-    let mut negotiated = 0;
-    for case in 1..=count {
-        let path = format!("/runCase?case={case}&agent=wirelab");
-        let Ok(mut c) = connect_with(&url(&path), Config::default(), t, true).await else {
-            continue;
-        };
-        negotiated += usize::from(c.deflate.is_some());
-        while let Ok(Ok(m)) = c.ws.recv().await {
-            if c.ws.send(&m).await.is_err() {
-                break;
-            }
-        }
-    }
+    let run = run_client_cases(&select, true, "kosoku 12.x/13.x against the client").await;
+    assert!(
+        run.failed.is_empty(),
+        "failed cases:\n{}",
+        run.failed.join("\n")
+    );
+    assert_eq!((run.count, run.cases), (expected, expected));
     assert_eq!(
-        negotiated, count,
+        run.negotiated, expected,
         "every case negotiated permessage-deflate"
     );
-    let mut c = connect(&url("/updateReports?agent=wirelab"), Config::default(), t)
-        .await
-        .unwrap();
-    while let Ok(Ok(_)) = c.ws.recv().await {}
-    drop(c);
-    let status = tokio::task::spawn_blocking(move || server.child.wait().unwrap())
-        .await
-        .unwrap();
-    let (cases, failed) = read_report(out.path(), "kosoku 12.x/13.x against the client");
-    let _ = std::fs::remove_dir_all("/tmp/ab-client-report");
-    let _ = std::process::Command::new("cp")
-        .args(["-r"])
-        .arg(out.path())
-        .arg("/tmp/ab-client-report")
-        .status();
-    assert!(failed.is_empty(), "failed cases:\n{}", failed.join("\n"));
-    assert_eq!(cases, expected);
-    assert!(status.success(), "kosoku exited with {status}");
+    assert!(run.status.success(), "kosoku exited with {}", run.status);
 }
 
 /// Reads kosoku's `index.json` in `dir`, prints the summary per behaviour to stderr (past the

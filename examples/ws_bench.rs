@@ -86,13 +86,7 @@ async fn load(url: &str, clients: usize, seconds: f64, size: usize, binary: bool
             n
         }));
     }
-    let mut total = 0;
-    for t in tasks {
-        total += t.await.expect("client task");
-    }
-    let per_s = total as f64 / seconds;
-    let mib_per_s = per_s * size as f64 / (1024.0 * 1024.0);
-    println!("round_trips {total} per_s {per_s:.0} mib_per_s {mib_per_s:.1}");
+    report(tasks, seconds, size).await;
 }
 
 /// Chat-like text: words and numbers, compressible as real messages are (not one letter).
@@ -148,6 +142,11 @@ async fn load_deflate(url: &str, clients: usize, seconds: f64, size: usize) {
             n
         }));
     }
+    report(tasks, seconds, size).await;
+}
+
+/// Waits for the client tasks and prints the totals.
+async fn report(tasks: Vec<tokio::task::JoinHandle<u64>>, seconds: f64, size: usize) {
     let mut total = 0;
     for t in tasks {
         total += t.await.expect("client task");

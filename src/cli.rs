@@ -326,9 +326,12 @@ pub struct WsServeArgs {
     /// Relay every message to every other client: a chat room.
     #[arg(long)]
     pub broadcast: bool,
-    /// Show every frame in and out: FIN, opcode, mask key, length and its encoding, preview.
+    /// Show every frame in and out: FIN, RSV1, opcode, mask key, length and its encoding,
+    /// compressed and inflated sizes, preview; and the negotiated permessage-deflate.
     #[arg(long)]
     pub show_frames: bool,
+    #[command(flatten)]
+    pub compress: WsCompressArgs,
     /// Stop after serving this many connections (default: run until Ctrl-C).
     #[arg(long, value_name = "N", value_parser = parse_at_least_one)]
     pub max_conns: Option<u64>,
@@ -367,9 +370,12 @@ pub struct WsConnectArgs {
     /// Reason text in our close frame.
     #[arg(long, default_value = "done", value_name = "TEXT")]
     pub close_reason: String,
-    /// Show every frame in and out: FIN, opcode, mask key, length and its encoding, preview.
+    /// Show every frame in and out: FIN, RSV1, opcode, mask key, length and its encoding,
+    /// compressed and inflated sizes, preview; and the negotiated permessage-deflate.
     #[arg(long)]
     pub show_frames: bool,
+    #[command(flatten)]
+    pub compress: WsCompressArgs,
     #[command(flatten)]
     pub limits: WsLimitArgs,
     /// Print only the messages that come in, each whole on its own line, as websocat does
@@ -463,6 +469,25 @@ pub enum SioTransport {
     Auto,
     Polling,
     Websocket,
+}
+
+/// permessage-deflate (RFC 7692) on or off.
+#[derive(Debug, Args)]
+pub struct WsCompressArgs {
+    /// Negotiate permessage-deflate: the client offers it, the server accepts the first valid
+    /// offer; messages then travel DEFLATE-compressed with RSV1 set. Off by default (as
+    /// Node's ws server), so that frames show the bytes as sent.
+    #[arg(long, overrides_with = "no_compress")]
+    pub compress: bool,
+    /// Neither offer nor accept compression (the default).
+    #[arg(long, overrides_with = "compress")]
+    pub no_compress: bool,
+}
+
+impl WsCompressArgs {
+    pub fn on(&self) -> bool {
+        self.compress && !self.no_compress
+    }
 }
 
 #[derive(Debug, Subcommand)]

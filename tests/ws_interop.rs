@@ -52,6 +52,7 @@ async fn in_process_server_mode(
     let addr = listener.local_addr().unwrap().to_string();
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let opts = ServeOptions {
+        compress: false,
         mode,
         show_frames: false,
         quiet: true,

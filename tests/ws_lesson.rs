@@ -23,6 +23,9 @@ fn websocket_lesson_runs() {
         "opcode=0xa pong",
         "relayed to nobody",
         "stopped (served --max-conns connections)",
+        "< Sec-WebSocket-Extensions: permessage-deflate",
+        "RSV1=1 opcode=0x1 text",
+        "compressed, 46 bytes inflated",
     ] {
         assert!(
             text.contains(needle),

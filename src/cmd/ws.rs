@@ -15,7 +15,7 @@ use crate::wire::websocket::frame::close_code_allowed;
 use crate::wire::websocket::handshake::{accept_steps, check_key};
 use crate::wire::websocket::{ClosePayload, Limits};
 use crate::ws::accept::AcceptOptions;
-use crate::ws::client::{connect, WsUrl};
+use crate::ws::client::{connect_with, WsUrl};
 use crate::ws::conn::{Config, Direction, FrameTap, Incoming, Message, WsError};
 use crate::ws::events::Event;
 use crate::ws::server::{serve, EventSink, Mode, ServeOptions, DEMO_PAGE};
@@ -95,6 +95,7 @@ fn serve_cmd(a: WsServeArgs) -> Result<()> {
             show_frames: a.show_frames,
             quiet: a.quiet,
             max_conns: a.max_conns,
+            compress: a.compress.on(),
             accept: AcceptOptions {
                 config: config(&a.limits),
                 timeout: Duration::from_secs(10),
@@ -149,7 +150,7 @@ fn client_sink(json: bool, quiet: bool) -> EventSink {
 async fn client_session(a: WsConnectArgs, url: WsUrl) -> Result<()> {
     let sink = client_sink(a.json, a.quiet);
     let timeout = Duration::from_secs_f64(a.timeout);
-    let mut c = connect(&url, config(&a.limits), timeout)
+    let mut c = connect_with(&url, config(&a.limits), timeout, a.compress.on())
         .await
         .with_context(|| format!("cannot open a WebSocket to {}", a.url))?;
     sink(Event::Connected {
@@ -165,7 +166,8 @@ async fn client_session(a: WsConnectArgs, url: WsUrl) -> Result<()> {
         conn: None,
         text: c.response_text.clone(),
     });
-    if a.show_frames {
+    if a.show_frames && a.compress.on() {
+        sink(Event::extension(None, c.deflate.as_ref()));
         let s = sink.clone();
         let tap: FrameTap = Arc::new(move |f| s(Event::frame(None, f)));
         c.ws.set_tap(Some(tap));

@@ -16,6 +16,14 @@ fn arrow(d: Direction) -> &'static str {
     }
 }
 
+fn takeover(no_context_takeover: bool) -> &'static str {
+    if no_context_takeover {
+        "no context takeover (window reset every message)"
+    } else {
+        "context takeover"
+    }
+}
+
 /// Writes `event` as text, or as one JSON line when `json`.
 pub fn write<W: Write>(out: &mut W, event: &Event, json: bool) -> io::Result<()> {
     if json {
@@ -62,24 +70,45 @@ pub fn write<W: Write>(out: &mut W, event: &Event, json: bool) -> io::Result<()>
             status,
             reason,
         } => writeln!(out, "[{conn}] handshake refused with {status}: {reason}"),
+        Event::Extension { conn, permessage_deflate: None } => writeln!(
+            out,
+            "{}permessage-deflate: not negotiated (messages go uncompressed, RSV1 must be 0)",
+            prefix(*conn)
+        ),
+        Event::Extension { conn, permessage_deflate: Some(d) } => writeln!(
+            out,
+            "{}permessage-deflate: server sends with {} and a {}-byte window, client with {} and a {}-byte window",
+            prefix(*conn),
+            takeover(d.server_no_context_takeover),
+            1u32 << d.server_max_window_bits,
+            takeover(d.client_no_context_takeover),
+            1u32 << d.client_max_window_bits,
+        ),
         Event::Frame {
             conn,
             direction,
             fin,
+            rsv1,
             opcode,
             opcode_value,
             mask_key,
             payload_len,
             length_encoding,
             header_len,
+            inflated_len,
             preview,
         } => writeln!(
             out,
-            "{}frame {} FIN={} opcode=0x{opcode_value:x} {opcode} mask={} len={payload_len} ({length_encoding} length, {header_len}-byte header) {preview}",
+            "{}frame {} FIN={}{} opcode=0x{opcode_value:x} {opcode} mask={} len={payload_len} ({length_encoding} length, {header_len}-byte header){} {preview}",
             prefix(*conn),
             arrow(*direction),
             u8::from(*fin),
+            if *rsv1 { " RSV1=1" } else { "" },
             mask_key.as_deref().unwrap_or("none"),
+            match inflated_len {
+                Some(n) => format!(" compressed, {n} bytes inflated"),
+                None => String::new(),
+            },
         ),
         // The client shows each message whole, on one line (text quoted, binary as base64),
         // so `ws connect` output can be scripted; a busy server shows previews.

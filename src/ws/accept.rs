@@ -9,7 +9,7 @@ use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::TcpStream;
 
 use super::conn::{Config, WebSocket, WsError};
-use crate::wire::websocket::handshake::{self, HandshakeError, Intent, Request};
+use crate::wire::websocket::handshake::{self, Deflate, HandshakeError, Intent, Request};
 use crate::wire::websocket::Role;
 
 /// A WebSocket over a TCP connection.
@@ -43,6 +43,8 @@ pub enum Accepted {
         request: Request,
         request_text: String,
         response_text: String,
+        /// permessage-deflate, when the client offered it and it was accepted.
+        deflate: Option<Deflate>,
     },
     /// A plain HTTP request, answered and closed.
     Http { request: Request, status: u16 },
@@ -54,8 +56,18 @@ pub enum Accepted {
 }
 
 /// Reads the handshake from `stream` and answers it. TCP_NODELAY is set on the stream, so
-/// small frames leave at once.
+/// small frames leave at once. Declines every extension offer.
 pub async fn accept(stream: TcpStream, opts: &AcceptOptions) -> Result<Accepted, WsError> {
+    accept_with(stream, opts, false).await
+}
+
+/// [`accept`], and with `compress` accepts the client's first valid permessage-deflate offer
+/// (RFC 7692), after which messages are compressed both ways.
+pub async fn accept_with(
+    stream: TcpStream,
+    opts: &AcceptOptions,
+    compress: bool,
+) -> Result<Accepted, WsError> {
     let _ = stream.set_nodelay(true);
     let (mut rd, mut wr) = stream.into_split();
     let mut buf = Vec::with_capacity(1024);
@@ -93,15 +105,24 @@ pub async fn accept(stream: TcpStream, opts: &AcceptOptions) -> Result<Accepted,
     let request_text = String::from_utf8_lossy(buf.get(..used).unwrap_or_default()).into_owned();
     match request.intent() {
         Ok(Intent::Upgrade { key }) => {
-            let response_text = handshake::response_101(&key);
+            let chosen = compress
+                .then(|| handshake::server_choose(&request.headers))
+                .flatten();
+            let response_text =
+                handshake::response_101_with(&key, chosen.as_ref().map(|(h, _)| h.as_str()));
             wr.write_all(response_text.as_bytes()).await?;
             let leftover = buf.get(used..).unwrap_or_default();
-            let ws = WebSocket::new(rd, wr, Role::Server, opts.config, leftover);
+            let mut ws = WebSocket::new(rd, wr, Role::Server, opts.config, leftover);
+            let deflate = chosen.map(|(_, d)| d);
+            if let Some(d) = &deflate {
+                ws.enable_deflate(d, Role::Server);
+            }
             Ok(Accepted::WebSocket {
                 ws: Box::new(ws),
                 request,
                 request_text,
                 response_text,
+                deflate,
             })
         }
         Ok(Intent::PlainHttp) => {

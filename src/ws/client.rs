@@ -10,7 +10,7 @@ use tokio::net::TcpStream;
 
 use super::accept::TcpWebSocket;
 use super::conn::{Config, WebSocket, WsError};
-use crate::wire::websocket::handshake::{self, Response};
+use crate::wire::websocket::handshake::{self, Deflate, Response};
 use crate::wire::websocket::Role;
 
 /// A `ws://host:port/path` URL.
@@ -99,10 +99,25 @@ pub struct Connected {
     pub connect_time: Duration,
     pub request_text: String,
     pub response_text: String,
+    /// permessage-deflate, when offered and accepted by the server.
+    pub deflate: Option<Deflate>,
 }
 
-/// Connects to `url` and performs the opening handshake within `timeout`.
+/// Connects to `url` and performs the opening handshake within `timeout`; offers no
+/// extension.
 pub async fn connect(url: &WsUrl, config: Config, timeout: Duration) -> Result<Connected, WsError> {
+    connect_with(url, config, timeout, false).await
+}
+
+/// [`connect`], and with `compress` offers permessage-deflate
+/// ([`handshake::CLIENT_OFFER`]); a response that is not a valid answer to it fails the
+/// connection.
+pub async fn connect_with(
+    url: &WsUrl,
+    config: Config,
+    timeout: Duration,
+    compress: bool,
+) -> Result<Connected, WsError> {
     let work = async {
         let start = Instant::now();
         let stream = TcpStream::connect((url.host.as_str(), url.port)).await?;
@@ -112,7 +127,8 @@ pub async fn connect(url: &WsUrl, config: Config, timeout: Duration) -> Result<C
         let mut nonce = [0u8; 16];
         getrandom::fill(&mut nonce).map_err(|e| std::io::Error::other(e.to_string()))?;
         let key = handshake::key_from_bytes(nonce);
-        let request_text = handshake::client_request(&url.authority(), &url.path, &key);
+        let offer = compress.then_some(handshake::CLIENT_OFFER);
+        let request_text = handshake::client_request_with(&url.authority(), &url.path, &key, offer);
         let (mut rd, mut wr) = stream.into_split();
         wr.write_all(request_text.as_bytes()).await?;
         let mut buf = Vec::with_capacity(1024);
@@ -137,19 +153,38 @@ pub async fn connect(url: &WsUrl, config: Config, timeout: Duration) -> Result<C
         let response_text =
             String::from_utf8_lossy(buf.get(..used).unwrap_or_default()).into_owned();
         response.check(&key)?;
-        let ws = WebSocket::new(
+        let deflate = if compress {
+            handshake::client_accept(&response.headers).map_err(handshake::HandshakeError::from)?
+        } else if response.headers.get("Sec-WebSocket-Extensions").is_some() {
+            // We offered nothing, so the server may accept nothing (RFC 6455 §4.1).
+            let name = response
+                .headers
+                .get("Sec-WebSocket-Extensions")
+                .unwrap_or_default()
+                .to_string();
+            return Err(
+                handshake::HandshakeError::from(handshake::ExtensionError::NotOffered(name)).into(),
+            );
+        } else {
+            None
+        };
+        let mut ws = WebSocket::new(
             rd,
             wr,
             Role::Client,
             config,
             buf.get(used..).unwrap_or_default(),
         );
+        if let Some(d) = &deflate {
+            ws.enable_deflate(d, Role::Client);
+        }
         Ok(Connected {
             ws,
             addr,
             connect_time,
             request_text,
             response_text,
+            deflate,
         })
     };
     match tokio::time::timeout(timeout, work).await {

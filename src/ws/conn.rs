@@ -13,8 +13,9 @@ use bytes::{Buf, BufMut, BytesMut};
 use thiserror::Error;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
+use crate::wire::websocket::deflate::{Deflater, Inflater};
 use crate::wire::websocket::frame::{apply_mask, ClosePayload, FrameHeader, OpCode};
-use crate::wire::websocket::handshake::HandshakeError;
+use crate::wire::websocket::handshake::{Deflate, HandshakeError};
 use crate::wire::websocket::message::{
     Assembler, DataKind, FrameKind, Limits, ProtocolError, Role,
 };
@@ -90,8 +91,12 @@ pub enum Direction {
 pub struct FrameInfo {
     pub direction: Direction,
     pub header: FrameHeader,
-    /// The first [`PREVIEW`] bytes of the payload, unmasked.
+    /// The first [`PREVIEW`] bytes of the payload, unmasked (and inflated, for a compressed
+    /// message).
     pub preview: Vec<u8>,
+    /// For a frame of a compressed message: the bytes its payload inflates to (on the last
+    /// frame, with the tail) or, sent, the size of the message before compression.
+    pub inflated_len: Option<u64>,
 }
 
 /// Called with every frame read or written, when set.
@@ -142,6 +147,8 @@ struct Current {
     done: usize,
     /// Where this frame's payload starts in the message buffer.
     start: usize,
+    /// The frame belongs to a compressed message.
+    compressed: bool,
 }
 
 /// The reading half: bytes → frames → messages.
@@ -153,6 +160,10 @@ pub struct WsReader<R> {
     /// The message being assembled.
     message: Vec<u8>,
     tap: Option<FrameTap>,
+    /// permessage-deflate: the receiving direction's decompressor.
+    inflater: Option<Inflater>,
+    /// Compressed payload read but not yet inflated (at most one read's worth).
+    wire: Vec<u8>,
 }
 
 impl<R: AsyncRead + Unpin> WsReader<R> {
@@ -167,11 +178,20 @@ impl<R: AsyncRead + Unpin> WsReader<R> {
             current: None,
             message: Vec::new(),
             tap: None,
+            inflater: None,
+            wire: Vec::new(),
         }
     }
 
     pub fn set_tap(&mut self, tap: Option<FrameTap>) {
         self.tap = tap;
+    }
+
+    /// Accepts compressed messages (RSV1) from now on, inflated with or without context
+    /// takeover (`no_context_takeover`: the peer resets its window after every message).
+    pub fn enable_inflate(&mut self, no_context_takeover: bool) {
+        self.asm.allow_compression();
+        self.inflater = Some(Inflater::new(no_context_takeover));
     }
 
     /// Hands back a message that is no longer needed, so that its buffer holds the next one
@@ -201,12 +221,13 @@ impl<R: AsyncRead + Unpin> WsReader<R> {
         Ok(())
     }
 
-    fn show(&self, header: &FrameHeader, payload: &[u8]) {
+    fn show(&self, header: &FrameHeader, payload: &[u8], inflated_len: Option<u64>) {
         if let Some(tap) = &self.tap {
             tap(&FrameInfo {
                 direction: Direction::In,
                 header: *header,
                 preview: payload.get(..PREVIEW).unwrap_or(payload).to_vec(),
+                inflated_len,
             });
         }
     }
@@ -239,6 +260,7 @@ impl<R: AsyncRead + Unpin> WsReader<R> {
                             remaining: header.payload_len,
                             done: 0,
                             start: self.message.len(),
+                            compressed: self.asm.compressed() && !header.opcode.is_control(),
                         });
                         continue;
                     }
@@ -256,7 +278,7 @@ impl<R: AsyncRead + Unpin> WsReader<R> {
                     apply_mask(&mut payload, m, 0);
                 }
                 self.current = None;
-                self.show(&cur.header, &payload);
+                self.show(&cur.header, &payload, None);
                 return match op {
                     OpCode::Ping => Ok(Incoming::Ping(payload)),
                     OpCode::Pong => Ok(Incoming::Pong(payload)),
@@ -266,23 +288,38 @@ impl<R: AsyncRead + Unpin> WsReader<R> {
                 };
             }
             if cur.remaining > 0 {
-                let before = self.message.len();
+                // Compressed payload goes to `wire` a read at a time and is inflated from
+                // there; plain payload goes straight into the message.
+                let max_read = if cur.compressed {
+                    READ_CHUNK
+                } else {
+                    usize::MAX
+                };
+                let target = if cur.compressed {
+                    &mut self.wire
+                } else {
+                    &mut self.message
+                };
+                let before = target.len();
                 if !self.buf.is_empty() {
                     let n = self
                         .buf
                         .len()
-                        .min(usize::try_from(cur.remaining).unwrap_or(usize::MAX));
-                    self.message.extend_from_slice(&self.buf[..n]);
+                        .min(usize::try_from(cur.remaining).unwrap_or(usize::MAX))
+                        .min(max_read);
+                    target.extend_from_slice(&self.buf[..n]);
                     self.buf.advance(n);
                 } else if cur.remaining >= 4096 {
                     // A big payload: read it straight into the message, no copy.
-                    let limit = usize::try_from(cur.remaining).unwrap_or(usize::MAX);
-                    if self.message.capacity() - self.message.len() < 4096 {
+                    let limit = usize::try_from(cur.remaining)
+                        .unwrap_or(usize::MAX)
+                        .min(max_read);
+                    if target.capacity() - target.len() < 4096 {
                         // Grow ahead of the data (amortised doubling), never by the whole
                         // announced length at once.
-                        self.message.reserve(limit.min(1 << 20));
+                        target.reserve(limit.min(1 << 20));
                     }
-                    let mut room = (&mut self.message).limit(limit);
+                    let mut room = target.limit(limit);
                     let n = self.io.read_buf(&mut room).await?;
                     if n == 0 {
                         return Err(WsError::AbruptClose);
@@ -291,20 +328,43 @@ impl<R: AsyncRead + Unpin> WsReader<R> {
                     self.fill().await?;
                     continue;
                 }
-                let fresh = &mut self.message[before..];
+                let fresh = &mut target[before..];
+                let n = fresh.len();
                 if let Some(m) = cur.header.mask {
                     apply_mask(fresh, m, cur.done);
                 }
-                self.asm.on_data(fresh)?;
-                cur.done += fresh.len();
-                cur.remaining -= fresh.len() as u64;
+                match self.inflater.as_mut() {
+                    Some(inflater) if cur.compressed => {
+                        let start = self.message.len();
+                        let max = self.asm.limits().max_message;
+                        inflater
+                            .inflate(&self.wire, &mut self.message, max)
+                            .map_err(ProtocolError::from)?;
+                        self.wire.clear();
+                        self.asm.on_data(&self.message[start..])?;
+                    }
+                    _ => self.asm.on_data(&self.message[before..])?,
+                }
+                cur.done += n;
+                cur.remaining -= n as u64;
                 self.current = Some(cur);
             }
             if cur.remaining == 0 {
                 self.current = None;
+                if cur.compressed && cur.header.fin {
+                    if let Some(inflater) = self.inflater.as_mut() {
+                        let start = self.message.len();
+                        let max = self.asm.limits().max_message;
+                        inflater
+                            .finish(&mut self.message, max)
+                            .map_err(ProtocolError::from)?;
+                        self.asm.on_data(&self.message[start..])?;
+                    }
+                }
                 if self.tap.is_some() {
                     let payload = self.message.get(cur.start..).unwrap_or_default();
-                    self.show(&cur.header, payload);
+                    let inflated = cur.compressed.then_some(payload.len() as u64);
+                    self.show(&cur.header, payload, inflated);
                 }
                 if let Some(kind) = self.asm.on_frame_end(cur.header.fin)? {
                     let data = std::mem::take(&mut self.message);
@@ -346,6 +406,10 @@ pub struct WsWriter<W> {
     buf: Vec<u8>,
     close_sent: bool,
     tap: Option<FrameTap>,
+    /// permessage-deflate: the sending direction's compressor (`None`: send uncompressed).
+    deflater: Option<Deflater>,
+    /// Scratch space for a compressed message.
+    zbuf: Vec<u8>,
 }
 
 impl<W: AsyncWrite + Unpin> WsWriter<W> {
@@ -356,7 +420,30 @@ impl<W: AsyncWrite + Unpin> WsWriter<W> {
             buf: Vec::with_capacity(4096),
             close_sent: false,
             tap: None,
+            deflater: None,
+            zbuf: Vec::new(),
         }
+    }
+
+    /// Compresses every message sent with [`WsWriter::send`] or [`WsWriter::queue`] from now
+    /// on, with an LZ77 window of at most `2^window_bits` bytes. With 8 (which zlib cannot
+    /// make) messages go out uncompressed. Frames sent one by one are never compressed.
+    pub fn enable_deflate(&mut self, window_bits: u8, no_context_takeover: bool) {
+        self.deflater = Deflater::new(window_bits, no_context_takeover);
+    }
+
+    /// Compresses `message` into `zbuf` when compression is on; returns its original size.
+    fn compress(&mut self, message: &Message) -> Result<Option<u64>, WsError> {
+        let Some(d) = self.deflater.as_mut() else {
+            return Ok(None);
+        };
+        if self.close_sent {
+            return Err(WsError::Closing);
+        }
+        self.zbuf.clear();
+        d.compress(message.as_bytes(), &mut self.zbuf)
+            .map_err(|e| WsError::Io(io::Error::other(e.to_string())))?;
+        Ok(Some(message.len() as u64))
     }
 
     pub fn set_tap(&mut self, tap: Option<FrameTap>) {
@@ -376,17 +463,21 @@ impl<W: AsyncWrite + Unpin> WsWriter<W> {
         opcode: OpCode,
         payload: &[u8],
         with_payload: bool,
+        inflated: Option<(u64, &[u8])>,
     ) -> Result<FrameHeader, WsError> {
         if self.close_sent {
             return Err(WsError::Closing);
         }
         let mask = self.masks.as_mut().map(MaskKeys::next);
-        let header = FrameHeader::new(fin, opcode, mask, payload.len() as u64);
+        let mut header = FrameHeader::new(fin, opcode, mask, payload.len() as u64);
+        header.rsv1 = inflated.is_some();
         if let Some(tap) = &self.tap {
+            let shown = inflated.map_or(payload, |(_, original)| original);
             tap(&FrameInfo {
                 direction: Direction::Out,
                 header,
-                preview: payload.get(..PREVIEW).unwrap_or(payload).to_vec(),
+                preview: shown.get(..PREVIEW).unwrap_or(shown).to_vec(),
+                inflated_len: inflated.map(|(n, _)| n),
             });
         }
         header.emit_to_vec(&mut self.buf);
@@ -411,12 +502,27 @@ impl<W: AsyncWrite + Unpin> WsWriter<W> {
         opcode: OpCode,
         payload: &[u8],
     ) -> Result<(), WsError> {
-        self.frame_into_buf(fin, opcode, payload, true).map(|_| ())
+        self.frame_into_buf(fin, opcode, payload, true, None)
+            .map(|_| ())
     }
 
-    /// Queues a message; see [`WsWriter::queue_frame`].
+    /// Queues a message (compressed when negotiated); see [`WsWriter::queue_frame`].
     pub fn queue(&mut self, message: &Message) -> Result<(), WsError> {
-        self.queue_frame(true, message.opcode(), message.as_bytes())
+        match self.compress(message)? {
+            None => self.queue_frame(true, message.opcode(), message.as_bytes()),
+            Some(n) => {
+                let z = std::mem::take(&mut self.zbuf);
+                let r = self.frame_into_buf(
+                    true,
+                    message.opcode(),
+                    &z,
+                    true,
+                    Some((n, message.as_bytes())),
+                );
+                self.zbuf = z;
+                r.map(|_| ())
+            }
+        }
     }
 
     /// Writes everything queued.
@@ -437,8 +543,18 @@ impl<W: AsyncWrite + Unpin> WsWriter<W> {
         opcode: OpCode,
         payload: &[u8],
     ) -> Result<(), WsError> {
+        self.send_frame_inner(fin, opcode, payload, None).await
+    }
+
+    async fn send_frame_inner(
+        &mut self,
+        fin: bool,
+        opcode: OpCode,
+        payload: &[u8],
+        inflated: Option<(u64, &[u8])>,
+    ) -> Result<(), WsError> {
         let direct = self.masks.is_none() && payload.len() >= DIRECT_WRITE;
-        self.frame_into_buf(fin, opcode, payload, !direct)?;
+        self.frame_into_buf(fin, opcode, payload, !direct, inflated)?;
         if !direct {
             return self.flush().await;
         }
@@ -467,16 +583,35 @@ impl<W: AsyncWrite + Unpin> WsWriter<W> {
         Ok(())
     }
 
+    /// Sends a message, compressed when permessage-deflate was negotiated.
     pub async fn send(&mut self, message: &Message) -> Result<(), WsError> {
-        self.send_frame(true, message.opcode(), message.as_bytes())
-            .await
+        match self.compress(message)? {
+            None => {
+                self.send_frame(true, message.opcode(), message.as_bytes())
+                    .await
+            }
+            Some(n) => {
+                let z = std::mem::take(&mut self.zbuf);
+                let r = self
+                    .send_frame_inner(true, message.opcode(), &z, Some((n, message.as_bytes())))
+                    .await;
+                self.zbuf = z;
+                r
+            }
+        }
     }
 
     pub async fn send_text(&mut self, text: &str) -> Result<(), WsError> {
+        if self.deflater.is_some() {
+            return self.send(&Message::Text(text.to_string())).await;
+        }
         self.send_frame(true, OpCode::Text, text.as_bytes()).await
     }
 
     pub async fn send_binary(&mut self, data: &[u8]) -> Result<(), WsError> {
+        if self.deflater.is_some() {
+            return self.send(&Message::Binary(data.to_vec())).await;
+        }
         self.send_frame(true, OpCode::Binary, data).await
     }
 
@@ -525,6 +660,17 @@ impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> WebSocket<R, W> {
             reader: WsReader::new(read, role, config, leftover),
             writer: WsWriter::new(write, role),
         }
+    }
+
+    /// Turns on permessage-deflate as agreed in the handshake, for the end that plays `role`:
+    /// its writer compresses with the parameters of its direction, its reader inflates the
+    /// other direction.
+    pub fn enable_deflate(&mut self, d: &Deflate, role: Role) {
+        let server = role == Role::Server;
+        let (send_reset, send_bits) = d.sending(server);
+        let (recv_reset, _) = d.receiving(server);
+        self.writer.enable_deflate(send_bits, send_reset);
+        self.reader.enable_inflate(recv_reset);
     }
 
     /// Shows every frame to `tap` (for `--show-frames`).
@@ -736,5 +882,145 @@ mod tests {
         drop(b);
         let mut s = WebSocket::new(ar, aw, Role::Server, Config::default(), &[]);
         assert!(matches!(s.recv().await, Err(WsError::AbruptClose)));
+    }
+
+    fn deflate_pair(d: &Deflate) -> (Pair, Pair) {
+        let (mut c, mut s) = pair();
+        c.enable_deflate(d, Role::Client);
+        s.enable_deflate(d, Role::Server);
+        (c, s)
+    }
+
+    #[tokio::test]
+    async fn compressed_messages_cross_with_and_without_context_takeover() {
+        for (reset, bits) in [(false, 15), (true, 9), (false, 8)] {
+            let d = Deflate {
+                server_no_context_takeover: reset,
+                client_no_context_takeover: reset,
+                server_max_window_bits: bits,
+                client_max_window_bits: 15,
+            };
+            let (mut client, mut server) = deflate_pair(&d);
+            let task = tokio::spawn(async move {
+                while let Ok(Ok(m)) = server.recv().await {
+                    server.send(&m).await.unwrap();
+                }
+            });
+            for n in [0usize, 1, 125, 65536, 1 << 20] {
+                for m in [
+                    Message::Binary((0..n).map(|i| (i % 251) as u8).collect()),
+                    Message::Text("chat ".repeat(n / 5)),
+                ] {
+                    client.send(&m).await.unwrap();
+                    assert_eq!(client.recv().await.unwrap(), Ok(m), "{n} bytes, {d:?}");
+                }
+            }
+            client.close(None).await.unwrap();
+            task.await.unwrap();
+        }
+    }
+
+    /// A client's frame, masked with a zero key (so the payload reads as sent).
+    fn masked(b0: u8, payload: &[u8]) -> Vec<u8> {
+        let mut f = vec![b0, 0x80 | payload.len() as u8, 0, 0, 0, 0];
+        f.extend_from_slice(payload);
+        f
+    }
+
+    #[tokio::test]
+    async fn a_fragmented_compressed_message_with_a_ping_between() {
+        let (a, b) = tokio::io::duplex(1 << 16);
+        let (br, bw) = tokio::io::split(b);
+        let mut server = WebSocket::new(br, bw, Role::Server, Config::default(), &[]);
+        server.reader.enable_inflate(false);
+        let (mut ar, mut aw) = tokio::io::split(a);
+        // RFC 7692 §7.2.3.1 "Hello" split in two: RSV1 on the first frame only.
+        let hello = [0xf2, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00];
+        let mut bytes = masked(0x40 | 0x01, &hello[..3]);
+        bytes.extend(masked(0x89, b"p"));
+        bytes.extend(masked(0x80, &hello[3..]));
+        aw.write_all(&bytes).await.unwrap();
+        assert_eq!(
+            server.recv().await.unwrap(),
+            Ok(Message::Text("Hello".into()))
+        );
+        let mut pong = [0u8; 3];
+        ar.read_exact(&mut pong).await.unwrap();
+        assert_eq!(pong, [0x8a, 0x01, b'p']);
+        // An uncompressed message on the same connection is fine too (RSV1 = 0).
+        aw.write_all(&masked(0x81, b"raw")).await.unwrap();
+        assert_eq!(
+            server.recv().await.unwrap(),
+            Ok(Message::Text("raw".into()))
+        );
+        // RSV1 on a continuation frame is a protocol error: 1002.
+        aw.write_all(&masked(0x01 | 0x40, &hello[..3]))
+            .await
+            .unwrap();
+        aw.write_all(&masked(0x80 | 0x40, &hello[3..]))
+            .await
+            .unwrap();
+        let e = server.recv().await.unwrap_err();
+        assert!(
+            matches!(
+                e,
+                WsError::Protocol(ProtocolError::Rsv1Misplaced(OpCode::Continuation))
+            ),
+            "{e}"
+        );
+    }
+
+    #[tokio::test]
+    async fn rsv1_without_negotiation_or_on_a_ping_is_1002_and_bad_deflate_1007() {
+        for (inflate, frame, code) in [
+            (
+                false,
+                masked(0xc1, &[0xf2, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00]),
+                1002,
+            ),
+            (true, masked(0xc9, b"p"), 1002),
+            (true, masked(0xc2, &[0xff; 8]), 1007),
+        ] {
+            let (a, b) = tokio::io::duplex(1 << 16);
+            let (br, bw) = tokio::io::split(b);
+            let mut server = WebSocket::new(br, bw, Role::Server, Config::default(), &[]);
+            if inflate {
+                server.reader.enable_inflate(false);
+            }
+            let (mut ar, mut aw) = tokio::io::split(a);
+            aw.write_all(&frame).await.unwrap();
+            let e = server.recv().await.unwrap_err();
+            let WsError::Protocol(p) = e else {
+                panic!("{e}")
+            };
+            assert_eq!(p.close_code(), code, "{p}");
+            let mut close = [0u8; 4];
+            ar.read_exact(&mut close).await.unwrap();
+            assert_eq!(u16::from_be_bytes([close[2], close[3]]), code);
+        }
+    }
+
+    #[tokio::test]
+    async fn a_decompression_bomb_closes_with_1009_at_the_inflated_limit() {
+        let limits = Limits {
+            max_frame: 1 << 20,
+            max_message: 65536,
+        };
+        for (size, ok) in [(65536usize, true), (65537, false), (1 << 20, false)] {
+            let (a, b) = tokio::io::duplex(1 << 16);
+            let (br, bw) = tokio::io::split(b);
+            let mut server = WebSocket::new(br, bw, Role::Server, Config { limits }, &[]);
+            server.reader.enable_inflate(false);
+            let (ar, aw) = tokio::io::split(a);
+            let mut client = WebSocket::new(ar, aw, Role::Client, Config::default(), &[]);
+            client.writer.enable_deflate(15, false);
+            let m = Message::Binary(vec![0; size]);
+            client.send(&m).await.unwrap();
+            match server.recv().await {
+                Ok(Ok(got)) => assert!(ok && got == m, "{size}"),
+                Err(WsError::Protocol(p)) => assert!(!ok && p.close_code() == 1009, "{size}: {p}"),
+                other => panic!("{size}: {other:?}"),
+            }
+        }
     }
 }

@@ -5,7 +5,7 @@ use serde::Serialize;
 
 use super::conn::{Direction, FrameInfo, Message};
 use crate::wire::websocket::frame::{close_code_name, ClosePayload};
-use crate::wire::websocket::{DataKind, OpCode};
+use crate::wire::websocket::{DataKind, Deflate, OpCode};
 
 /// One thing that happened. `conn` numbers a server's connections from 1 (absent on the client).
 #[derive(Debug, Clone, Serialize)]
@@ -51,11 +51,20 @@ pub enum Event {
         status: u16,
         reason: String,
     },
+    /// What came of the permessage-deflate negotiation (shown with --show-frames).
+    Extension {
+        #[serde(skip_serializing_if = "Option::is_none")]
+        conn: Option<u64>,
+        /// `None`: no compression (not offered, or declined).
+        permessage_deflate: Option<Deflate>,
+    },
     Frame {
         #[serde(skip_serializing_if = "Option::is_none")]
         conn: Option<u64>,
         direction: Direction,
         fin: bool,
+        /// RSV1: this frame starts a compressed message.
+        rsv1: bool,
         opcode: &'static str,
         opcode_value: u8,
         /// The masking key in hex, if the frame was masked.
@@ -64,6 +73,9 @@ pub enum Event {
         /// Which length field carried the length: 7-bit, 16-bit or 64-bit.
         length_encoding: &'static str,
         header_len: usize,
+        /// Frames of a compressed message: the payload's size once inflated.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        inflated_len: Option<u64>,
         preview: String,
     },
     Message {
@@ -147,12 +159,14 @@ impl Event {
             conn,
             direction: f.direction,
             fin: h.fin,
+            rsv1: h.rsv1,
             opcode: h.opcode.name(),
             opcode_value: u8::from(h.opcode),
             mask_key: h.mask.map(hex::encode),
             payload_len: h.payload_len,
             length_encoding: h.length_encoding.name(),
             header_len: h.header_len(),
+            inflated_len: f.inflated_len,
             preview: match (h.opcode, f.preview.as_slice()) {
                 (OpCode::Close, [hi, lo, reason @ ..]) => {
                     let code = u16::from_be_bytes([*hi, *lo]);
@@ -164,6 +178,13 @@ impl Event {
                 }
                 (op, bytes) => preview(bytes, op == OpCode::Text),
             },
+        }
+    }
+
+    pub fn extension(conn: Option<u64>, d: Option<&Deflate>) -> Event {
+        Event::Extension {
+            conn,
+            permessage_deflate: d.copied(),
         }
     }
 

@@ -13,7 +13,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinSet;
 
-use super::accept::{accept, AcceptOptions, Accepted};
+use super::accept::{accept_with, AcceptOptions, Accepted};
 use super::conn::{Direction, FrameTap, Incoming, Message, WsError, WsReader, WsWriter};
 use super::events::Event;
 use crate::wire::websocket::ClosePayload;
@@ -52,6 +52,8 @@ pub struct ServeOptions {
     /// Stop after this many connections have been served.
     pub max_conns: Option<u64>,
     pub accept: AcceptOptions,
+    /// Accept permessage-deflate when a client offers it.
+    pub compress: bool,
 }
 
 type Peers = Arc<Mutex<HashMap<u64, mpsc::Sender<Arc<Message>>>>>;
@@ -150,7 +152,7 @@ async fn connection(
             )
         }
     };
-    let accepted = match accept(stream, &opts.accept).await {
+    let accepted = match accept_with(stream, &opts.accept, opts.compress).await {
         Ok(a) => a,
         Err(e) => {
             sink(Event::closed(
@@ -164,13 +166,14 @@ async fn connection(
             return;
         }
     };
-    let (ws, request_text, response_text) = match accepted {
+    let (ws, request_text, response_text, deflate) = match accepted {
         Accepted::WebSocket {
             ws,
             request_text,
             response_text,
+            deflate,
             ..
-        } => (ws, request_text, response_text),
+        } => (ws, request_text, response_text, deflate),
         Accepted::Http { request, status } => {
             sink(Event::Http {
                 conn,
@@ -207,6 +210,9 @@ async fn connection(
             conn: Some(conn),
             text: response_text,
         });
+    }
+    if opts.show_frames && opts.compress {
+        sink(Event::extension(Some(conn), deflate.as_ref()));
     }
     let mut ws = *ws;
     if opts.show_frames {

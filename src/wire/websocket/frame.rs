@@ -178,7 +178,9 @@ pub enum FrameError {
 }
 
 /// A parsed frame header. Once [`FrameHeader::parse`] returned it, every field is consistent:
-/// reserved bits are clear, the opcode is defined, control frames are final and short.
+/// RSV2 and RSV3 are clear, the opcode is defined, control frames are final and short. RSV1
+/// is kept: it means "compressed" when permessage-deflate was negotiated, and the
+/// [`Assembler`](super::Assembler) rejects it otherwise.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct FrameHeader {
     /// FIN: this is the last fragment of its message.
@@ -191,6 +193,8 @@ pub struct FrameHeader {
     pub payload_len: u64,
     /// Which length field carried `payload_len`.
     pub length_encoding: LengthEncoding,
+    /// RSV1: with permessage-deflate, the message this frame starts is compressed.
+    pub rsv1: bool,
 }
 
 impl FrameHeader {
@@ -202,6 +206,7 @@ impl FrameHeader {
             mask,
             payload_len,
             length_encoding: LengthEncoding::for_len(payload_len),
+            rsv1: false,
         }
     }
 
@@ -220,7 +225,7 @@ impl FrameHeader {
             b0 & field::RSV2 != 0,
             b0 & field::RSV3 != 0,
         );
-        if rsv1 || rsv2 || rsv3 {
+        if rsv2 || rsv3 {
             return Err(FrameError::ReservedBits { rsv1, rsv2, rsv3 });
         }
         let fin = b0 & field::FIN != 0;
@@ -276,6 +281,7 @@ impl FrameHeader {
                 mask,
                 payload_len,
                 length_encoding,
+                rsv1,
             },
             header_len,
         )))
@@ -288,7 +294,9 @@ impl FrameHeader {
 
     /// Writes the header into `out` and returns how many bytes it took (2 to 14).
     pub fn emit(&self, out: &mut [u8; MAX_HEADER_LEN]) -> usize {
-        out[0] = if self.fin { field::FIN } else { 0 } | u8::from(self.opcode);
+        out[0] = if self.fin { field::FIN } else { 0 }
+            | if self.rsv1 { field::RSV1 } else { 0 }
+            | u8::from(self.opcode);
         let mask_bit = if self.mask.is_some() { field::MASK } else { 0 };
         let mut n = 2;
         match self.length_encoding {
@@ -323,8 +331,9 @@ impl fmt::Display for FrameHeader {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "FIN={} opcode={} mask={} len={} ({})",
+            "FIN={}{} opcode={} mask={} len={} ({})",
             u8::from(self.fin),
+            if self.rsv1 { " RSV1=1" } else { "" },
             self.opcode,
             match self.mask {
                 Some(m) => hex::encode(m),
@@ -555,12 +564,18 @@ mod tests {
     }
 
     #[test]
-    fn reserved_bits_fail() {
+    fn reserved_bits_fail_but_rsv1_is_kept_for_the_extension() {
+        // RSV1 (compressed, RFC 7692 §6): parsed here, judged by the Assembler.
+        let (h, n) = FrameHeader::parse(&[0xc1, 0x01, 0xf2]).unwrap().unwrap();
+        assert!(h.rsv1 && h.fin && n == 2);
+        let mut out = Vec::new();
+        h.emit_to_vec(&mut out);
+        assert_eq!(out, [0xc1, 0x01], "RSV1 is written back");
         assert_eq!(
-            FrameHeader::parse(&[0xc1, 0x00]),
+            FrameHeader::parse(&[0xe1, 0x00]),
             Err(FrameError::ReservedBits {
                 rsv1: true,
-                rsv2: false,
+                rsv2: true,
                 rsv3: false
             })
         );

@@ -71,6 +71,8 @@ pub enum HandshakeError {
         "Sec-WebSocket-Accept mismatch: expected {expected} (from our key), server sent {got}"
     )]
     AcceptMismatch { expected: String, got: String },
+    #[error("the server's Sec-WebSocket-Extensions fails the connection: {0}")]
+    Extension(#[from] ExtensionError),
 }
 
 impl HandshakeError {
@@ -339,9 +341,17 @@ pub fn key_from_bytes(nonce: [u8; 16]) -> String {
 
 /// The server's `101 Switching Protocols` answer to a valid upgrade with `key`.
 pub fn response_101(key: &str) -> String {
+    response_101_with(key, None)
+}
+
+/// [`response_101`] with a `Sec-WebSocket-Extensions` line when `extensions` is set.
+pub fn response_101_with(key: &str, extensions: Option<&str>) -> String {
+    let ext = extensions
+        .map(|e| format!("Sec-WebSocket-Extensions: {e}\r\n"))
+        .unwrap_or_default();
     format!(
         "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
-         Sec-WebSocket-Accept: {}\r\n\r\n",
+         Sec-WebSocket-Accept: {}\r\n{ext}\r\n",
         accept_key(key)
     )
 }
@@ -388,9 +398,17 @@ pub fn error_response(e: &HandshakeError) -> String {
 
 /// The client's upgrade request for `path` on `host` (with port, as in the URL).
 pub fn client_request(host: &str, path: &str, key: &str) -> String {
+    client_request_with(host, path, key, None)
+}
+
+/// [`client_request`] with a `Sec-WebSocket-Extensions` offer when `extensions` is set.
+pub fn client_request_with(host: &str, path: &str, key: &str, extensions: Option<&str>) -> String {
+    let ext = extensions
+        .map(|e| format!("Sec-WebSocket-Extensions: {e}\r\n"))
+        .unwrap_or_default();
     format!(
         "GET {path} HTTP/1.1\r\nHost: {host}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
-         Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\nUser-Agent: wirelab\r\n\r\n"
+         Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n{ext}User-Agent: wirelab\r\n\r\n"
     )
 }
 
@@ -456,6 +474,327 @@ impl Response {
         }
         Ok(())
     }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Sec-WebSocket-Extensions and permessage-deflate negotiation (RFC 6455 §9.1, RFC 7692 §5, §7)
+//
+//   client offers:  Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits,
+//                                             permessage-deflate
+//   server accepts: Sec-WebSocket-Extensions: permessage-deflate; server_no_context_takeover
+//
+// A server picks the first offer it can accept and silently ignores the others (and any offer
+// it cannot accept); a client fails the connection if the response is not one of its offers.
+// ---------------------------------------------------------------------------------------------
+
+/// The extension's registered name.
+pub const PERMESSAGE_DEFLATE: &str = "permessage-deflate";
+/// What wirelab's client offers, in order of preference: compression with context takeover
+/// (and the server may bound our window), or else compression where we reset our window after
+/// every message (Autobahn's 13.2/13.5/13.6 servers accept only such an offer). The server's
+/// answer decides: `client_no_context_takeover` in it makes us reset, otherwise we keep the
+/// window (servers echo the parameter when they take the second offer: Node's ws, Python's
+/// websockets and wirelab do).
+pub const CLIENT_OFFER: &str = "permessage-deflate; client_max_window_bits, \
+    permessage-deflate; client_no_context_takeover; client_max_window_bits";
+
+/// Why a `Sec-WebSocket-Extensions` header or a permessage-deflate parameter list is invalid.
+#[derive(Debug, Clone, Error, PartialEq, Eq)]
+pub enum ExtensionError {
+    #[error("Sec-WebSocket-Extensions is malformed at byte {offset}: {problem}")]
+    Syntax {
+        offset: usize,
+        problem: &'static str,
+    },
+    #[error("permessage-deflate parameter {0:?} is not defined by RFC 7692")]
+    UnknownParam(String),
+    #[error("permessage-deflate parameter {0} appears twice")]
+    DuplicateParam(String),
+    #[error("permessage-deflate parameter {name} has invalid value {value:?} ({expected})")]
+    BadValue {
+        name: String,
+        value: String,
+        expected: &'static str,
+    },
+    #[error("the server accepted extension {0:?}, which we did not offer")]
+    NotOffered(String),
+    #[error("the server accepted permessage-deflate twice in one response")]
+    TwoResponses,
+    #[error("the server set client_max_window_bits, which we did not offer")]
+    UnofferedClientBits,
+}
+
+/// One element of an extension list: a name and its parameters in order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExtensionElement {
+    pub name: String,
+    pub params: Vec<(String, Option<String>)>,
+}
+
+fn is_tchar(c: u8) -> bool {
+    c.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&c)
+}
+
+/// Parses every `Sec-WebSocket-Extensions` line of `headers` (several lines are one list) into
+/// its elements: `name *( ";" param [ "=" (token / quoted-string) ] )`, comma-separated.
+pub fn parse_extensions(headers: &Headers) -> Result<Vec<ExtensionElement>, ExtensionError> {
+    let mut out = Vec::new();
+    for h in headers
+        .0
+        .iter()
+        .filter(|h| h.name.eq_ignore_ascii_case("Sec-WebSocket-Extensions"))
+    {
+        out.extend(parse_extension_list(&h.value)?);
+    }
+    Ok(out)
+}
+
+/// Parses one header value; see [`parse_extensions`].
+pub fn parse_extension_list(value: &str) -> Result<Vec<ExtensionElement>, ExtensionError> {
+    let b = value.as_bytes();
+    let mut i = 0;
+    let err = |offset, problem| ExtensionError::Syntax { offset, problem };
+    let skip_ws = |i: &mut usize| {
+        while b.get(*i).is_some_and(|c| *c == b' ' || *c == b'\t') {
+            *i += 1;
+        }
+    };
+    let token = |i: &mut usize| -> Option<String> {
+        let start = *i;
+        while b.get(*i).copied().is_some_and(is_tchar) {
+            *i += 1;
+        }
+        (*i > start).then(|| value[start..*i].to_string())
+    };
+    let mut list = Vec::new();
+    loop {
+        skip_ws(&mut i);
+        if i == b.len() {
+            break;
+        }
+        if b[i] == b',' {
+            // Empty list elements are allowed (RFC 9110 §5.6.1).
+            i += 1;
+            continue;
+        }
+        let name = token(&mut i).ok_or(err(i, "expected an extension name"))?;
+        let mut params = Vec::new();
+        loop {
+            skip_ws(&mut i);
+            match b.get(i) {
+                None => break,
+                Some(b',') => {
+                    i += 1;
+                    break;
+                }
+                Some(b';') => i += 1,
+                Some(_) => return Err(err(i, "expected ';' or ','")),
+            }
+            skip_ws(&mut i);
+            let pname = token(&mut i).ok_or(err(i, "expected a parameter name"))?;
+            skip_ws(&mut i);
+            let mut pvalue = None;
+            if b.get(i) == Some(&b'=') {
+                i += 1;
+                skip_ws(&mut i);
+                if b.get(i) == Some(&b'"') {
+                    i += 1;
+                    let mut v = String::new();
+                    loop {
+                        match b.get(i) {
+                            None => return Err(err(i, "unterminated quoted string")),
+                            Some(b'"') => {
+                                i += 1;
+                                break;
+                            }
+                            Some(b'\\') => {
+                                let c = *b.get(i + 1).ok_or(err(i, "lone backslash"))?;
+                                v.push(char::from(c));
+                                i += 2;
+                            }
+                            Some(c) => {
+                                v.push(char::from(*c));
+                                i += 1;
+                            }
+                        }
+                    }
+                    // RFC 6455 §9.1: a quoted value must still be a token.
+                    if v.is_empty() || !v.bytes().all(is_tchar) {
+                        return Err(err(i, "quoted value is not a token"));
+                    }
+                    pvalue = Some(v);
+                } else {
+                    pvalue = Some(token(&mut i).ok_or(err(i, "expected a parameter value"))?);
+                }
+            }
+            params.push((pname, pvalue));
+        }
+        list.push(ExtensionElement { name, params });
+    }
+    Ok(list)
+}
+
+/// The parameters of one permessage-deflate offer or response (RFC 7692 §7.1).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct DeflateParams {
+    pub server_no_context_takeover: bool,
+    pub client_no_context_takeover: bool,
+    /// `server_max_window_bits=N` (8..=15).
+    pub server_max_window_bits: Option<u8>,
+    /// `client_max_window_bits` alone is `Some(None)` (offers only), with a value `Some(Some(N))`.
+    pub client_max_window_bits: Option<Option<u8>>,
+}
+
+fn window_bits(name: &str, value: Option<&str>) -> Result<u8, ExtensionError> {
+    let bad = || ExtensionError::BadValue {
+        name: name.to_string(),
+        value: value.unwrap_or_default().to_string(),
+        expected: "a decimal 8 to 15 without leading zeros",
+    };
+    let v = value.ok_or_else(bad)?;
+    if v.starts_with('0') || !v.bytes().all(|c| c.is_ascii_digit()) {
+        return Err(bad());
+    }
+    match v.parse::<u8>() {
+        Ok(n @ 8..=15) => Ok(n),
+        _ => Err(bad()),
+    }
+}
+
+impl DeflateParams {
+    /// Reads an element's parameters. `offer`: `client_max_window_bits` may come without a
+    /// value (in a response it must have one).
+    pub fn from_element(e: &ExtensionElement, offer: bool) -> Result<Self, ExtensionError> {
+        let mut p = DeflateParams::default();
+        let mut seen: Vec<&str> = Vec::new();
+        for (name, value) in &e.params {
+            let name = name.as_str();
+            if seen.iter().any(|s| s.eq_ignore_ascii_case(name)) {
+                return Err(ExtensionError::DuplicateParam(name.to_string()));
+            }
+            seen.push(name);
+            let flag = |v: &Option<String>| match v {
+                None => Ok(true),
+                Some(v) => Err(ExtensionError::BadValue {
+                    name: name.to_string(),
+                    value: v.clone(),
+                    expected: "no value",
+                }),
+            };
+            match name.to_ascii_lowercase().as_str() {
+                "server_no_context_takeover" => p.server_no_context_takeover = flag(value)?,
+                "client_no_context_takeover" => p.client_no_context_takeover = flag(value)?,
+                "server_max_window_bits" => {
+                    p.server_max_window_bits = Some(window_bits(name, value.as_deref())?)
+                }
+                "client_max_window_bits" => {
+                    p.client_max_window_bits = Some(match value {
+                        None if offer => None,
+                        v => Some(window_bits(name, v.as_deref())?),
+                    })
+                }
+                _ => return Err(ExtensionError::UnknownParam(name.to_string())),
+            }
+        }
+        Ok(p)
+    }
+
+    /// The header value for these parameters, e.g. `permessage-deflate; server_max_window_bits=10`.
+    pub fn header_value(&self) -> String {
+        let mut s = PERMESSAGE_DEFLATE.to_string();
+        if self.server_no_context_takeover {
+            s.push_str("; server_no_context_takeover");
+        }
+        if self.client_no_context_takeover {
+            s.push_str("; client_no_context_takeover");
+        }
+        if let Some(n) = self.server_max_window_bits {
+            s.push_str(&format!("; server_max_window_bits={n}"));
+        }
+        match self.client_max_window_bits {
+            Some(Some(n)) => s.push_str(&format!("; client_max_window_bits={n}")),
+            Some(None) => s.push_str("; client_max_window_bits"),
+            None => {}
+        }
+        s
+    }
+}
+
+/// What both ends agreed on: the parameters of the accepted response, with defaults filled in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub struct Deflate {
+    /// The server resets its compressor after every message.
+    pub server_no_context_takeover: bool,
+    /// The client resets its compressor after every message.
+    pub client_no_context_takeover: bool,
+    /// The LZ77 window the server compresses with, at most (15 = 32 KiB).
+    pub server_max_window_bits: u8,
+    /// The LZ77 window the client compresses with, at most.
+    pub client_max_window_bits: u8,
+}
+
+impl Deflate {
+    fn from_response(p: &DeflateParams) -> Deflate {
+        Deflate {
+            server_no_context_takeover: p.server_no_context_takeover,
+            client_no_context_takeover: p.client_no_context_takeover,
+            server_max_window_bits: p.server_max_window_bits.unwrap_or(15),
+            client_max_window_bits: p.client_max_window_bits.flatten().unwrap_or(15),
+        }
+    }
+
+    /// For the end that plays `server`: (no context takeover, window bits) of what it sends.
+    pub fn sending(&self, server: bool) -> (bool, u8) {
+        if server {
+            (self.server_no_context_takeover, self.server_max_window_bits)
+        } else {
+            (self.client_no_context_takeover, self.client_max_window_bits)
+        }
+    }
+
+    /// (no context takeover, window bits) of what the end that plays `server` receives.
+    pub fn receiving(&self, server: bool) -> (bool, u8) {
+        self.sending(!server)
+    }
+}
+
+/// The server's choice: the first permessage-deflate offer that is valid, answered with the
+/// parameters it asked for (as Node's `ws` does with its defaults). Offers of other extensions
+/// and invalid offers are ignored (RFC 7692 §5: decline them); a header that does not parse
+/// declines everything. Returns the response header value and the agreement.
+pub fn server_choose(headers: &Headers) -> Option<(String, Deflate)> {
+    let offers = parse_extensions(headers).ok()?;
+    offers
+        .iter()
+        .filter(|e| e.name.eq_ignore_ascii_case(PERMESSAGE_DEFLATE))
+        .find_map(|e| DeflateParams::from_element(e, true).ok())
+        .map(|offer| {
+            let response = DeflateParams {
+                // A value-less client_max_window_bits only says "you may bound me": we don't.
+                client_max_window_bits: offer.client_max_window_bits.flatten().map(Some),
+                ..offer
+            };
+            (response.header_value(), Deflate::from_response(&response))
+        })
+}
+
+/// The client's check of the server's answer to [`CLIENT_OFFER`]: no header means no
+/// compression; anything but one valid permessage-deflate response fails the connection
+/// (RFC 6455 §4.1, RFC 7692 §5).
+pub fn client_accept(headers: &Headers) -> Result<Option<Deflate>, ExtensionError> {
+    let elements = parse_extensions(headers)?;
+    let mut agreed = None;
+    for e in &elements {
+        if !e.name.eq_ignore_ascii_case(PERMESSAGE_DEFLATE) {
+            return Err(ExtensionError::NotOffered(e.name.clone()));
+        }
+        if agreed.is_some() {
+            return Err(ExtensionError::TwoResponses);
+        }
+        let p = DeflateParams::from_element(e, false)?;
+        agreed = Some(Deflate::from_response(&p));
+    }
+    Ok(agreed)
 }
 
 #[cfg(test)]
@@ -717,5 +1056,200 @@ mod tests {
             Err(E::BadStatusLine("HTTP/1.1 abc".into()))
         );
         assert_eq!(Response::parse(b"HTTP/1.1 101 Switching"), Ok(None));
+    }
+
+    fn offer(lines: &[&str]) -> Option<(String, Deflate)> {
+        let mut text = String::from_utf8(RFC_REQUEST.to_vec()).unwrap();
+        text.truncate(text.len() - 2);
+        for l in lines {
+            text.push_str(&format!("Sec-WebSocket-Extensions: {l}\r\n"));
+        }
+        text.push_str("\r\n");
+        server_choose(&req(&text).headers)
+    }
+
+    fn answer(value: &str) -> Result<Option<Deflate>, ExtensionError> {
+        let text = format!(
+            "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+             Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\nSec-WebSocket-Extensions: {value}\r\n\r\n"
+        );
+        client_accept(&Response::parse(text.as_bytes()).unwrap().unwrap().0.headers)
+    }
+
+    const DEFAULTS: Deflate = Deflate {
+        server_no_context_takeover: false,
+        client_no_context_takeover: false,
+        server_max_window_bits: 15,
+        client_max_window_bits: 15,
+    };
+
+    #[test]
+    fn the_browser_offer_is_accepted_with_defaults() {
+        let r = Request::parse(BROWSER_REQUEST).unwrap().unwrap().0;
+        let (header, d) = server_choose(&r.headers).unwrap();
+        assert_eq!(header, "permessage-deflate");
+        assert_eq!(d, DEFAULTS);
+        assert_eq!(offer(&[]), None, "no offer, no extension");
+        assert_eq!(
+            response_101_with("dGhlIHNhbXBsZSBub25jZQ==", Some(&header)),
+            "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+             Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n\
+             Sec-WebSocket-Extensions: permessage-deflate\r\n\r\n"
+        );
+    }
+
+    #[test]
+    fn every_parameter_is_honoured() {
+        let (h, d) = offer(&["permessage-deflate; server_no_context_takeover; \
+            client_no_context_takeover; server_max_window_bits=10; client_max_window_bits=12"])
+        .unwrap();
+        assert_eq!(
+            h,
+            "permessage-deflate; server_no_context_takeover; client_no_context_takeover; \
+             server_max_window_bits=10; client_max_window_bits=12"
+        );
+        assert_eq!(
+            d,
+            Deflate {
+                server_no_context_takeover: true,
+                client_no_context_takeover: true,
+                server_max_window_bits: 10,
+                client_max_window_bits: 12,
+            }
+        );
+        assert_eq!(d.sending(true), (true, 10));
+        assert_eq!(d.receiving(true), (true, 12));
+        // A quoted value is the same token (RFC 6455 §9.1); 8 is accepted (we then send
+        // uncompressed: zlib cannot make a 256-byte window).
+        let (h, d) = offer(&["permessage-deflate;server_max_window_bits=\"8\""]).unwrap();
+        assert_eq!(
+            (h.as_str(), d.server_max_window_bits),
+            ("permessage-deflate; server_max_window_bits=8", 8)
+        );
+    }
+
+    #[test]
+    fn several_offers_first_valid_wins_and_bad_ones_are_ignored() {
+        // kosoku 13.7's three offers, in one header and then spread over two lines.
+        let three = "permessage-deflate; server_no_context_takeover; server_max_window_bits=9, \
+            permessage-deflate; server_no_context_takeover, permessage-deflate";
+        let (_, d) = offer(&[three]).unwrap();
+        assert_eq!(
+            (d.server_no_context_takeover, d.server_max_window_bits),
+            (true, 9)
+        );
+        let (_, d2) = offer(&[
+            "x-webkit-deflate-frame",
+            "permessage-deflate; server_no_context_takeover; server_max_window_bits=9, permessage-deflate",
+        ])
+        .unwrap();
+        assert_eq!(d, d2);
+        // RFC 7692 §5: decline an offer with an unknown or repeated parameter or a bad value;
+        // the next offer is taken.
+        for bad in [
+            "permessage-deflate; foo",
+            "permessage-deflate; server_no_context_takeover; server_no_context_takeover",
+            "permessage-deflate; server_max_window_bits=16",
+            "permessage-deflate; server_max_window_bits=7",
+            "permessage-deflate; server_max_window_bits=010",
+            "permessage-deflate; server_max_window_bits",
+            "permessage-deflate; client_max_window_bits=abc",
+            "permessage-deflate; server_no_context_takeover=1",
+        ] {
+            let (h, d) = offer(&[&format!(
+                "{bad}, permessage-deflate; client_no_context_takeover"
+            )])
+            .unwrap_or_else(|| panic!("{bad}: the second offer should be taken"));
+            assert_eq!(h, "permessage-deflate; client_no_context_takeover", "{bad}");
+            assert!(d.client_no_context_takeover);
+            assert_eq!(offer(&[bad]), None, "{bad} alone is declined");
+        }
+        // Other extensions only, or a header that does not parse: no extension.
+        assert_eq!(offer(&["x-webkit-deflate-frame, foo; bar=1"]), None);
+        for broken in [
+            "permessage-deflate; =3",
+            "permessage-deflate; a=\"b",
+            "; x",
+            "pmd x",
+        ] {
+            assert_eq!(offer(&[broken]), None, "{broken}");
+        }
+    }
+
+    #[test]
+    fn extension_list_syntax() {
+        let l = parse_extension_list(" a ; b = 1 ;c=\"x\" ,, d").unwrap();
+        assert_eq!(l.len(), 2);
+        assert_eq!(l[0].name, "a");
+        assert_eq!(
+            l[0].params,
+            vec![
+                ("b".into(), Some("1".into())),
+                ("c".into(), Some("x".into()))
+            ]
+        );
+        assert_eq!(
+            l[1],
+            ExtensionElement {
+                name: "d".into(),
+                params: vec![]
+            }
+        );
+        assert!(matches!(
+            parse_extension_list("a; b=\"x y\""),
+            Err(ExtensionError::Syntax { .. })
+        ));
+    }
+
+    #[test]
+    fn the_client_checks_the_answer() {
+        assert_eq!(answer("permessage-deflate").unwrap(), Some(DEFAULTS));
+        let d = answer("permessage-deflate; client_no_context_takeover; client_max_window_bits=9")
+            .unwrap()
+            .unwrap();
+        assert_eq!(d.sending(false), (true, 9));
+        assert_eq!(d.receiving(false), (false, 15));
+        assert!(matches!(
+            answer("permessage-deflate; client_max_window_bits"),
+            Err(ExtensionError::BadValue { .. })
+        ));
+        assert!(matches!(
+            answer("x-foo"),
+            Err(ExtensionError::NotOffered(_))
+        ));
+        assert!(matches!(
+            answer("permessage-deflate, permessage-deflate"),
+            Err(ExtensionError::TwoResponses)
+        ));
+        assert!(matches!(
+            answer("permessage-deflate; mystery"),
+            Err(ExtensionError::UnknownParam(_))
+        ));
+        assert!(matches!(
+            answer("permessage-deflate;;"),
+            Err(ExtensionError::Syntax { .. })
+        ));
+        let plain = Response::parse(
+            b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n",
+        )
+        .unwrap()
+        .unwrap()
+        .0;
+        assert_eq!(
+            client_accept(&plain.headers),
+            Ok(None),
+            "declined: no compression"
+        );
+        assert!(
+            client_request_with("h", "/", "k", Some(CLIENT_OFFER)).contains(
+                "\r\nSec-WebSocket-Extensions: permessage-deflate; client_max_window_bits, \
+                 permessage-deflate; client_no_context_takeover; client_max_window_bits\r\n"
+            )
+        );
+        // Our own offer, to our own server: the first one, context takeover both ways.
+        assert_eq!(
+            offer(&[CLIENT_OFFER]),
+            Some(("permessage-deflate".into(), DEFAULTS))
+        );
     }
 }

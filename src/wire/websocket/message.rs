@@ -76,6 +76,10 @@ pub enum ProtocolError {
     InvalidUtf8 { offset: u64 },
     #[error("text message ends in the middle of a UTF-8 character")]
     IncompleteUtf8,
+    #[error("RSV1 set on a {0} frame: only the first frame of a data message may carry it (RFC 7692 §6.1)")]
+    Rsv1Misplaced(OpCode),
+    #[error(transparent)]
+    Inflate(#[from] super::deflate::InflateError),
 }
 
 impl ProtocolError {
@@ -86,7 +90,10 @@ impl ProtocolError {
             ProtocolError::InvalidUtf8 { .. }
             | ProtocolError::IncompleteUtf8
             | ProtocolError::Frame(FrameError::CloseReasonUtf8(_)) => 1007,
-            ProtocolError::FrameTooBig { .. } | ProtocolError::MessageTooBig { .. } => 1009,
+            ProtocolError::FrameTooBig { .. }
+            | ProtocolError::MessageTooBig { .. }
+            | ProtocolError::Inflate(super::deflate::InflateError::TooBig { .. }) => 1009,
+            ProtocolError::Inflate(_) => 1007,
             _ => 1002,
         }
     }
@@ -185,6 +192,10 @@ pub struct Assembler {
     open: Option<DataKind>,
     message_len: u64,
     utf8: Utf8Validator,
+    /// permessage-deflate was negotiated: RSV1 may mark a message compressed.
+    rsv1_allowed: bool,
+    /// The open message is compressed (its first frame had RSV1).
+    compressed: bool,
 }
 
 impl Assembler {
@@ -195,7 +206,20 @@ impl Assembler {
             open: None,
             message_len: 0,
             utf8: Utf8Validator::default(),
+            rsv1_allowed: false,
+            compressed: false,
         }
+    }
+
+    /// permessage-deflate was negotiated: accept RSV1 on the first frame of a message.
+    pub fn allow_compression(&mut self) {
+        self.rsv1_allowed = true;
+    }
+
+    /// Is the message being assembled compressed? Its size limit then applies to the
+    /// inflated bytes (checked by the caller while inflating), not to the wire bytes.
+    pub fn compressed(&self) -> bool {
+        self.compressed
     }
 
     pub fn limits(&self) -> Limits {
@@ -209,6 +233,18 @@ impl Assembler {
             (Role::Server, false) => return Err(ProtocolError::UnmaskedFromClient),
             (Role::Client, true) => return Err(ProtocolError::MaskedFromServer),
             _ => {}
+        }
+        if h.rsv1 {
+            if !self.rsv1_allowed {
+                return Err(ProtocolError::Frame(FrameError::ReservedBits {
+                    rsv1: true,
+                    rsv2: false,
+                    rsv3: false,
+                }));
+            }
+            if h.opcode.is_control() || h.opcode == OpCode::Continuation {
+                return Err(ProtocolError::Rsv1Misplaced(h.opcode));
+            }
         }
         if h.opcode.is_control() {
             return Ok(FrameKind::Control(h.opcode));
@@ -228,9 +264,10 @@ impl Assembler {
         };
         if first {
             self.message_len = 0;
+            self.compressed = h.rsv1;
         }
         let total = self.message_len.saturating_add(h.payload_len);
-        if total > self.limits.max_message {
+        if total > self.limits.max_message && !self.compressed {
             return Err(ProtocolError::MessageTooBig {
                 len: total,
                 max: self.limits.max_message,

@@ -11,10 +11,11 @@
 //!    │ ◀───────────────────── unmasked frames │   message.rs (fragments, UTF-8, limits)
 //! ```
 
+pub mod deflate;
 pub mod frame;
 pub mod handshake;
 pub mod message;
 
 pub use frame::{ClosePayload, FrameError, FrameHeader, LengthEncoding, OpCode};
-pub use handshake::{HandshakeError, Request, Response};
+pub use handshake::{Deflate, HandshakeError, Request, Response};
 pub use message::{Assembler, DataKind, FrameKind, Limits, ProtocolError, Role};

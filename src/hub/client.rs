@@ -236,7 +236,11 @@ pub async fn listen(
     stop: impl std::future::Future<Output = ()>,
 ) -> Result<(), ClientError> {
     let url = with_client(url, opts.client.as_deref());
-    let connect_timeout = opts.timeout.unwrap_or(Duration::from_secs(10));
+    // --timeout bounds the listening; connecting gets at least 10 s, so that a short
+    // --timeout on a busy machine does not fail before the hub has said welcome.
+    let connect_timeout = opts
+        .timeout
+        .map_or(Duration::from_secs(10), |t| t.max(Duration::from_secs(10)));
     let mut c = Conn::open(&url, connect_timeout).await?;
     let _queued = c.welcome(connect_timeout, &sink).await?;
     if let Some(p) = opts.pause {

@@ -403,8 +403,10 @@ pub enum SioCommand {
     ///   wirelab sio connect http://127.0.0.1:3000/admin --auth '{"token":"x"}' --json
     #[command(verbatim_doc_comment)]
     Connect(SioConnectArgs),
-    /// Connect, emit EVENT with ARGS (JSON if they look like JSON, `bin:HEX` for bytes, else
-    /// strings), wait for the ack with --ack, then leave.
+    /// Connect, emit one event, wait for its ack if asked, then leave.
+    ///
+    /// ARGS are JSON if they look like JSON, `bin:HEX` for bytes (sent as an attachment), else
+    /// strings; --ack asks for an acknowledgement and waits for it.
     ///
     /// Example: wirelab sio emit http://127.0.0.1:3000 "chat message" hi '{"n":1}' --ack
     #[command(verbatim_doc_comment)]
@@ -920,7 +922,8 @@ pub struct HubListenArgs {
     #[arg(long, value_name = "JSON")]
     pub reply: Option<String>,
     /// Be a slow reader: read nothing for this many seconds after connecting (flow control:
-    /// the hub sends at most --window events, the rest wait in the queue).
+    /// the hub sends at most its window of events, hub serve --window, and the rest wait in
+    /// the queue).
     #[arg(long, value_name = "SECONDS", value_parser = parse_seconds)]
     pub pause: Option<f64>,
     /// JSON lines, one event a line.

@@ -371,7 +371,7 @@ fn chat_page_in_two_chromium_tabs_recovers_a_dropped_connection() {
     let out = Command::new("node")
         .current_dir(root())
         .arg(root().join("tests/peers/sio_browser.mjs"))
-        .arg(format!("http://{}/chat", s.addr))
+        .arg(format!("http://{}/socket.io/chat.html", s.addr))
         .output()
         .expect("cannot run node");
     let stdout = String::from_utf8_lossy(&out.stdout);

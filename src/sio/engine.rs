@@ -27,7 +27,7 @@ use crate::wire::websocket::handshake::{self, Intent};
 use crate::wire::websocket::{ClosePayload, Limits, Role};
 use crate::ws::conn::{Config, Incoming, Message, WebSocket, WsError};
 
-/// The chat page served at `/chat` (it loads `/socket.io/socket.io.js`).
+/// The chat page served at `/socket.io/chat.html` (it loads `/socket.io/socket.io.js`).
 pub const CHAT_PAGE: &str = include_str!("chat.html");
 
 /// How long a kept-alive connection may sit idle between requests.
@@ -127,7 +127,7 @@ fn refuse(srv: &Server, peer: &str, why: Refusal) -> HttpResponse {
     HttpResponse::new(400, "application/json", why.json())
 }
 
-/// Serves one TCP connection whose first request is for `/socket.io/` (or `/chat`): HTTP
+/// Serves one TCP connection whose first request is for `/socket.io/` (or `/socket.io/chat.html`): HTTP
 /// keep-alive requests, until it closes or becomes a WebSocket.
 pub async fn serve_connection(stream: TcpStream, peer: String, srv: Arc<Server>) {
     let _ = stream.set_nodelay(true);
@@ -178,7 +178,7 @@ pub async fn serve_connection(stream: TcpStream, peer: String, srv: Arc<Server>)
                      node_modules/socket.io-client is, or set WIRELAB_SOCKETIO_CLIENT\n",
                 ),
             }
-        } else if path == "/chat" {
+        } else if path == "/socket.io/chat.html" {
             HttpResponse::new(200, "text/html; charset=utf-8", CHAT_PAGE)
         } else if path == "/socket.io/" || path == "/socket.io" {
             let is_ws =

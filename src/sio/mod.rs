@@ -228,7 +228,7 @@ impl Server {
     /// The request path starts with `/socket.io/` (or is the chat page): this server
     /// answers it.
     pub fn wants(path: &str) -> bool {
-        path == "/socket.io" || path.starts_with("/socket.io/") || path == "/chat"
+        path == "/socket.io" || path.starts_with("/socket.io/")
     }
 }
 

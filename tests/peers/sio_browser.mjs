@@ -1,8 +1,8 @@
-// The chat page (`hub serve` at /chat, on the real socket.io-client bundle served at
+// The chat page (`hub serve` at /socket.io/chat.html, on the real socket.io-client bundle served at
 // /socket.io/socket.io.js) in two tabs of headless Chromium (/usr/bin/chromium, playwright-core):
 // both upgrade to WebSocket, tab A joins a room, a message from A reaches B, B drops its
 // connection, A sends while B is away, and B reconnects with socket.recovered === true and the
-// missed message. Usage: node sio_browser.mjs http://127.0.0.1:PORT/chat
+// missed message. Usage: node sio_browser.mjs http://127.0.0.1:PORT/socket.io/chat.html
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";

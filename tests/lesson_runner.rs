@@ -7,6 +7,9 @@ use std::process::{Command, Output, Stdio};
 
 use serde_json::Value;
 
+/// Copies of the binary and spawns of processes take turns (see `Scratch::run`).
+static SPAWN: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 /// A scratch directory outside the repository holding a copy of the binary.
 struct Scratch {
     dir: tempfile::TempDir,
@@ -20,7 +23,10 @@ impl Scratch {
             .tempdir()
             .unwrap();
         let exe = dir.path().join("wirelab");
-        std::fs::copy(env!("CARGO_BIN_EXE_wirelab"), &exe).unwrap();
+        {
+            let _one_at_a_time = SPAWN.lock().unwrap_or_else(|e| e.into_inner());
+            std::fs::copy(env!("CARGO_BIN_EXE_wirelab"), &exe).unwrap();
+        }
         assert!(!dir.path().starts_with(env!("CARGO_MANIFEST_DIR")));
         Scratch { dir, exe }
     }
@@ -33,21 +39,28 @@ impl Scratch {
             .env_remove("WIRELAB_LESSONS")
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
-        match stdin {
-            Some(text) => {
-                use std::io::Write;
-                c.stdin(Stdio::piped());
-                let mut child = c.spawn().unwrap();
-                child
-                    .stdin
-                    .take()
-                    .unwrap()
-                    .write_all(text.as_bytes())
-                    .unwrap();
-                child.wait_with_output().unwrap()
-            }
-            None => c.stdin(Stdio::null()).output().unwrap(),
+        c.stdin(if stdin.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        });
+        // A copy being written while another thread forks leaves the child holding the file
+        // open for writing, and exec then fails with "Text file busy": copies and spawns take
+        // turns.
+        let mut child = {
+            let _one_at_a_time = SPAWN.lock().unwrap_or_else(|e| e.into_inner());
+            c.spawn().unwrap()
+        };
+        if let Some(text) = stdin {
+            use std::io::Write;
+            child
+                .stdin
+                .take()
+                .unwrap()
+                .write_all(text.as_bytes())
+                .unwrap();
         }
+        child.wait_with_output().unwrap()
     }
 
     /// Files in the scratch directory besides the binary (a lesson must leave none).
@@ -317,6 +330,7 @@ fn lesson_check_answers_follow_the_seed() {
     let nine = key(&s, &["udp", "--seed", "9"]);
     assert_ne!(seven[0]["answer"], nine[0]["answer"]);
 
+    let guard = SPAWN.lock().unwrap_or_else(|e| e.into_inner());
     let recv = Command::new(&s.exe)
         .args([
             "udp",
@@ -331,6 +345,7 @@ fn lesson_check_answers_follow_the_seed() {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
+    drop(guard);
     let mut recv = recv;
     let mut lines = std::io::BufRead::lines(std::io::BufReader::new(recv.stdout.take().unwrap()));
     let first: Value = serde_json::from_str(&lines.next().unwrap().unwrap()).unwrap();
@@ -380,12 +395,14 @@ fn lesson_check_answers_follow_the_capture() {
         (&http, "fixtures/http.pcap"),
         (&ws, "fixtures/websocket.pcap"),
     ] {
+        let guard = SPAWN.lock().unwrap_or_else(|e| e.into_inner());
         let out = Command::new("tshark")
             .args(["-r", file, "-Y", "tcp.flags.syn==1 && tcp.flags.ack==1"])
             .args(["-T", "fields", "-e", "tcp.ack_raw"])
             .current_dir(env!("CARGO_MANIFEST_DIR"))
             .output()
             .expect("tshark is installed by scripts/test");
+        drop(guard);
         let text = String::from_utf8_lossy(&out.stdout).into_owned();
         let ack = text.lines().next().unwrap_or("").trim().to_string();
         assert_eq!(k[1]["answer"].as_str().unwrap(), ack, "{file}");

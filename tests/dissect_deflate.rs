@@ -138,3 +138,19 @@ fn inflated_text_agrees_with_tshark() {
         assert_eq!(d["fields"]["payload.text"], t.as_str(), "frame {n}");
     }
 }
+
+#[test]
+fn filter_pmce_keeps_the_compressed_frames() {
+    let out = Command::cargo_bin("wirelab")
+        .unwrap()
+        .arg("dissect")
+        .arg(fixture())
+        .args(["--filter", "pmce"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let s = String::from_utf8(out.stdout).unwrap();
+    // Ten data messages (five each way); close frames are never compressed.
+    assert_eq!(s.lines().count(), 10, "{s}");
+    assert!(s.lines().all(|l| l.contains(" -> ")), "{s}");
+}

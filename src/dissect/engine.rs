@@ -509,22 +509,25 @@ impl Dissector {
                     let whole = problem.is_none() && f.fin && matches!(f.opcode, 1 | 2);
                     let seen = problem.is_none();
                     w.push(Proto::WebSocket(f), at, captured_end, problem);
-                    if let Some(d) = self.conns.get_mut(&key).and_then(|c| c.deflate.as_mut()) {
-                        let mut payload = w.data.get(hend..captured_end).unwrap_or(&[]).to_vec();
-                        if let Some(k) = f.mask_key {
-                            crate::wire::websocket::frame::apply_mask(&mut payload, k, 0);
-                        }
+                    let conn = self.conns.get_mut(&key);
+                    let sio = whole && conn.as_ref().is_some_and(|c| c.socketio);
+                    let deflate = conn.and_then(|c| c.deflate.as_mut());
+                    if deflate.is_none() && !sio {
+                        at = captured_end;
+                        continue;
+                    }
+                    let mut payload = w.data.get(hend..captured_end).unwrap_or(&[]).to_vec();
+                    if let Some(k) = f.mask_key {
+                        crate::wire::websocket::frame::apply_mask(&mut payload, k, 0);
+                    }
+                    if let Some(d) = deflate {
                         let rsv1 = f.rsv & 4 != 0;
                         let p = seen.then_some(payload.as_slice());
                         if let Some(i) = d.frame(dir, f.opcode, rsv1, f.fin, f.payload_len, p) {
                             w.push(Proto::Pmce(Box::new(i)), hend, captured_end, None);
                         }
                     }
-                    if whole && self.conns.get(&key).is_some_and(|c| c.socketio) {
-                        let mut payload = w.data.get(hend..captured_end).unwrap_or(&[]).to_vec();
-                        if let Some(k) = f.mask_key {
-                            crate::wire::websocket::frame::apply_mask(&mut payload, k, 0);
-                        }
+                    if sio {
                         for (p, s, e) in super::socketio::layers(&payload, hend, f.opcode == 2) {
                             w.push(p, s, e, None);
                         }

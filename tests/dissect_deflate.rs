@@ -46,6 +46,7 @@ fn compressed_messages_are_inflated_with_context_takeover() {
     // (frame, compressed bytes, inflated text or hex) of every inflated frame.
     let inflated: Vec<(u64, u64, String)> = packets
         .iter()
+        .filter(|p| stream(p) == 0)
         .filter_map(|p| {
             let ws = layer(p, "websocket")?;
             let d = layer(p, "pmce")?;
@@ -87,6 +88,31 @@ fn compressed_messages_are_inflated_with_context_takeover() {
     assert_eq!(d["max_window_bits"], 12, "server_max_window_bits=12");
     assert_eq!(d["no_context_takeover"], false);
     assert_eq!(d["message.decompressed_length"], TEXTS[0].len());
+}
+
+fn stream(p: &serde_json::Value) -> u64 {
+    layer(p, "tcp").unwrap()["fields"]["stream"]
+        .as_u64()
+        .unwrap()
+}
+
+#[test]
+fn no_context_takeover_resets_the_window_every_message() {
+    // The second connection: the server answered server_no_context_takeover and
+    // client_no_context_takeover, so a repeat costs as much as the first copy.
+    let packets = packets();
+    let inflated: Vec<&serde_json::Value> = packets
+        .iter()
+        .filter(|p| stream(p) == 1)
+        .filter_map(|p| layer(p, "pmce").map(|l| &l["fields"]))
+        .collect();
+    assert_eq!(inflated.len(), 4, "two messages, each echoed");
+    for d in &inflated {
+        assert_eq!(d["payload.text"], TEXTS[0], "{d}");
+        assert_eq!(d["no_context_takeover"], true);
+        assert_eq!(d["max_window_bits"], 15, "no *_max_window_bits: 15");
+        assert_eq!(d["compressed_length"], inflated[0]["compressed_length"]);
+    }
 }
 
 #[test]
@@ -150,7 +176,8 @@ fn filter_pmce_keeps_the_compressed_frames() {
         .unwrap();
     assert!(out.status.success());
     let s = String::from_utf8(out.stdout).unwrap();
-    // Ten data messages (five each way); close frames are never compressed.
-    assert_eq!(s.lines().count(), 10, "{s}");
+    // Ten data frames on the first connection, four on the second; close frames are never
+    // compressed.
+    assert_eq!(s.lines().count(), 14, "{s}");
     assert!(s.lines().all(|l| l.contains(" -> ")), "{s}");
 }

@@ -29,7 +29,7 @@ fn is_dns_port(p: u16) -> bool {
 
 type Endpoint = (IpAddr, u16);
 
-#[derive(Debug, Default, Clone)]
+#[derive(Debug, Default)]
 struct Conn {
     stream: u32,
     /// Relative-number base per direction (0: the lower endpoint sends).
@@ -51,6 +51,9 @@ struct Conn {
     /// Per direction: payload bytes of the last WebSocket frame still to come in later
     /// segments (so they are not mistaken for frame headers).
     ws_pending: [u64; 2],
+    /// permessage-deflate, when the server's 101 response agreed to it: the DEFLATE stream of
+    /// each direction, kept across messages.
+    deflate: Option<Box<super::pmce::ConnDeflate>>,
 }
 
 /// Turns frames into layers. Keep one per capture: it remembers TCP connections.
@@ -448,6 +451,9 @@ impl Dissector {
         if let Some(m) = http_message::Message::parse(body) {
             let upgrade_req = m.is_websocket_upgrade_request();
             let switching = m.is_switching_protocols();
+            if switching {
+                self.note_deflate(addrs, &h, &m.headers);
+            }
             let hend = body_at + m.header_len;
             let sio_request = matches!(&m.start, http_message::StartLine::Request { target, .. } if target.contains("/socket.io/"));
             w.push(Proto::Http(Box::new(m)), body_at, hend, None);
@@ -501,12 +507,27 @@ impl Dissector {
                         self.set_ws_pending(&key, dir, pend - wire_end as u64);
                     }
                     let whole = problem.is_none() && f.fin && matches!(f.opcode, 1 | 2);
+                    let seen = problem.is_none();
                     w.push(Proto::WebSocket(f), at, captured_end, problem);
-                    if whole && self.conns.get(&key).is_some_and(|c| c.socketio) {
-                        let mut payload = w.data.get(hend..captured_end).unwrap_or(&[]).to_vec();
-                        if let Some(k) = f.mask_key {
-                            crate::wire::websocket::frame::apply_mask(&mut payload, k, 0);
+                    let conn = self.conns.get_mut(&key);
+                    let sio = whole && conn.as_ref().is_some_and(|c| c.socketio);
+                    let deflate = conn.and_then(|c| c.deflate.as_mut());
+                    if deflate.is_none() && !sio {
+                        at = captured_end;
+                        continue;
+                    }
+                    let mut payload = w.data.get(hend..captured_end).unwrap_or(&[]).to_vec();
+                    if let Some(k) = f.mask_key {
+                        crate::wire::websocket::frame::apply_mask(&mut payload, k, 0);
+                    }
+                    if let Some(d) = deflate {
+                        let rsv1 = f.rsv & 4 != 0;
+                        let p = seen.then_some(payload.as_slice());
+                        if let Some(i) = d.frame(dir, f.opcode, rsv1, f.fin, f.payload_len, p) {
+                            w.push(Proto::Pmce(Box::new(i)), hend, captured_end, None);
                         }
+                    }
+                    if sio {
                         for (p, s, e) in super::socketio::layers(&payload, hend, f.opcode == 2) {
                             w.push(p, s, e, None);
                         }
@@ -561,6 +582,22 @@ impl Dissector {
         if let Some(c) = self.conns.get_mut(key) {
             if let Some(p) = c.ws_pending.get_mut(dir) {
                 *p = n;
+            }
+        }
+    }
+
+    /// A 101 response: the permessage-deflate agreement it carries, if any, for this
+    /// connection (the response's sender is the server).
+    fn note_deflate(
+        &mut self,
+        addrs: (IpAddr, IpAddr),
+        h: &tcp::Header,
+        headers: &[(String, String)],
+    ) {
+        let (key, dir) = Self::key(addrs, h);
+        if let Some(c) = self.conns.get_mut(&key) {
+            if c.ws_requested {
+                c.deflate = super::pmce::ConnDeflate::from_response(headers, dir).map(Box::new);
             }
         }
     }
@@ -796,6 +833,55 @@ mod tests {
         );
         assert_eq!((out[2].start, out[2].end), (40, 196));
         assert!(matches!(out[3].proto, Proto::WebSocket(f) if f.opcode == 1 && f.payload_len == 2));
+    }
+
+    /// permessage-deflate agreed in the 101 response: RFC 7692's "Hello" twice from the server,
+    /// the second only readable with the window the first left (context takeover).
+    #[test]
+    fn websocket_deflate_inflates_with_context_takeover() {
+        let mut d = Dissector::new();
+        let mut out = Vec::new();
+        let mut run = |bytes: Vec<u8>, out: &mut Vec<Layer>| {
+            d.dissect(&info(LinkType::Ipv4, bytes.len()), &bytes, out);
+            out.iter().map(|l| l.name()).collect::<Vec<_>>().join(" ")
+        };
+        let req = b"GET /chat HTTP/1.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+            Sec-WebSocket-Extensions: permessage-deflate\r\n\r\n";
+        run(segment(5000, 80, 1, req), &mut out);
+        let resp = b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n\
+            Sec-WebSocket-Extensions: permessage-deflate; server_max_window_bits=10\r\n\r\n";
+        run(segment(80, 5000, 1, resp), &mut out);
+        let first = [0xc1, 0x07, 0xf2, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00];
+        assert_eq!(
+            run(segment(80, 5000, 100, &first), &mut out),
+            "ipv4 tcp websocket pmce"
+        );
+        let second = [0xc1, 0x05, 0xf2, 0x00, 0x11, 0x00, 0x00];
+        run(segment(80, 5000, 109, &second), &mut out);
+        let Proto::Pmce(i) = &out[3].proto else {
+            panic!("{out:?}")
+        };
+        assert_eq!(i.data, b"Hello");
+        assert_eq!((i.compressed_len, i.window_bits), (5, 10));
+        assert_eq!(
+            (out[3].start, out[3].end),
+            (42, 47),
+            "the compressed payload"
+        );
+        // Without the agreement, RSV1 frames stay compressed bytes.
+        let mut d = Dissector::new();
+        let plain: [&[u8]; 3] = [
+            b"GET / HTTP/1.1\r\nUpgrade: websocket\r\n\r\n",
+            b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n\r\n",
+            &first,
+        ];
+        for (i, p) in plain.into_iter().enumerate() {
+            let (sp, dp) = if i == 0 { (5000, 80) } else { (80, 5000) };
+            let bytes = segment(sp, dp, 1 + 100 * i as u32, p);
+            d.dissect(&info(LinkType::Ipv4, bytes.len()), &bytes, &mut out);
+        }
+        assert_eq!(out[2].name(), "websocket");
+        assert!(!out.iter().any(|l| matches!(l.proto, Proto::Pmce(_))));
     }
 
     /// An empty datagram to port 53 (RFC 768 length 8) is plain UDP, not a cut DNS header.

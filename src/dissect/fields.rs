@@ -350,6 +350,7 @@ pub fn of(layer: &Layer, frame: &[u8]) -> Vec<Field> {
             }
         }
         Proto::WebSocket(h) => ws_fields(&mut f, h, bytes),
+        Proto::Pmce(i) => pmce_fields(&mut f, i),
         Proto::EngineIo(e) => {
             f.add(
                 "packet_type",
@@ -1146,6 +1147,13 @@ fn ws_fields(f: &mut Fields, h: &websocket_frame::FrameHeader, bytes: &[u8]) {
         Value::U(h.rsv.into()),
         "reserved bits for extensions (RSV1: compressed)",
     );
+    if h.rsv & 4 != 0 {
+        f.add(
+            "pmc",
+            Value::Bool(true),
+            "Per-Message Compressed: RSV1 on a message's first frame (permessage-deflate)",
+        );
+    }
     f.add(
         "opcode",
         Value::U(h.opcode.into()),
@@ -1191,4 +1199,70 @@ fn ws_fields(f: &mut Fields, h: &websocket_frame::FrameHeader, bytes: &[u8]) {
         Value::Str(text),
         "the payload, unmasked (text as text, anything else in hex; first 256 bytes)",
     );
+}
+
+fn pmce_fields(f: &mut Fields, i: &crate::dissect::pmce::Inflated) {
+    f.add(
+        "compressed_length",
+        Value::U(i.compressed_len),
+        "bytes of compressed payload in this frame",
+    );
+    f.add(
+        "decompressed_length",
+        Value::U(i.data.len() as u64),
+        "bytes this frame's payload inflated to",
+    );
+    if i.fin {
+        f.add(
+            "message.compressed_length",
+            Value::U(i.message_compressed),
+            "bytes of the whole message on the wire (its payloads)",
+        );
+        f.add(
+            "message.decompressed_length",
+            Value::U(i.message_len),
+            "bytes of the whole message once inflated",
+        );
+    }
+    f.add(
+        "max_window_bits",
+        Value::U(i.window_bits.into()),
+        "the sender's LZ77 window, at most 2^bits bytes (*_max_window_bits)",
+    );
+    f.add(
+        "no_context_takeover",
+        Value::Bool(i.no_context_takeover),
+        "the sender resets its window after every message (*_no_context_takeover)",
+    );
+    if i.cut {
+        f.add(
+            "cut",
+            Value::Bool(true),
+            format!(
+                "inflating stopped at the limit of {} bytes per message",
+                crate::dissect::pmce::MAX_INFLATED
+            ),
+        );
+    }
+    if let Some(e) = &i.error {
+        f.add(
+            "decompression_failed",
+            Value::Str(e.clone()),
+            "why this frame could not be inflated",
+        );
+        return;
+    }
+    let shown = &i.data[..i.data.len().min(256)];
+    match (i.opcode, std::str::from_utf8(shown)) {
+        (1, Ok(t)) => f.add(
+            "payload.text",
+            Value::Str(t.to_string()),
+            "the decompressed text (first 256 bytes)",
+        ),
+        _ => f.add(
+            "payload",
+            Value::Str(hex::encode(shown)),
+            "the decompressed payload in hex (first 256 bytes)",
+        ),
+    }
 }

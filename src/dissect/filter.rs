@@ -34,6 +34,7 @@ pub const LAYER_PRIMITIVES: &[&str] = &[
     "ws",
     "engineio",
     "socketio",
+    "pmce",
     "data",
 ];
 

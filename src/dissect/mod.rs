@@ -19,6 +19,7 @@ pub mod fields;
 pub mod filter;
 pub mod follow;
 pub mod hex_input;
+pub mod pmce;
 pub mod socketio;
 pub mod stats;
 
@@ -187,6 +188,8 @@ pub enum Proto {
     Dns(Box<dns::Message>),
     Http(Box<http_message::Message>),
     WebSocket(websocket_frame::FrameHeader),
+    /// A compressed WebSocket frame inflated (permessage-deflate, RFC 7692).
+    Pmce(Box<pmce::Inflated>),
     /// An Engine.IO packet (socket.io's session layer), in a polling body or WebSocket message.
     EngineIo(Box<socketio::EngineIoLayer>),
     /// A Socket.IO packet inside an Engine.IO message.
@@ -233,6 +236,7 @@ impl Layer {
             Proto::Dns(_) => "dns",
             Proto::Http(_) => "http",
             Proto::WebSocket(_) => "websocket",
+            Proto::Pmce(_) => "pmce",
             Proto::EngineIo(_) => "engineio",
             Proto::SocketIo(_) => "socketio",
             Proto::Data => "data",
@@ -264,6 +268,7 @@ impl Layer {
             Proto::Dns(_) => "Domain Name System",
             Proto::Http(_) => "Hypertext Transfer Protocol",
             Proto::WebSocket(_) => "WebSocket",
+            Proto::Pmce(_) => "WebSocket per-message deflate (decompressed)",
             Proto::EngineIo(_) => "Engine.IO v4",
             Proto::SocketIo(_) => "Socket.IO v5",
             Proto::Data => "Data (payload)",
@@ -285,6 +290,8 @@ impl Layer {
             | Proto::Icmp(_)
             | Proto::Icmpv6(_) => 3,
             Proto::Tcp(..) | Proto::Udp(_) => 4,
+            // Compression is an encoding of the application's bytes: presentation.
+            Proto::Pmce(_) => 6,
             Proto::Dns(_)
             | Proto::Http(_)
             | Proto::WebSocket(_)

@@ -286,6 +286,20 @@ fn app_summary<W: Write>(out: &mut W, p: &Packet, app: &Layer) -> io::Result<()>
         Proto::WebSocket(_) => {
             let mut first = true;
             for l in p.layers {
+                if let Proto::Pmce(i) = &l.proto {
+                    // After its frame's part: what the compression did.
+                    match (&i.error, i.fin) {
+                        (Some(_), _) => write!(out, ", compressed, not inflated")?,
+                        (None, true) => write!(
+                            out,
+                            ", compressed {} -> {} bytes{}",
+                            i.message_compressed,
+                            i.message_len,
+                            if i.cut { " (cut at the limit)" } else { "" }
+                        )?,
+                        (None, false) => write!(out, ", compressed (continued)")?,
+                    }
+                }
                 if let Proto::WebSocket(f) = &l.proto {
                     if !first {
                         out.write_all(b"; ")?;
@@ -455,7 +469,7 @@ pub fn hex<W: Write>(out: &mut W, p: &Packet, colour: bool) -> io::Result<()> {
             l.osi_name(),
             match (
                 l.quoted,
-                matches!(l.proto, Proto::Data | Proto::WebSocket(_))
+                matches!(l.proto, Proto::Data | Proto::WebSocket(_) | Proto::Pmce(_))
             ) {
                 (true, _) => "quoted by the ICMP error",
                 (false, true) => "payload",

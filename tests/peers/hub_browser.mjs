@@ -4,21 +4,10 @@
 // then the page emits "hello" into the room (a `hub listen` started by the Rust test gets it).
 // Usage: node hub_browser.mjs http://127.0.0.1:PORT/ /path/to/wirelab
 import { execFileSync } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { chromium } from "playwright-core";
+import { launch } from "./chromium.mjs";
 
 const [url, wirelab] = process.argv.slice(2);
-const profile = mkdtempSync(join(tmpdir(), "wirelab-chromium-"));
-const context = await chromium.launchPersistentContext(profile, {
-  executablePath: "/usr/bin/chromium",
-  headless: true,
-  args: [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-  ],
-});
+const { context, close } = await launch();
 const logHas = (t) => document.getElementById("log").textContent.includes(t);
 try {
   const page = context.pages()[0] ?? (await context.newPage());
@@ -47,6 +36,5 @@ try {
   await page.waitForFunction(logHas, '"type":"emitted"', { timeout: 10000 });
   console.log("browser: ok");
 } finally {
-  await context.close();
-  rmSync(profile, { recursive: true, force: true });
+  await close();
 }

@@ -3,21 +3,10 @@
 // both upgrade to WebSocket, tab A joins a room, a message from A reaches B, B drops its
 // connection, A sends while B is away, and B reconnects with socket.recovered === true and the
 // missed message. Usage: node sio_browser.mjs http://127.0.0.1:PORT/socket.io/chat.html
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { chromium } from "playwright-core";
+import { launch } from "./chromium.mjs";
 
 const [url] = process.argv.slice(2);
-const profile = mkdtempSync(join(tmpdir(), "wirelab-chromium-"));
-const context = await chromium.launchPersistentContext(profile, {
-  executablePath: "/usr/bin/chromium",
-  headless: true,
-  args: [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-  ],
-});
+const { context, close } = await launch();
 const text = (id) => document.getElementById(id).textContent;
 const logHas = (t) => document.getElementById("log").textContent.includes(t);
 const wait = (page, fn, arg) => page.waitForFunction(fn, arg, { timeout: 15000 });
@@ -53,8 +42,7 @@ try {
 } catch (e) {
   console.log("browser: FAIL " + (e && e.stack || e));
 } finally {
-  await context.close();
-  rmSync(profile, { recursive: true, force: true });
+  await close();
 }
 console.log(ok ? "browser: ok" : "browser: failed");
 process.exit(ok ? 0 : 1);

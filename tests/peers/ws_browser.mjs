@@ -2,21 +2,10 @@
 // playwright-core: loads http://ADDR/, waits for the WebSocket to open, types a message,
 // and waits for its echo to appear. Prints `browser: echo ok` on success.
 // Usage: node ws_browser.mjs http://127.0.0.1:PORT/
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { chromium } from "playwright-core";
+import { launch } from "./chromium.mjs";
 
 const url = process.argv[2];
-const profile = mkdtempSync(join(tmpdir(), "wirelab-chromium-"));
-const context = await chromium.launchPersistentContext(profile, {
-  executablePath: "/usr/bin/chromium",
-  headless: true,
-  args: [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-  ],
-});
+const { context, close } = await launch();
 try {
   const page = context.pages()[0] ?? (await context.newPage());
   await page.goto(url);
@@ -30,6 +19,5 @@ try {
     text, { timeout: 10000 });
   console.log("browser: echo ok");
 } finally {
-  await context.close();
-  rmSync(profile, { recursive: true, force: true });
+  await close();
 }

@@ -3,21 +3,10 @@
 // 0 B, 125 B, 64 KiB and 1 MiB. Prints `browser deflate: extensions=...` (what the browser
 // says was negotiated) and `browser deflate: all echoes ok`.
 // Usage: node ws_browser_deflate.mjs http://127.0.0.1:PORT/
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { chromium } from "playwright-core";
+import { launch } from "./chromium.mjs";
 
 const url = process.argv[2];
-const profile = mkdtempSync(join(tmpdir(), "wirelab-chromium-"));
-const context = await chromium.launchPersistentContext(profile, {
-  executablePath: "/usr/bin/chromium",
-  headless: true,
-  args: [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-  ],
-});
+const { context, close } = await launch();
 try {
   const page = context.pages()[0] ?? (await context.newPage());
   await page.goto(url);
@@ -45,6 +34,5 @@ try {
   for (const c of result.checks) console.log(`browser deflate: ${c}`);
   if (result.checks.every((c) => c.endsWith("true"))) console.log("browser deflate: all echoes ok");
 } finally {
-  await context.close();
-  rmSync(profile, { recursive: true, force: true });
+  await close();
 }

@@ -146,6 +146,8 @@ pub async fn serve_connection(stream: TcpStream, peer: String, srv: Arc<Server>)
                     peer: peer.clone(),
                 });
                 let _ = HttpResponse::empty(413).write(&mut wr, true).await;
+                let _ = wr.shutdown().await;
+                reader.linger(len, Duration::from_secs(5)).await;
                 return;
             }
             Err(HttpError::Head(e)) => {

@@ -106,6 +106,25 @@ impl<R: AsyncRead + Unpin> RequestReader<R> {
         Ok(HttpRequest { head, body })
     }
 
+    /// After an answer that ends the connection early (413), reads and drops what the client is
+    /// still sending, at most `max` bytes or for `limit`, so its kernel sees the answer rather
+    /// than a reset for unread data (a "lingering close", as nginx and Node do).
+    pub async fn linger(&mut self, max: u64, limit: Duration) {
+        let mut seen = 0u64;
+        let _ = tokio::time::timeout(limit, async {
+            while seen <= max {
+                match self.fill().await {
+                    Ok(()) => {
+                        seen += self.buf.len() as u64;
+                        self.buf.clear();
+                    }
+                    Err(_) => return,
+                }
+            }
+        })
+        .await;
+    }
+
     async fn read_head(&mut self) -> Result<(Request, usize), HttpError> {
         loop {
             if let Some(x) = Request::parse(&self.buf)? {

@@ -445,6 +445,16 @@ pub struct SioConnectArgs {
     /// Show every HTTP request, Engine.IO packet and Socket.IO packet, each explained.
     #[arg(long)]
     pub show_packets: bool,
+    /// At the end, drop the connection without DISCONNECT, as a phone that loses its network:
+    /// the server keeps this socket's id, rooms and missed events for recovery (a DISCONNECT is
+    /// leaving on purpose, and the server forgets the socket).
+    #[arg(long)]
+    pub vanish: bool,
+    /// Keep the recovery pid and last offset in FILE (JSON), read at start and sent in the
+    /// CONNECT auth, so a later run resumes this socket: socket.io-client keeps them in memory,
+    /// for one page's life; this keeps them between runs. One namespace only.
+    #[arg(long, value_name = "FILE")]
+    pub state: Option<std::path::PathBuf>,
     /// JSON lines, one event a line.
     #[arg(long)]
     pub json: bool,

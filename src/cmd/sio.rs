@@ -1,7 +1,8 @@
 //! `wirelab sio ...`: glue from arguments to `crate::sio::client` and `render::sio`.
 
 use std::io::{self, Write};
-use std::sync::Arc;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use anyhow::{Context, Result};
@@ -16,7 +17,7 @@ pub fn run(c: SioCommand) -> Result<()> {
     match c {
         SioCommand::Connect(a) => {
             let o = options(&a, None)?;
-            go(o, a.json)
+            go(o, a.json, a.state.clone())
         }
         SioCommand::Emit(e) => {
             let args = e
@@ -25,7 +26,7 @@ pub fn run(c: SioCommand) -> Result<()> {
                 .map(|s| parse_arg(s))
                 .collect::<Result<Vec<_>>>()?;
             let o = options(&e.connect, Some((e.event.clone(), args, e.ack)))?;
-            go(o, e.connect.json)
+            go(o, e.connect.json, e.connect.state.clone())
         }
     }
 }
@@ -93,6 +94,7 @@ fn options(a: &SioConnectArgs, emit: Option<(String, Vec<Value>, bool)>) -> Resu
             .into());
         }
     }
+    let mut resume = None;
     let auth = match &a.auth {
         None => None,
         Some(s) => match Value::from_json(s) {
@@ -100,6 +102,15 @@ fn options(a: &SioConnectArgs, emit: Option<(String, Vec<Value>, bool)>) -> Resu
             _ => return Err(BadInput(format!("--auth {s:?} is not a JSON object")).into()),
         },
     };
+    if let Some(path) = &a.state {
+        if namespaces.len() > 1 {
+            return Err(BadInput(
+                "--state keeps one namespace's pid and offset: give one --namespace".into(),
+            )
+            .into());
+        }
+        resume = read_state(path)?;
+    }
     let mut path = a.path.clone();
     if !path.starts_with('/') {
         path.insert(0, '/');
@@ -129,14 +140,113 @@ fn options(a: &SioConnectArgs, emit: Option<(String, Vec<Value>, bool)>) -> Resu
         reconnect: a.reconnect,
         reconnect_delay: Duration::from_secs_f64(a.reconnect_delay),
         show_packets: a.show_packets,
+        goodbye: !a.vanish,
+        resume,
     })
 }
 
-fn go(o: Options, json: bool) -> Result<()> {
+/// The pid and offset a `--state` file holds (none if the file does not exist yet, or holds
+/// no offset: a socket that received nothing cannot be recovered).
+fn read_state(path: &Path) -> Result<Option<(String, String)>> {
+    let text = match std::fs::read_to_string(path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => {
+            return Err(BadInput(format!("cannot read --state {}: {e}", path.display())).into())
+        }
+    };
+    let v: serde_json::Value = serde_json::from_str(&text)
+        .map_err(|e| BadInput(format!("--state {}: not JSON ({e})", path.display())))?;
+    let field = |k: &str| v.get(k).and_then(|x| x.as_str()).map(str::to_string);
+    Ok(field("pid").zip(field("offset")))
+}
+
+/// What a `--state` file keeps, and when the client is ready (every namespace connected, its
+/// emit sent or acknowledged).
+struct Tracker {
+    namespaces: usize,
+    connected: usize,
+    /// The emit still to be sent (false) or acknowledged (true); None: nothing due.
+    emit_due: Option<bool>,
+    /// Listens on after it is ready (no emit, or --count).
+    listens: bool,
+    ready: bool,
+    state: Option<PathBuf>,
+    pid: Option<String>,
+    offset: Option<String>,
+}
+
+impl Tracker {
+    /// Notes `e`; true when the client became ready with it.
+    fn see(&mut self, e: &Event) -> bool {
+        match e {
+            Event::Connected { pid: Some(pid), .. } => {
+                self.connected += 1;
+                // A new socket (not recovered): its offsets start afresh.
+                if self.pid.as_ref() != Some(pid) {
+                    self.offset = None;
+                    self.pid = Some(pid.clone());
+                }
+                self.save();
+            }
+            Event::Connected { pid: None, .. } => self.connected += 1,
+            Event::Event {
+                offset: Some(o), ..
+            } => {
+                self.offset = Some(o.clone());
+                self.save();
+            }
+            Event::Emitted { id, .. } => {
+                self.emit_due = id.map(|_| true);
+            }
+            Event::Ack { .. } if self.emit_due == Some(true) => self.emit_due = None,
+            _ => {}
+        }
+        if !self.ready
+            && self.listens
+            && self.connected >= self.namespaces
+            && self.emit_due.is_none()
+        {
+            self.ready = true;
+            return true;
+        }
+        false
+    }
+
+    fn save(&self) {
+        let (Some(path), Some(pid)) = (&self.state, &self.pid) else {
+            return;
+        };
+        let v = serde_json::json!({ "pid": pid, "offset": self.offset });
+        let _ = std::fs::write(path, format!("{v}\n"));
+    }
+}
+
+fn go(o: Options, json: bool, state: Option<PathBuf>) -> Result<()> {
     let rt = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
+    let tracker = Mutex::new(Tracker {
+        namespaces: o.namespaces.len(),
+        connected: 0,
+        emit_due: o.emit.as_ref().map(|_| false),
+        listens: o.emit.is_none() || o.count.is_some(),
+        ready: false,
+        pid: state
+            .as_deref()
+            .and_then(|p| read_state(p).ok().flatten())
+            .map(|(p, _)| p),
+        offset: state
+            .as_deref()
+            .and_then(|p| read_state(p).ok().flatten())
+            .map(|(_, o)| o),
+        state,
+    });
     let sink: client::Sink = Arc::new(move |e: &Event| {
+        let ready = tracker.lock().map(|mut t| t.see(e)).unwrap_or(false);
         let mut out = io::stdout().lock();
         let _ = render::sio::write(&mut out, e, json);
+        if ready {
+            let _ = render::sio::ready(&mut out, json);
+        }
         let _ = out.flush();
     });
     let url = format!("{}:{}", o.host, o.port);

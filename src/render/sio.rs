@@ -77,3 +77,12 @@ pub fn write<W: Write>(out: &mut W, event: &Event, json: bool) -> io::Result<()>
         ),
     }
 }
+
+/// The line that says the client is connected (and its emit answered) and now listens: what a
+/// lesson waits for before the next step emits to it.
+pub fn ready<W: Write>(out: &mut W, json: bool) -> io::Result<()> {
+    if json {
+        return writeln!(out, "{{\"type\":\"ready\"}}");
+    }
+    writeln!(out, "ready: connected; listening for events")
+}

@@ -58,6 +58,13 @@ pub struct Options {
     pub reconnect: u32,
     pub reconnect_delay: Duration,
     pub show_packets: bool,
+    /// At the end, DISCONNECT each namespace and close the session (leaving on purpose: the
+    /// server forgets the socket). False: just drop the transport, as a lost network does, so
+    /// the server keeps the socket's state for connection state recovery.
+    pub goodbye: bool,
+    /// The pid and last offset of an earlier run (for the first namespace), sent in the
+    /// CONNECT auth as after a lost connection, so that this run resumes that socket.
+    pub resume: Option<(String, String)>,
 }
 
 /// Which way a packet went.
@@ -258,7 +265,17 @@ pub async fn run(o: Options, sink: Sink) -> Result<(), SioError> {
         recovery: o
             .namespaces
             .iter()
-            .map(|n| (n.clone(), Recovery::default()))
+            .enumerate()
+            .map(|(i, n)| {
+                let rec = match (&o.resume, i) {
+                    (Some((pid, offset)), 0) => Recovery {
+                        pid: Some(pid.clone()),
+                        offset: Some(offset.clone()),
+                    },
+                    _ => Recovery::default(),
+                };
+                (n.clone(), rec)
+            })
             .collect(),
         o,
         sink,
@@ -577,7 +594,7 @@ impl Client {
             }
         };
         let transport = writer.name();
-        if let SessionEnd::Done = result {
+        if let (SessionEnd::Done, true) = (&result, self.o.goodbye) {
             // Leave politely: DISCONNECT each namespace, then close the session.
             let mut out = Vec::new();
             for (nsp, _) in &self.recovery {

@@ -450,6 +450,10 @@ pub struct SioConnectArgs {
     /// leaving on purpose, and the server forgets the socket).
     #[arg(long)]
     pub vanish: bool,
+    /// Join ROOM first (emit `join ROOM` and wait for its ack; repeatable), then emit or
+    /// listen: the hub keeps rooms on the server, as socket.io does.
+    #[arg(long = "join", value_name = "ROOM")]
+    pub joins: Vec<String>,
     /// Keep the recovery pid and last offset in FILE (JSON), read at start and sent in the
     /// CONNECT auth, so a later run resumes this socket: socket.io-client keeps them in memory,
     /// for one page's life; this keeps them between runs. One namespace only.

@@ -141,6 +141,7 @@ fn options(a: &SioConnectArgs, emit: Option<(String, Vec<Value>, bool)>) -> Resu
         reconnect_delay: Duration::from_secs_f64(a.reconnect_delay),
         show_packets: a.show_packets,
         goodbye: !a.vanish,
+        joins: a.joins.clone(),
         resume,
     })
 }
@@ -166,8 +167,8 @@ fn read_state(path: &Path) -> Result<Option<(String, String)>> {
 struct Tracker {
     namespaces: usize,
     connected: usize,
-    /// The emit still to be sent (false) or acknowledged (true); None: nothing due.
-    emit_due: Option<bool>,
+    /// Emits (joins, then the emit) still to be sent or acknowledged.
+    due: usize,
     /// Listens on after it is ready (no emit, or --count).
     listens: bool,
     ready: bool,
@@ -196,17 +197,12 @@ impl Tracker {
                 self.offset = Some(o.clone());
                 self.save();
             }
-            Event::Emitted { id, .. } => {
-                self.emit_due = id.map(|_| true);
+            Event::Emitted { id: None, .. } | Event::Ack { .. } => {
+                self.due = self.due.saturating_sub(1)
             }
-            Event::Ack { .. } if self.emit_due == Some(true) => self.emit_due = None,
             _ => {}
         }
-        if !self.ready
-            && self.listens
-            && self.connected >= self.namespaces
-            && self.emit_due.is_none()
-        {
+        if !self.ready && self.listens && self.connected >= self.namespaces && self.due == 0 {
             self.ready = true;
             return true;
         }
@@ -227,7 +223,7 @@ fn go(o: Options, json: bool, state: Option<PathBuf>) -> Result<()> {
     let tracker = Mutex::new(Tracker {
         namespaces: o.namespaces.len(),
         connected: 0,
-        emit_due: o.emit.as_ref().map(|_| false),
+        due: o.joins.len() + usize::from(o.emit.is_some()),
         listens: o.emit.is_none() || o.count.is_some(),
         ready: false,
         pid: state

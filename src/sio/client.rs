@@ -50,6 +50,9 @@ pub struct Options {
     pub auth: Option<Value>,
     pub transport: TransportChoice,
     pub emit: Option<Emit>,
+    /// Rooms to join first, one after the other (`join ROOM`, each acknowledged), in the
+    /// first namespace: the hub's rooms live on the server, and this is how a client asks.
+    pub joins: Vec<String>,
     /// Stop after this many events received.
     pub count: Option<u64>,
     /// Give up (or, with no --count and no ack due, stop listening) after this long.
@@ -252,6 +255,9 @@ struct Client {
     /// Packets for a namespace that came before its CONNECT answer (a recovering server
     /// replays missed events first); handled right after it, as socket.io-client does.
     early: Vec<Packet>,
+    /// The joins, then the emit: sent one at a time, each after the last one's ack.
+    queue: Vec<Emit>,
+    next_emit: usize,
 }
 
 enum SessionEnd {
@@ -261,7 +267,20 @@ enum SessionEnd {
 
 /// Runs the client to the end: the [`Event::Report`] is the last event.
 pub async fn run(o: Options, sink: Sink) -> Result<(), SioError> {
+    let mut queue: Vec<Emit> = o
+        .joins
+        .iter()
+        .map(|room| Emit {
+            namespace: o.namespaces.first().cloned().unwrap_or_else(|| "/".into()),
+            event: "join".into(),
+            args: vec![Value::String(room.clone())],
+            ack: true,
+        })
+        .collect();
+    queue.extend(o.emit.clone());
     let mut c = Client {
+        queue,
+        next_emit: 0,
         recovery: o
             .namespaces
             .iter()
@@ -517,9 +536,11 @@ impl Client {
         let mut pending: Vec<String> = self.recovery.iter().map(|(n, _)| n.clone()).collect();
         let mut ack_due: Option<u64> = None;
         let result = loop {
-            if pending.is_empty() && !*emitted {
-                *emitted = true;
-                if let Some(e) = self.o.emit.clone() {
+            if pending.is_empty() && ack_due.is_none() && !*emitted {
+                let next = self.queue.get(self.next_emit).cloned();
+                self.next_emit += 1;
+                *emitted = self.next_emit >= self.queue.len();
+                if let Some(e) = next {
                     let id = e.ack.then(|| {
                         self.next_ack += 1;
                         self.next_ack - 1

@@ -16,6 +16,10 @@ pub static FIXTURES: &[(&str, &[u8])] = &[
         "websocket.pcap",
         include_bytes!("../../fixtures/websocket.pcap"),
     ),
+    (
+        "socketio.pcap",
+        include_bytes!("../../fixtures/socketio.pcap"),
+    ),
 ];
 
 /// The bytes of the bundled capture `name`.

@@ -102,6 +102,7 @@ pub fn questions(id: &str, data: &Data) -> Result<Vec<Question>> {
         "tcp-vs-udp" => Ok(tcp_vs_udp(data.seed.unwrap_or(1))),
         "packets" => packets(data),
         "websocket" => websocket(data.capture_or("websocket.pcap")?),
+        "socketio" => socketio(data.capture_or("socketio.pcap")?),
         "events" | "message-queue" | "work-queue" => hub(id),
         other => Err(BadInput(format!("lesson '{other}' has no questions yet")).into()),
     }
@@ -539,6 +540,121 @@ fn hub(id: &str) -> Result<Vec<Question>> {
         ));
     }
     Ok(q)
+}
+
+/// The socket.io lesson: two questions about a capture (the bundled one, made from the npm
+/// server and client, or the student's own), then the lesson's session run again, answers read
+/// from what the hub and the clients said.
+fn socketio(capture: &[u8]) -> Result<Vec<Question>> {
+    use crate::wire::engineio::PacketType as Eio;
+    let d = Dissected::read(capture)?;
+    let mut q = Vec::new();
+    let eio: Vec<(u64, &crate::dissect::socketio::EngineIoLayer)> = d
+        .frames
+        .iter()
+        .flat_map(|(info, _, layers)| {
+            layers.iter().filter_map(move |l| match &l.proto {
+                Proto::EngineIo(e) => Some((info.number, e.as_ref())),
+                _ => None,
+            })
+        })
+        .collect();
+    if let Some((n, (_, interval, _))) = eio
+        .iter()
+        .find_map(|(n, e)| e.handshake.as_ref().map(|h| (n, h)))
+    {
+        q.push(Question::new(
+            "socketio.pcap: how many milliseconds apart does the server's open packet say its pings come (pingInterval)?",
+            interval,
+            &format!("pingInterval in the engine.io open packet, packet {n}"),
+            "the server pings, every pingInterval; a pong must come within pingTimeout".into(),
+        ));
+    }
+    if let Some((n, _)) = eio
+        .iter()
+        .find(|(_, e)| e.probe && e.kind == Some(Eio::Ping))
+    {
+        q.push(Question::new(
+            "socketio.pcap: in which packet (its number) does the client send the WebSocket probe, 2probe?",
+            n,
+            "the 'engine.io ping probe' line of `wirelab dissect FILE --filter engineio`",
+            "the first message on the new WebSocket, before the session moves to it (3probe, then 5)"
+                .into(),
+        ));
+    }
+    let lesson = super::find("socketio")?;
+    let o = run::run(
+        &lesson,
+        run::Options {
+            pause: false,
+            colour: false,
+        },
+        &mut std::io::sink(),
+    )?;
+    if let Some(f) = &o.failure {
+        return Err(anyhow!("the socket.io session for the check failed: {f}"));
+    }
+    let s = &o.steps;
+    let mut ask = |step: &str, before: &str, after: &str, text: &str, field: &str, why: &str| {
+        if let Some(n) = grab_step(s, step, before, after) {
+            q.push(Question::new(text, n, field, why.into()));
+        }
+    };
+    ask(
+        "hello from alice",
+        "\"recipients\":",
+        "}",
+        "`io.emit` (--relay namespace): how many recipients did alice's \"hello from alice\" have?",
+        "the ack's {\"recipients\":N} of that `sio emit`",
+        "bob and alice herself: io.emit sends to every socket in the namespace, the sender too",
+    );
+    ask(
+        "hello, everyone else",
+        "\"recipients\":",
+        "}",
+        "`socket.broadcast.emit` (--relay broadcast): how many recipients did \"hello, everyone else\" have?",
+        "the ack's {\"recipients\":N} of that `sio emit`",
+        "only bob: a broadcast goes to everyone in the namespace but the sender",
+    );
+    ask(
+        "dinner is ready",
+        "\"members\":",
+        ",",
+        "How many members did the kitchen have once alice had joined it?",
+        "the join ack's {\"members\":N} of alice's `sio emit --join kitchen`",
+        "bob and alice: the room is kept by the server, carol is in the garden",
+    );
+    ask(
+        "is anyone there?",
+        "\"recipients\":",
+        "}",
+        "Without recovery: how many recipients did \"is anyone there?\" have?",
+        "the ack's {\"recipients\":N} of that `sio emit`",
+        "only the sender: nobody else was connected, and nothing is kept for later (at-most-once)",
+    );
+    ask(
+        "--state alice.json --count 1",
+        "recovered: ",
+        " missed",
+        "With recovery: how many missed events did the hub replay when alice came back?",
+        "the hub's 'connected to / (recovered: N missed event(s) replayed)' line",
+        "message 2, sent while she was away; message 1 she had (her offset said so)",
+    );
+    if q.is_empty() {
+        return Err(anyhow!(
+            "the socket.io session said nothing the questions are about"
+        ));
+    }
+    Ok(q)
+}
+
+/// The number between `before` and `after` in the output of the first step whose command line
+/// contains `step` (and not a background one: the step that ran it).
+fn grab_step(steps: &[StepRecord], step: &str, before: &str, after: &str) -> Option<u64> {
+    let st = steps
+        .iter()
+        .find(|s| !s.background && s.shown.contains(step))?;
+    grab(std::slice::from_ref(st), before, after)
 }
 
 /// The first text between `before` and `after` on a line the steps printed, as a number.

@@ -171,6 +171,7 @@ lesson_tests! {
     tcp_vs_udp_shows_what_it_runs => "tcp-vs-udp",
     packets_shows_what_it_runs => "packets",
     websocket_shows_what_it_runs => "websocket",
+    socketio_shows_what_it_runs => "socketio",
     events_shows_what_it_runs => "events",
     message_queue_shows_what_it_runs => "message-queue",
     work_queue_shows_what_it_runs => "work-queue",
@@ -279,6 +280,7 @@ fn lesson_check_accepts_right_answers_and_rejects_wrong_ones_for_every_lesson() 
         "tcp-vs-udp",
         "packets",
         "websocket",
+        "socketio",
         "events",
         "message-queue",
         "work-queue",
@@ -422,4 +424,135 @@ fn lesson_show_hides_the_front_matter() {
     let raw = String::from_utf8_lossy(&raw.stdout);
     assert!(raw.starts_with("# TCP"), "{raw}");
     assert!(!raw.contains("id: tcp"), "{raw}");
+}
+
+/// The lines a step of a `tour --json` object printed (its own, then the background group).
+fn output_of<'a>(steps: &'a [Value], shown: &str) -> Vec<&'a str> {
+    let st = steps
+        .iter()
+        .find(|st| st["background"] == false && st["shown"].as_str().unwrap().contains(shown))
+        .unwrap_or_else(|| panic!("no step {shown}"));
+    st["output"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l.as_str().unwrap())
+        .collect()
+}
+
+/// The socket.io lesson shows, live: polling then the probe and the upgrade, the server's
+/// pings, two namespaces on one session, an event pushed to a connected listener, a room that
+/// leaves carol out, an offline client missing an event without recovery and getting it back
+/// with it.
+#[test]
+fn socketio_lesson_shows_upgrade_heartbeat_namespaces_rooms_and_recovery() {
+    let s = Scratch::new();
+    let v = lesson_json(&s, "socketio");
+    let steps = v["steps"].as_array().unwrap();
+    let has = |out: &[&str], pat: &str| out.iter().any(|l| l.contains(pat));
+
+    let first = output_of(steps, "--show-packets --timeout 0.5");
+    let at = |pat: &str| {
+        first
+            .iter()
+            .position(|l| l.contains(pat))
+            .unwrap_or_else(|| panic!("no {pat}: {first:#?}"))
+    };
+    assert!(at("GET /socket.io/?EIO=4&transport=polling") < at("transport=websocket&sid="));
+    assert!(at("ping \"probe\"") < at("pong \"probe\""));
+    assert!(at("pong \"probe\"") < at("engine.io -> upgrade"));
+
+    let beat = output_of(steps, "--transport websocket --show-packets");
+    let pings = beat
+        .iter()
+        .filter(|l| l.contains("engine.io <- ping \"\""))
+        .count();
+    let pongs = beat
+        .iter()
+        .filter(|l| l.contains("engine.io -> pong \"\""))
+        .count();
+    assert!(pings >= 1 && pongs == pings, "{beat:#?}");
+    assert!(!has(&beat, "transport=polling"), "{beat:#?}");
+
+    let two = output_of(steps, "--namespace / --namespace /admin");
+    assert_eq!(
+        two.iter()
+            .filter(|l| l.starts_with("open: session"))
+            .count(),
+        1
+    );
+    assert!(
+        has(&two, "connected to / as") && has(&two, "connected to /admin as"),
+        "{two:#?}"
+    );
+
+    let emit = output_of(steps, "hello from alice");
+    assert!(has(&emit, "ack / id 0 [{\"recipients\":2}]"), "{emit:#?}");
+    assert!(
+        emit.iter().any(|l| l.starts_with("  [sio connect] +")
+            && l.contains("event / \"chat message\" [\"hello from alice\"]")),
+        "bob's live arrival: {emit:#?}"
+    );
+
+    let bcast = output_of(steps, "hello, everyone else");
+    assert!(has(&bcast, "[{\"recipients\":1}]"), "{bcast:#?}");
+    assert!(
+        !bcast.iter().any(|l| l.starts_with("event /")),
+        "{bcast:#?}"
+    );
+
+    let rooms = output_of(steps, "dinner is ready");
+    assert!(has(&rooms, "\"members\":2"), "{rooms:#?}");
+    assert!(has(&rooms, "[{\"recipients\":1}]"), "{rooms:#?}");
+
+    let late = output_of(steps, "--timeout 1");
+    assert!(has(&late, "done: 0 events"), "{late:#?}");
+
+    let back = output_of(steps, "--state alice.json --count 1");
+    assert!(
+        has(&back, "recovered (missed events replayed)"),
+        "{back:#?}"
+    );
+    assert!(has(
+        &back,
+        "event / \"chat message\" [\"message 2, while alice is away\"]"
+    ));
+    assert!(has(&back, "recovered true"), "{back:#?}");
+    assert!(
+        has(&back, "(recovered: 1 missed event(s) replayed)"),
+        "{back:#?}"
+    );
+
+    let other = output_of(steps, "hello from the other hub");
+    assert!(has(&other, "[{\"recipients\":1}]"), "{other:#?}");
+}
+
+/// The socket.io check's capture answers follow the capture: without its first packet every
+/// packet number is one less, and pingInterval is the number the open packet's bytes hold.
+#[test]
+fn socketio_check_answers_follow_the_capture() {
+    let s = Scratch::new();
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/socketio.pcap");
+    let bytes = std::fs::read(&path).unwrap();
+    let bundled = key(&s, &["socketio"]);
+    // pcap: a 24-byte file header, then records of a 16-byte header (incl_len at 8..12).
+    let len = u32::from_le_bytes(bytes[24 + 8..24 + 12].try_into().unwrap()) as usize;
+    let mut cut = bytes[..24].to_vec();
+    cut.extend_from_slice(&bytes[24 + 16 + len..]);
+    let file = s.dir.path().join("cut.pcap");
+    std::fs::write(&file, &cut).unwrap();
+    let changed = key(&s, &["socketio", "--capture", file.to_str().unwrap()]);
+    std::fs::remove_file(&file).unwrap();
+    let probe = |k: &[Value]| -> u64 { k[1]["answer"].as_str().unwrap().parse().unwrap() };
+    assert_eq!(probe(&changed), probe(&bundled) - 1);
+    let text = String::from_utf8_lossy(&bytes);
+    let interval: String = text
+        .split("\"pingInterval\":")
+        .nth(1)
+        .unwrap()
+        .chars()
+        .take_while(char::is_ascii_digit)
+        .collect();
+    assert_eq!(bundled[0]["answer"].as_str().unwrap(), interval);
+    assert_eq!(changed[0]["answer"], bundled[0]["answer"]);
 }

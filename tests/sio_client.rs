@@ -526,3 +526,48 @@ fn polling_posts_respect_the_servers_max_payload() {
     assert_eq!(code, 1);
     assert!(err.contains("413"), "{err}");
 }
+
+/// `--vanish` and `--state` against the npm server: a client that drops off the network after
+/// an event (the server's "welcome", which carries an offset) comes back in a later run with
+/// the pid and offset from its state file, and the reference server recovers it: the same
+/// socket id, `recovered`. A run that says goodbye (no --vanish) is not recovered.
+#[test]
+fn state_file_and_vanish_recover_across_runs_on_the_npm_server() {
+    let peer = Peer::node(&[]);
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("alice.json");
+    let state_s = state.to_str().unwrap();
+    let url = peer.url("/");
+    for (vanish, recovered) in [(true, true), (false, false)] {
+        let _ = std::fs::remove_file(&state);
+        let mut a = vec!["sio", "connect", &url, "--state", state_s, "--count", "1"];
+        if vanish {
+            a.push("--vanish");
+        }
+        let (code, before, err) = run(&a);
+        assert_eq!(code, 0, "{err}");
+        let saved: Value = serde_json::from_str(&std::fs::read_to_string(&state).unwrap()).unwrap();
+        assert!(
+            saved["pid"].is_string() && saved["offset"].is_string(),
+            "{saved}"
+        );
+        assert_eq!(of(&before, "ready").len(), 1, "{before:?}");
+        let (code, v, err) = run(&["sio", "connect", &url, "--state", state_s, "--count", "1"]);
+        assert_eq!(code, 0, "{err}");
+        let c = of(&v, "connected");
+        assert_eq!(c[0]["recovered"], recovered, "vanish {vanish}: {v:?}");
+        let same = c[0]["sid"] == of(&before, "connected")[0]["sid"];
+        assert_eq!(same, recovered, "{v:?}");
+        // The server's own view: its welcome says socket.recovered.
+        let welcome = of(&v, "event")[0];
+        assert_eq!(welcome["args"][0]["recovered"], recovered, "{v:?}");
+    }
+    // Bad input: --state with two namespaces is refused, exit 2.
+    let out = wirelab()
+        .args(["sio", "connect", &url, "--state", state_s])
+        .args(["--namespace", "/", "--namespace", "/admin"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--state"));
+}

@@ -556,3 +556,21 @@ fn socketio_check_answers_follow_the_capture() {
     assert_eq!(bundled[0]["answer"].as_str().unwrap(), interval);
     assert_eq!(changed[0]["answer"], bundled[0]["answer"]);
 }
+
+/// The message-queue lesson's socket.io step: recovery replays the event sent while driver-3
+/// was away (P-201), not the one it had received before it vanished (P-200), however its app
+/// fared: replay-on-reconnect, not redelivery until acknowledged.
+#[test]
+fn message_queue_lesson_compares_the_queue_with_recovery() {
+    let s = Scratch::new();
+    let v = lesson_json(&s, "message-queue");
+    let steps = v["steps"].as_array().unwrap();
+    let back = output_of(steps, "--state driver-3.json --count 1");
+    let events: Vec<&&str> = back.iter().filter(|l| l.starts_with("event /")).collect();
+    assert_eq!(events.len(), 1, "{back:#?}");
+    assert!(events[0].contains("P-201"), "{back:#?}");
+    assert!(
+        back.iter().any(|l| l.contains("recovered true")),
+        "{back:#?}"
+    );
+}

@@ -423,3 +423,146 @@ fn lesson_show_hides_the_front_matter() {
     assert!(raw.starts_with("# TCP"), "{raw}");
     assert!(!raw.contains("id: tcp"), "{raw}");
 }
+
+/// Spawns `wirelab ARGS` in the scratch directory (taking turns with copies), output piped.
+fn spawn_piped(s: &Scratch, args: &[&str]) -> std::process::Child {
+    let _one_at_a_time = SPAWN.lock().unwrap_or_else(|e| e.into_inner());
+    Command::new(&s.exe)
+        .args(args)
+        .current_dir(s.dir.path())
+        .env("NO_COLOR", "1")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
+/// Reads lines until one contains `needle` (EOF first is a failure: the process ended).
+fn line_with(r: &mut impl std::io::BufRead, needle: &str) -> String {
+    let mut seen = String::new();
+    loop {
+        let mut line = String::new();
+        assert!(
+            r.read_line(&mut line).unwrap() > 0,
+            "ended before saying {needle:?}: {seen}"
+        );
+        if line.contains(needle) {
+            return line;
+        }
+        seen.push_str(&line);
+    }
+}
+
+/// The student's own traffic, as the tcp lesson makes it: a server, `capture --until-closed`
+/// started before the client, one `tcp send`. The capture stops by itself when the connection
+/// has closed, and `lesson check tcp --capture` asks about that capture: the SYN-ACK's ack is
+/// the one tshark reads there, right answers pass and wrong ones fail.
+#[test]
+fn lesson_check_asks_about_the_students_own_capture() {
+    use std::io::BufReader;
+    use std::time::{Duration, Instant};
+    let s = Scratch::new();
+    let mut server = spawn_piped(
+        &s,
+        &[
+            "tcp",
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--max-conns",
+            "1",
+        ],
+    );
+    let mut out = BufReader::new(server.stdout.take().unwrap());
+    let line = line_with(&mut out, "listening on ");
+    let addr = line.split("listening on ").nth(1).unwrap();
+    let addr = addr.split_whitespace().next().unwrap().to_string();
+    let port = addr.rsplit_once(':').unwrap().1.to_string();
+    let filter = format!("tcp port {port}");
+    let mut cap = spawn_piped(
+        &s,
+        &[
+            "capture",
+            "--filter",
+            &filter,
+            "--until-closed",
+            "--write",
+            "own.pcap",
+            "--quiet",
+        ],
+    );
+    let mut err = BufReader::new(cap.stderr.take().unwrap());
+    line_with(&mut err, "capturing on ");
+    let sent = s.run(&["tcp", "send", &addr, "my", "own"], None);
+    assert!(
+        sent.status.success(),
+        "{}",
+        String::from_utf8_lossy(&sent.stderr)
+    );
+    // Bounded: a capture that does not stop by itself within a minute fails the test.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let status = loop {
+        if let Some(st) = cap.try_wait().unwrap() {
+            break st;
+        }
+        if Instant::now() > deadline {
+            let _ = cap.kill();
+            let _ = cap.wait();
+            let _ = server.kill();
+            let _ = server.wait();
+            panic!("capture --until-closed did not stop after the connection closed");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert!(status.success());
+    let mut rest = String::new();
+    std::io::Read::read_to_string(&mut err, &mut rest).unwrap();
+    assert!(rest.contains("packets shown"), "{rest}");
+    assert!(server.wait().unwrap().success());
+
+    let pcap = s.dir.path().join("own.pcap");
+    let k = key(&s, &["tcp", "--capture", pcap.to_str().unwrap()]);
+    let tshark = {
+        let _guard = SPAWN.lock().unwrap_or_else(|e| e.into_inner());
+        Command::new("tshark")
+            .args(["-r", pcap.to_str().unwrap()])
+            .args(["-Y", "tcp.flags.syn==1 && tcp.flags.ack==1"])
+            .args(["-T", "fields", "-e", "tcp.ack_raw"])
+            .output()
+            .expect("tshark is installed by scripts/test")
+    };
+    let ack = String::from_utf8_lossy(&tshark.stdout).trim().to_string();
+    assert!(
+        !ack.is_empty(),
+        "tshark found no SYN-ACK in the student's capture"
+    );
+    assert_eq!(k[1]["answer"].as_str().unwrap(), ack);
+
+    let right: String = k
+        .iter()
+        .map(|q| format!("{}\n", q["answer"].as_str().unwrap()))
+        .collect();
+    let cap_arg = pcap.to_str().unwrap();
+    let out = s.run(
+        &["lesson", "check", "tcp", "--capture", cap_arg],
+        Some(&right),
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}");
+    assert!(
+        text.contains(&format!("{0} of {0} right", k.len())),
+        "{text}"
+    );
+    let wrong_answers: String = k
+        .iter()
+        .map(|q| format!("{}\n", wrong(q["answer"].as_str().unwrap())))
+        .collect();
+    let out = s.run(
+        &["lesson", "check", "tcp", "--capture", cap_arg],
+        Some(&wrong_answers),
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(text.contains(&format!("the answer is {ack}")), "{text}");
+}

@@ -560,7 +560,8 @@ impl Runner {
         }
         // A capture filter names the server's port alone (`tcp port 7007`).
         if let (Some((_, wp)), Some((_, rp))) = (written.rsplit_once(':'), addr.rsplit_once(':')) {
-            self.addrs.insert(format!("port {wp}"), format!("port {rp}"));
+            self.addrs
+                .insert(format!("port {wp}"), format!("port {rp}"));
         }
         self.addrs.insert(written.to_string(), addr);
         Ok(())

@@ -566,3 +566,44 @@ fn lesson_check_asks_about_the_students_own_capture() {
     assert_eq!(out.status.code(), Some(1), "{text}");
     assert!(text.contains(&format!("the answer is {ack}")), "{text}");
 }
+
+/// The tcp, packets and websocket lessons draw a ladder of traffic the student just made: a
+/// capture step that stopped by itself (not interrupted), then `dissect FILE --flow` showing
+/// that capture's handshake.
+#[test]
+fn lessons_draw_the_students_own_traffic() {
+    let s = Scratch::new();
+    for (id, file) in [
+        ("tcp", "handshake.pcap"),
+        ("packets", "mine.pcap"),
+        ("websocket", "ws.pcap"),
+    ] {
+        let v = lesson_json(&s, id);
+        let steps = v["steps"].as_array().unwrap();
+        let cap = steps
+            .iter()
+            .find(|st| st["ran"][0] == "capture")
+            .unwrap_or_else(|| panic!("{id} has no capture step"));
+        assert_eq!(cap["result"], "ok", "{id}: {cap:#?}");
+        assert!(cap["ran"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|a| a == "--until-closed"));
+        let flow = steps
+            .iter()
+            .find(|st| st["shown"] == format!("wirelab dissect {file} --flow"))
+            .unwrap_or_else(|| panic!("{id} does not draw {file}"));
+        assert_eq!(flow["result"], "ok", "{id}: {flow:#?}");
+        let text = flow["output"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|l| l.as_str().unwrap())
+            .collect::<Vec<_>>()
+            .join("\n");
+        assert!(text.contains("SYN seq=0"), "{id}: {text}");
+        assert!(text.contains("SYN, ACK seq=0 ack=1"), "{id}: {text}");
+        assert!(text.contains("FIN"), "{id}: {text}");
+    }
+}

@@ -607,3 +607,43 @@ fn lessons_draw_the_students_own_traffic() {
         assert!(text.contains("FIN"), "{id}: {text}");
     }
 }
+
+/// A lesson in which two servers are written with the same port is refused before any step
+/// runs: exit 2, naming the lesson and both steps.
+#[test]
+fn a_lesson_with_two_servers_on_one_port_is_refused() {
+    let s = Scratch::new();
+    let dir = s.dir.path().join("authored");
+    std::fs::create_dir(&dir).unwrap();
+    std::fs::write(
+        dir.join("01-dup.md"),
+        "---\nid: dup\ntitle: Dup\nlayers: 4\n---\n```sh\nwirelab tcp serve --listen 127.0.0.1:7007 --max-conns 1 &\n```\nText.\n```sh\nwirelab ws serve --listen 127.0.0.1:7007 --max-conns 1 &\nwirelab tcp send 127.0.0.1:7007 hi\n```\n",
+    )
+    .unwrap();
+    let out = {
+        let _guard = SPAWN.lock().unwrap_or_else(|e| e.into_inner());
+        Command::new(&s.exe)
+            .args(["lesson", "run", "dup"])
+            .current_dir(s.dir.path())
+            .env("WIRELAB_LESSONS", &dir)
+            .env("NO_COLOR", "1")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap()
+    }
+    .wait_with_output()
+    .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("lesson dup"), "{err}");
+    assert!(
+        err.contains("step 2 (`wirelab ws serve --listen 127.0.0.1:7007"),
+        "{err}"
+    );
+    assert!(err.contains("step 1 already uses"), "{err}");
+    // Refused before running: no step was started.
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(!stdout.contains("── step 1"), "{stdout}");
+}

@@ -87,6 +87,7 @@ struct Background {
 /// Runs every block of `lesson` in order, writing prose, commands and their output to `out`.
 /// Steps run in a fresh scratch directory holding the bundled fixtures, never in the cwd.
 pub fn run<W: Write>(lesson: &Lesson, opts: Options, out: &mut W) -> Result<Outcome> {
+    lesson.check_ports().map_err(crate::exit::BadInput)?;
     let start = Instant::now();
     let exe = std::env::current_exe().context("cannot find the wirelab executable")?;
     let scratch = tempfile::Builder::new()

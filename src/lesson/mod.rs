@@ -21,7 +21,8 @@
 //! same host instead, waits until it prints `listening on ADDR`, and replaces ADDR in the later
 //! steps with the real address; it runs until the lesson ends. Without `--listen` it is a
 //! client that stays connected while the next steps run (a `hub listen` while another client
-//! emits): the runner waits until it says it is ready (`ready:`, or a WebSocket `101`), and at
+//! emits): the runner waits until it says it is ready (`ready:`, a WebSocket `101`, or
+//! `capture`'s `capturing on`), and at
 //! the end of the block waits for it to finish by itself (bounded). What background processes
 //! print during a step is shown after the step, grouped and labelled, with its arrival time.
 //! The runner prints each command exactly as it runs it, real addresses included. A `#`
@@ -32,7 +33,11 @@
 //! A block opened with ```` ```sh needs=redis-server ```` runs only where `redis-server` is
 //! installed (the runner says it skipped the block otherwise). For that block the runner starts
 //! a private `redis-server` on a free loopback port and puts its address wherever the steps say
-//! `127.0.0.1:6379`; it stops that server when the lesson ends.
+//! `127.0.0.1:6379`; it stops that server when the lesson ends. A block opened with
+//! ```` ```sh needs=capture ```` runs only where this process may open a packet socket (root or
+//! `CAP_NET_RAW`); otherwise it is skipped with how to allow it. A server's port written as
+//! `port 7007` (a capture filter) is replaced with the real port too. Two servers written with
+//! one `--listen` address are refused before any step runs.
 
 pub mod check;
 pub mod fixtures;

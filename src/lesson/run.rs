@@ -845,5 +845,8 @@ mod tests {
         );
         assert_eq!(listening_addr("accepted 127.0.0.1:5"), None);
         assert_eq!(listening_addr(r#"{"type":"accepted"}"#), None);
+        assert!(client_ready("capturing on lo (Ethernet); Ctrl-C to stop"));
+        assert!(client_ready("ready: subscribed to news"));
+        assert!(!client_ready("[capture] 10 packets shown, 10 seen on lo"));
     }
 }

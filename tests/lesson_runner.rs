@@ -647,3 +647,48 @@ fn a_lesson_with_two_servers_on_one_port_is_refused() {
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(!stdout.contains("── step 1"), "{stdout}");
 }
+
+/// Without the right to capture (here: as `nobody`, with every capability dropped), the
+/// capture steps are skipped with what to do about it, and the rest of the lesson passes.
+#[test]
+fn without_capture_rights_the_capture_steps_are_skipped_and_say_how_to_allow_them() {
+    use std::os::unix::fs::PermissionsExt;
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } != 0 {
+        eprintln!("not root: cannot drop to nobody, and the skip is what happens anyway");
+        return;
+    }
+    let s = Scratch::new();
+    std::fs::set_permissions(s.dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let out = {
+        let _guard = SPAWN.lock().unwrap_or_else(|e| e.into_inner());
+        Command::new("setpriv")
+            .args(["--reuid", "65534", "--regid", "65534", "--clear-groups"])
+            .args(["--inh-caps=-all", "--bounding-set=-all"])
+            .arg(&s.exe)
+            .args(["tour", "--only", "tcp"])
+            .current_dir("/")
+            .env("NO_COLOR", "1")
+            .env("HOME", "/tmp")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("setpriv (util-linux) is installed")
+    }
+    .wait_with_output()
+    .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{text}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(text.contains("needs root or CAP_NET_RAW"), "{text}");
+    assert!(text.contains("setcap cap_net_raw+ep"), "{text}");
+    assert!(text.contains("skipped $ wirelab capture"), "{text}");
+    assert!(
+        text.contains("skipped $ wirelab dissect handshake.pcap --flow"),
+        "{text}"
+    );
+}

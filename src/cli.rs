@@ -661,6 +661,10 @@ pub struct CaptureArgs {
     /// Print no packets (with --write: only save them).
     #[arg(long, short)]
     pub quiet: bool,
+    /// Stop once every TCP connection seen (matching --filter) has closed: both FINs
+    /// acknowledged, or a RST. Start it before the client; it waits for the first connection.
+    #[arg(long)]
+    pub until_closed: bool,
     #[command(flatten)]
     pub view: ViewArgs,
 }

@@ -574,3 +574,272 @@ fn message_queue_lesson_compares_the_queue_with_recovery() {
         "{back:#?}"
     );
 }
+
+/// Spawns `wirelab ARGS` in the scratch directory (taking turns with copies), output piped.
+fn spawn_piped(s: &Scratch, args: &[&str]) -> std::process::Child {
+    let _one_at_a_time = SPAWN.lock().unwrap_or_else(|e| e.into_inner());
+    Command::new(&s.exe)
+        .args(args)
+        .current_dir(s.dir.path())
+        .env("NO_COLOR", "1")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
+/// Reads lines until one contains `needle` (EOF first is a failure: the process ended).
+fn line_with(r: &mut impl std::io::BufRead, needle: &str) -> String {
+    let mut seen = String::new();
+    loop {
+        let mut line = String::new();
+        assert!(
+            r.read_line(&mut line).unwrap() > 0,
+            "ended before saying {needle:?}: {seen}"
+        );
+        if line.contains(needle) {
+            return line;
+        }
+        seen.push_str(&line);
+    }
+}
+
+/// The student's own traffic, as the tcp lesson makes it: a server, `capture --until-closed`
+/// started before the client, one `tcp send`. The capture stops by itself when the connection
+/// has closed, and `lesson check tcp --capture` asks about that capture: the SYN-ACK's ack is
+/// the one tshark reads there, right answers pass and wrong ones fail.
+#[test]
+fn lesson_check_asks_about_the_students_own_capture() {
+    use std::io::BufReader;
+    use std::time::{Duration, Instant};
+    let s = Scratch::new();
+    let mut server = spawn_piped(
+        &s,
+        &[
+            "tcp",
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--max-conns",
+            "1",
+        ],
+    );
+    let mut out = BufReader::new(server.stdout.take().unwrap());
+    let line = line_with(&mut out, "listening on ");
+    let addr = line.split("listening on ").nth(1).unwrap();
+    let addr = addr.split_whitespace().next().unwrap().to_string();
+    let port = addr.rsplit_once(':').unwrap().1.to_string();
+    let filter = format!("tcp port {port}");
+    let mut cap = spawn_piped(
+        &s,
+        &[
+            "capture",
+            "--filter",
+            &filter,
+            "--until-closed",
+            "--write",
+            "own.pcap",
+            "--quiet",
+        ],
+    );
+    let mut err = BufReader::new(cap.stderr.take().unwrap());
+    line_with(&mut err, "capturing on ");
+    let sent = s.run(&["tcp", "send", &addr, "my", "own"], None);
+    assert!(
+        sent.status.success(),
+        "{}",
+        String::from_utf8_lossy(&sent.stderr)
+    );
+    // Bounded: a capture that does not stop by itself within a minute fails the test.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let status = loop {
+        if let Some(st) = cap.try_wait().unwrap() {
+            break st;
+        }
+        if Instant::now() > deadline {
+            let _ = cap.kill();
+            let _ = cap.wait();
+            let _ = server.kill();
+            let _ = server.wait();
+            panic!("capture --until-closed did not stop after the connection closed");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert!(status.success());
+    let mut rest = String::new();
+    std::io::Read::read_to_string(&mut err, &mut rest).unwrap();
+    assert!(rest.contains("packets shown"), "{rest}");
+    assert!(server.wait().unwrap().success());
+
+    let pcap = s.dir.path().join("own.pcap");
+    let k = key(&s, &["tcp", "--capture", pcap.to_str().unwrap()]);
+    let tshark = {
+        let _guard = SPAWN.lock().unwrap_or_else(|e| e.into_inner());
+        Command::new("tshark")
+            .args(["-r", pcap.to_str().unwrap()])
+            .args(["-Y", "tcp.flags.syn==1 && tcp.flags.ack==1"])
+            .args(["-T", "fields", "-e", "tcp.ack_raw"])
+            .output()
+            .expect("tshark is installed by scripts/test")
+    };
+    let ack = String::from_utf8_lossy(&tshark.stdout).trim().to_string();
+    assert!(
+        !ack.is_empty(),
+        "tshark found no SYN-ACK in the student's capture"
+    );
+    assert_eq!(k[1]["answer"].as_str().unwrap(), ack);
+
+    let right: String = k
+        .iter()
+        .map(|q| format!("{}\n", q["answer"].as_str().unwrap()))
+        .collect();
+    let cap_arg = pcap.to_str().unwrap();
+    let out = s.run(
+        &["lesson", "check", "tcp", "--capture", cap_arg],
+        Some(&right),
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}");
+    assert!(
+        text.contains(&format!("{0} of {0} right", k.len())),
+        "{text}"
+    );
+    let wrong_answers: String = k
+        .iter()
+        .map(|q| format!("{}\n", wrong(q["answer"].as_str().unwrap())))
+        .collect();
+    let out = s.run(
+        &["lesson", "check", "tcp", "--capture", cap_arg],
+        Some(&wrong_answers),
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(text.contains(&format!("the answer is {ack}")), "{text}");
+}
+
+/// The tcp, packets and websocket lessons draw a ladder of traffic the student just made: a
+/// capture step that stopped by itself (not interrupted), then `dissect FILE --flow` showing
+/// that capture's handshake.
+#[test]
+fn lessons_draw_the_students_own_traffic() {
+    let s = Scratch::new();
+    for (id, file) in [
+        ("tcp", "handshake.pcap"),
+        ("packets", "mine.pcap"),
+        ("websocket", "ws.pcap"),
+    ] {
+        let v = lesson_json(&s, id);
+        let steps = v["steps"].as_array().unwrap();
+        let cap = steps
+            .iter()
+            .find(|st| st["ran"][0] == "capture")
+            .unwrap_or_else(|| panic!("{id} has no capture step"));
+        assert_eq!(cap["result"], "ok", "{id}: {cap:#?}");
+        assert!(cap["ran"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|a| a == "--until-closed"));
+        let flow = steps
+            .iter()
+            .find(|st| st["shown"] == format!("wirelab dissect {file} --flow"))
+            .unwrap_or_else(|| panic!("{id} does not draw {file}"));
+        assert_eq!(flow["result"], "ok", "{id}: {flow:#?}");
+        let text = flow["output"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|l| l.as_str().unwrap())
+            .collect::<Vec<_>>()
+            .join("\n");
+        assert!(text.contains("SYN seq=0"), "{id}: {text}");
+        assert!(text.contains("SYN, ACK seq=0 ack=1"), "{id}: {text}");
+        assert!(text.contains("FIN"), "{id}: {text}");
+    }
+}
+
+/// A lesson in which two servers are written with the same port is refused before any step
+/// runs: exit 2, naming the lesson and both steps.
+#[test]
+fn a_lesson_with_two_servers_on_one_port_is_refused() {
+    let s = Scratch::new();
+    let dir = s.dir.path().join("authored");
+    std::fs::create_dir(&dir).unwrap();
+    std::fs::write(
+        dir.join("01-dup.md"),
+        "---\nid: dup\ntitle: Dup\nlayers: 4\n---\n```sh\nwirelab tcp serve --listen 127.0.0.1:7007 --max-conns 1 &\n```\nText.\n```sh\nwirelab ws serve --listen 127.0.0.1:7007 --max-conns 1 &\nwirelab tcp send 127.0.0.1:7007 hi\n```\n",
+    )
+    .unwrap();
+    let out = {
+        let _guard = SPAWN.lock().unwrap_or_else(|e| e.into_inner());
+        Command::new(&s.exe)
+            .args(["lesson", "run", "dup"])
+            .current_dir(s.dir.path())
+            .env("WIRELAB_LESSONS", &dir)
+            .env("NO_COLOR", "1")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap()
+    }
+    .wait_with_output()
+    .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("lesson dup"), "{err}");
+    assert!(
+        err.contains("step 2 (`wirelab ws serve --listen 127.0.0.1:7007"),
+        "{err}"
+    );
+    assert!(err.contains("step 1 already uses"), "{err}");
+    // Refused before running: no step was started.
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(!stdout.contains("── step 1"), "{stdout}");
+}
+
+/// Without the right to capture (here: as `nobody`, with every capability dropped), the
+/// capture steps are skipped with what to do about it, and the rest of the lesson passes.
+#[test]
+fn without_capture_rights_the_capture_steps_are_skipped_and_say_how_to_allow_them() {
+    use std::os::unix::fs::PermissionsExt;
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } != 0 {
+        eprintln!("not root: cannot drop to nobody, and the skip is what happens anyway");
+        return;
+    }
+    let s = Scratch::new();
+    std::fs::set_permissions(s.dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let out = {
+        let _guard = SPAWN.lock().unwrap_or_else(|e| e.into_inner());
+        Command::new("setpriv")
+            .args(["--reuid", "65534", "--regid", "65534", "--clear-groups"])
+            .args(["--inh-caps=-all", "--bounding-set=-all"])
+            .arg(&s.exe)
+            .args(["tour", "--only", "tcp"])
+            .current_dir("/")
+            .env("NO_COLOR", "1")
+            .env("HOME", "/tmp")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("setpriv (util-linux) is installed")
+    }
+    .wait_with_output()
+    .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{text}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(text.contains("needs root or CAP_NET_RAW"), "{text}");
+    assert!(text.contains("setcap cap_net_raw+ep"), "{text}");
+    assert!(text.contains("skipped $ wirelab capture"), "{text}");
+    assert!(
+        text.contains("skipped $ wirelab dissect handshake.pcap --flow"),
+        "{text}"
+    );
+}

@@ -37,5 +37,5 @@ fn websocket_lesson_runs() {
         .find(|l| l.starts_with("| websocket "))
         .unwrap_or_default();
     let cells: Vec<&str> = summary.split_whitespace().collect();
-    assert_eq!(cells.get(2..4), Some(&["12", "ok"][..]), "{text}");
+    assert_eq!(cells.get(2..4), Some(&["17", "ok"][..]), "{text}");
 }

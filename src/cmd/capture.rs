@@ -9,10 +9,11 @@ use std::time::Instant;
 use anyhow::{Context, Result};
 
 use super::dissect::Sink;
+use crate::capture::closing::Closing;
 use crate::capture::live::{stop_on_sigint, Live};
 use crate::capture::PcapWriter;
 use crate::cli::CaptureArgs;
-use crate::dissect::FrameInfo;
+use crate::dissect::{Dissector, FrameInfo, Proto};
 use crate::exit::BadInput;
 
 pub fn run(a: CaptureArgs) -> Result<()> {
@@ -44,6 +45,7 @@ pub fn run(a: CaptureArgs) -> Result<()> {
     let started = Instant::now();
     let mut seen = 0u64;
     let mut sink_out: Vec<u8> = Vec::new();
+    let mut closing = a.until_closed.then(|| (Closing::new(), Dissector::new()));
     while !stop.load(Ordering::SeqCst) && !sink.done() {
         if a.duration
             .is_some_and(|d| started.elapsed().as_secs_f64() >= d)
@@ -84,6 +86,20 @@ pub fn run(a: CaptureArgs) -> Result<()> {
                 out.write_all(&sink_out)?;
                 // Live output: show each packet as it comes.
                 out.flush()?;
+            }
+            if let Some((c, d)) = &mut closing {
+                let mut layers = Vec::new();
+                d.dissect(&info, data, &mut layers);
+                for l in layers.iter().filter(|l| !l.quoted) {
+                    if let Proto::Tcp(h, m) = &l.proto {
+                        let f = h.flags;
+                        let ack = f.ack().then_some(h.ack);
+                        c.segment(h.src_port, h.dst_port, h.seq, ack, f.fin(), f.rst(), m.len);
+                    }
+                }
+                if c.all_closed() {
+                    break;
+                }
             }
         }
     }

@@ -21,7 +21,8 @@
 //! same host instead, waits until it prints `listening on ADDR`, and replaces ADDR in the later
 //! steps with the real address; it runs until the lesson ends. Without `--listen` it is a
 //! client that stays connected while the next steps run (a `hub listen` while another client
-//! emits): the runner waits until it says it is ready (`ready:`, or a WebSocket `101`), and at
+//! emits): the runner waits until it says it is ready (`ready:`, a WebSocket `101`, or
+//! `capture`'s `capturing on`), and at
 //! the end of the block waits for it to finish by itself (bounded). What background processes
 //! print during a step is shown after the step, grouped and labelled, with its arrival time.
 //! The runner prints each command exactly as it runs it, real addresses included. A `#`
@@ -32,7 +33,11 @@
 //! A block opened with ```` ```sh needs=redis-server ```` runs only where `redis-server` is
 //! installed (the runner says it skipped the block otherwise). For that block the runner starts
 //! a private `redis-server` on a free loopback port and puts its address wherever the steps say
-//! `127.0.0.1:6379`; it stops that server when the lesson ends.
+//! `127.0.0.1:6379`; it stops that server when the lesson ends. A block opened with
+//! ```` ```sh needs=capture ```` runs only where this process may open a packet socket (root or
+//! `CAP_NET_RAW`); otherwise it is skipped with how to allow it. A server's port written as
+//! `port 7007` (a capture filter) is replaced with the real port too. Two servers written with
+//! one `--listen` address are refused before any step runs.
 
 pub mod check;
 pub mod fixtures;
@@ -84,6 +89,34 @@ impl Lesson {
             Block::Steps(s) => s.as_slice(),
             Block::Text(_) => &[],
         })
+    }
+
+    /// Two background servers written with the same `--listen` address would get one port
+    /// picked for both and every later step would name it ambiguously: refused, naming the
+    /// lesson and both steps (numbered as "step N of M" counts them).
+    pub fn check_ports(&self) -> Result<(), String> {
+        let mut seen: Vec<(String, usize)> = Vec::new();
+        for (n, step) in self.steps().enumerate() {
+            if !step.background {
+                continue;
+            }
+            let Some((_, addr)) = listen_addr(&step.args) else {
+                continue;
+            };
+            if let Some((_, first)) = seen.iter().find(|(a, _)| *a == addr) {
+                return Err(format!(
+                    "lesson {} ({}): step {} (`{}`) listens on {addr}, which step {} already \
+                     uses; give each server its own port",
+                    self.id,
+                    self.file,
+                    n + 1,
+                    step.line,
+                    first
+                ));
+            }
+            seen.push((addr, n + 1));
+        }
+        Ok(())
     }
 }
 
@@ -331,6 +364,30 @@ mod tests {
             vec!["tcp", "send", "127.0.0.1:7007", "two words"]
         );
         assert_eq!(l.blocks.len(), 3);
+    }
+
+    #[test]
+    fn two_servers_on_one_placeholder_port_are_refused() {
+        let ok = parse("t.md", SAMPLE).unwrap();
+        assert_eq!(ok.check_ports(), Ok(()));
+        let text = "---\nid: dup\ntitle: D\nlayers: 4\n---\n```sh\nwirelab tcp serve --listen 127.0.0.1:7007 &\nwirelab tcp send 127.0.0.1:7007 a\n```\n```sh\nwirelab ws serve --listen=127.0.0.1:7007 &\n```\n";
+        let e = parse("d.md", text).unwrap().check_ports().unwrap_err();
+        assert!(e.contains("lesson dup"), "{e}");
+        assert!(
+            e.contains("step 3 (`wirelab ws serve --listen=127.0.0.1:7007 &`)"),
+            "{e}"
+        );
+        assert!(e.contains("step 1 already"), "{e}");
+        // Another port is fine.
+        let other = text.replace("--listen=127.0.0.1:7007", "--listen=127.0.0.1:7008");
+        assert_eq!(parse("d.md", &other).unwrap().check_ports(), Ok(()));
+    }
+
+    #[test]
+    fn no_bundled_lesson_gives_two_servers_one_port() {
+        for l in all().unwrap() {
+            assert_eq!(l.check_ports(), Ok(()), "{}", l.id);
+        }
     }
 
     #[test]

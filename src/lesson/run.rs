@@ -87,6 +87,7 @@ struct Background {
 /// Runs every block of `lesson` in order, writing prose, commands and their output to `out`.
 /// Steps run in a fresh scratch directory holding the bundled fixtures, never in the cwd.
 pub fn run<W: Write>(lesson: &Lesson, opts: Options, out: &mut W) -> Result<Outcome> {
+    lesson.check_ports().map_err(crate::exit::BadInput)?;
     let start = Instant::now();
     let exe = std::env::current_exe().context("cannot find the wirelab executable")?;
     let scratch = tempfile::Builder::new()
@@ -187,6 +188,21 @@ struct Runner {
     steps_total: usize,
 }
 
+/// ```` ```sh needs=capture ````: steps that open a packet socket (root or CAP_NET_RAW).
+const NEEDS_CAPTURE: &str = "capture";
+
+/// May this process open a packet socket, as `wirelab capture` does?
+fn may_capture() -> bool {
+    // SAFETY: socket(2) with constant arguments; the descriptor is closed at once.
+    let fd = unsafe { libc::socket(libc::AF_PACKET, libc::SOCK_RAW, 0) };
+    if fd < 0 {
+        return false;
+    }
+    // SAFETY: fd is the socket just opened and owned here.
+    unsafe { libc::close(fd) };
+    true
+}
+
 /// Is `program` an executable file in a directory of `PATH`?
 fn on_path(program: &str) -> bool {
     use std::os::unix::fs::PermissionsExt;
@@ -214,9 +230,11 @@ pub fn shown(args: &[String], background: bool) -> String {
 }
 
 /// Does this line say a background client is connected and ready (`hub listen`'s "ready:",
-/// `ws connect`'s handshake response)?
+/// `ws connect`'s handshake response, `capture`'s "capturing on" once its socket is open)?
 fn client_ready(line: &str) -> bool {
-    line.starts_with("ready:") || line.contains("101 Switching Protocols")
+    line.starts_with("ready:")
+        || line.contains("101 Switching Protocols")
+        || line.starts_with("capturing on ")
 }
 
 impl Runner {
@@ -278,7 +296,25 @@ impl Runner {
 
     fn step<W: Write>(&mut self, step: &Step, out: &mut W) -> Result<()> {
         self.index += 1;
-        if let Some(program) = &step.needs {
+        if step.needs.as_deref() == Some(NEEDS_CAPTURE) && !may_capture() {
+            if !self.skipped.iter().any(|p| p == NEEDS_CAPTURE) {
+                writeln!(
+                    out,
+                    "\n(skipped: these steps capture packets, which needs root or CAP_NET_RAW; \
+                     run the lesson with sudo, or once: sudo setcap cap_net_raw+ep \"$(command -v \
+                     wirelab)\")"
+                )?;
+                self.skipped.push(NEEDS_CAPTURE.to_string());
+            }
+            writeln!(out, "  skipped $ {}", step.line)?;
+            let args = self.substitute(&step.args);
+            self.record(shown(&args, step.background), args, step.background);
+            if let Some(r) = self.current() {
+                r.result = "skipped".into();
+            }
+            return Ok(());
+        }
+        if let Some(program) = step.needs.as_ref().filter(|p| *p != NEEDS_CAPTURE) {
             if !on_path(program) {
                 if !self.skipped.contains(program) {
                     writeln!(
@@ -522,6 +558,11 @@ impl Runner {
                 out,
                 format!("  (the kernel picked {addr}: the later steps say {addr})"),
             )?;
+        }
+        // A capture filter names the server's port alone (`tcp port 7007`).
+        if let (Some((_, wp)), Some((_, rp))) = (written.rsplit_once(':'), addr.rsplit_once(':')) {
+            self.addrs
+                .insert(format!("port {wp}"), format!("port {rp}"));
         }
         self.addrs.insert(written.to_string(), addr);
         Ok(())
@@ -804,5 +845,8 @@ mod tests {
         );
         assert_eq!(listening_addr("accepted 127.0.0.1:5"), None);
         assert_eq!(listening_addr(r#"{"type":"accepted"}"#), None);
+        assert!(client_ready("capturing on lo (Ethernet); Ctrl-C to stop"));
+        assert!(client_ready("ready: subscribed to news"));
+        assert!(!client_ready("[capture] 10 packets shown, 10 seen on lo"));
     }
 }

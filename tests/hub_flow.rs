@@ -86,7 +86,8 @@ fn paused_reader(redis: Option<&str>) {
         let mut seen = HashSet::new();
         let mut last_data = 0u64;
         let mut last_id = 0u64;
-        let deadline = Instant::now() + Duration::from_secs(120);
+        // Generous for a loaded CI machine: here it takes about 20 s on a debug build.
+        let deadline = Instant::now() + Duration::from_secs(300);
         while (seen.len() as u64) < N {
             let left = deadline.saturating_duration_since(Instant::now());
             let m = tokio::time::timeout(left, reader.next())
@@ -139,8 +140,6 @@ fn paused_reader_gets_100k_durable_events_in_order_once_sqlite() {
 }
 
 #[test]
-#[ignore = "open (issue 9): on Redis every event costs a blocking INCR round trip, and 100,000 \
-            do not arrive within the test's 120 s; run with --ignored to see it"]
 fn paused_reader_gets_100k_durable_events_in_order_once_redis() {
     let r = redis_common::start();
     paused_reader(Some(&r.url));

@@ -908,7 +908,8 @@ pub struct HubServeArgs {
     #[arg(long)]
     pub conformance: bool,
     /// Socket.IO connection state recovery: seconds a disconnected client's id, rooms and
-    /// missed events are kept (in --data, so they survive a restart; expired ones are counted).
+    /// missed events are kept (in --data, or in Redis with --store, so they survive a restart;
+    /// expired ones are counted).
     #[arg(long, default_value_t = 120.0, value_name = "SECONDS", value_parser = parse_seconds)]
     pub recovery_window: f64,
     /// Socket.IO: no connection state recovery (no pid, no offsets: at-most-once, as socket.io

@@ -12,10 +12,11 @@ use std::time::Duration;
 use common::{lines, require, wait_for, wirelab};
 use serde_json::Value;
 
-/// A peer server started on port 0; killed on drop.
+/// A peer server started on port 0; killed on drop. `out`: what it prints after listening.
 struct Peer {
     child: Child,
     port: u16,
+    out: std::sync::mpsc::Receiver<String>,
 }
 
 impl Peer {
@@ -35,8 +36,7 @@ impl Peer {
             .trim()
             .parse()
             .expect("port");
-        std::thread::spawn(move || for _ in out.iter() {});
-        Peer { child, port }
+        Peer { child, port, out }
     }
 
     fn node(env: &[(&str, &str)]) -> Peer {
@@ -570,4 +570,103 @@ fn state_file_and_vanish_recover_across_runs_on_the_npm_server() {
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("--state"));
+}
+
+/// A server's emitWithAck is acked once the event's line was written, not before; with the
+/// reader of stdout gone the client stops at once (status 0) and acks nothing.
+#[test]
+fn a_servers_emit_with_ack_is_acked_only_after_the_event_is_written() {
+    let peer = Peer::node(&[]);
+    let url = peer.url("/");
+    for t in ["polling", "websocket"] {
+        let (code, v, err) = run(&[
+            "sio",
+            "emit",
+            &url,
+            "ask-later",
+            "50",
+            "--count",
+            "2",
+            "--transport",
+            t,
+        ]);
+        assert_eq!(code, 0, "{t}: {err} {v:?}");
+        let q: Vec<_> = of(&v, "event")
+            .into_iter()
+            .filter(|e| e["event"] == "question")
+            .collect();
+        assert_eq!(q.len(), 1, "{t}: {v:?}");
+        assert!(q[0]["ack_id"].is_u64(), "{t}: {v:?}");
+        let (line, _) = wait_for(&peer.out, "question", 10);
+        assert_eq!(line, "acked question", "{t}");
+    }
+
+    // The same, but the reader of stdout goes away before the question comes.
+    let mut child = wirelab()
+        .args([
+            "sio",
+            "emit",
+            &url,
+            "ask-later",
+            "400",
+            "--count",
+            "2",
+            "--json",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut out = std::io::BufReader::new(child.stdout.take().unwrap());
+    let mut line = String::new();
+    while !line.contains(r#""type":"emitted""#) {
+        line.clear();
+        assert!(
+            std::io::BufRead::read_line(&mut out, &mut line).unwrap() > 0,
+            "no emitted line"
+        );
+    }
+    drop(out); // the reader leaves, 400 ms before the question
+    let start = std::time::Instant::now();
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(5),
+            "sio emit went on after its reader left"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let mut err = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut err)
+        .unwrap();
+    assert!(status.success(), "{status:?} {err}");
+    let (line, _) = wait_for(&peer.out, "question", 10);
+    assert!(line.starts_with("no ack for question"), "{line}");
+}
+
+/// RFC 6455 pings below Engine.IO (the `ws` library's socket.ping()) get a pong with the same
+/// payload, directly on WebSocket and after an upgrade from polling.
+#[test]
+fn websocket_pings_are_answered_with_the_same_payload() {
+    let peer = Peer::node(&[("WS_PING", "1")]);
+    for t in ["websocket", "auto"] {
+        let (code, v, err) = run(&[
+            "sio",
+            "connect",
+            &peer.url("/"),
+            "--timeout",
+            "1",
+            "--transport",
+            t,
+        ]);
+        assert_eq!(code, 0, "{t}: {err} {v:?}");
+        let (line, _) = wait_for(&peer.out, "ws pong", 10);
+        assert_eq!(line, "ws pong hello", "{t}");
+    }
 }

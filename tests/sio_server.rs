@@ -3,6 +3,7 @@
 //! python-socketio, the reference server's answers to bad requests, and `--conformance`.
 
 mod hub_common;
+mod redis_common;
 mod ws_common;
 
 use std::io::{BufRead, BufReader, Write};
@@ -65,25 +66,31 @@ fn free_port() -> u16 {
         .port()
 }
 
-fn hub_on(dir: &std::path::Path, port: u16) -> Server {
+/// `hub serve` on `port` with its store: `--data DIR` or `--store URL`.
+fn hub_on(port: u16, store: &[&str]) -> Server {
     let mut cmd = hub_common::wirelab();
-    cmd.args([
-        "hub",
-        "serve",
-        "--listen",
-        &format!("127.0.0.1:{port}"),
-        "--data",
-    ])
-    .arg(dir);
+    cmd.args(["hub", "serve", "--listen", &format!("127.0.0.1:{port}")])
+        .args(store);
     ws_common::spawn_server(cmd)
 }
 
 #[test]
 fn recovery_survives_a_sigkill_of_the_hub() {
-    installed("node_modules/socket.io-client");
     let dir = tempfile::tempdir().unwrap();
+    recovery_across_a_sigkill(&["--data", dir.path().to_str().unwrap()]);
+}
+
+/// The same with the state in Redis: the restarted hub finds it there (no sio.sqlite3).
+#[test]
+fn recovery_on_redis_survives_a_sigkill_of_the_hub() {
+    let r = redis_common::start();
+    recovery_across_a_sigkill(&["--store", &r.url]);
+}
+
+fn recovery_across_a_sigkill(store: &[&str]) {
+    installed("node_modules/socket.io-client");
     let port = free_port();
-    let mut first = hub_on(dir.path(), port);
+    let mut first = hub_on(port, store);
     let mut node = Command::new("node")
         .current_dir(root())
         .arg(root().join("tests/peers/sio_chat.mjs"))
@@ -107,7 +114,7 @@ fn recovery_survives_a_sigkill_of_the_hub() {
     }
     first.child.kill().unwrap(); // SIGKILL: nothing is flushed or closed
     first.child.wait().unwrap();
-    let second = hub_on(dir.path(), port);
+    let second = hub_on(port, store);
     writeln!(node.stdin.as_mut().unwrap(), "restarted").unwrap();
     for l in lines {
         seen.push(l.unwrap());
@@ -503,4 +510,45 @@ fn recovery_state_expires_after_the_window_and_is_counted() {
     let (_, body) = get(a, &sid);
     assert!(!body.contains(&pid), "{body}");
     s.wait_line("connected to /");
+}
+
+/// On Redis too the window bounds the state, and what expires is counted.
+#[test]
+fn recovery_state_on_redis_expires_after_the_window_and_is_counted() {
+    let r = redis_common::start();
+    let s = hub_on(
+        free_port(),
+        &["--recovery-window", "0.4", "--store", &r.url],
+    );
+    let a = s.addr.as_str();
+    let (sid, _) = open(a);
+    post(a, &sid, "40");
+    let (_, body) = get(a, &sid);
+    let v: serde_json::Value = serde_json::from_str(body.strip_prefix("40").unwrap()).unwrap();
+    let pid = v["pid"].as_str().expect("a pid").to_string();
+    post(a, &sid, "42[\"chat message\",\"one\"]");
+    let (_, body) = get(a, &sid);
+    assert!(body.starts_with("42[\"chat message\",\"one\",\""), "{body}");
+    post(a, &sid, "1");
+    // The event and the session may go in two expiry passes: add them up.
+    let (mut events, mut sessions) = (0, 0);
+    while events == 0 || sessions == 0 {
+        let line = s.wait_line("expired");
+        let n: Vec<u64> = line
+            .split_whitespace()
+            .filter_map(|w| w.parse().ok())
+            .collect();
+        assert!(n.len() >= 2, "{line}");
+        events += n[n.len() - 2];
+        sessions += n[n.len() - 1];
+    }
+    assert_eq!((events, sessions), (1, 1));
+    let (sid, _) = open(a);
+    post(
+        a,
+        &sid,
+        &format!("40{{\"pid\":\"{pid}\",\"offset\":\"1\"}}"),
+    );
+    let (_, body) = get(a, &sid);
+    assert!(!body.contains(&pid), "{body}");
 }

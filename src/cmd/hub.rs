@@ -47,32 +47,6 @@ fn client_sink(json: bool) -> ClientSink {
     })
 }
 
-/// Completes when the reader of stdout has gone (a pipe whose other end closed): `poll(2)`
-/// reports POLLERR on the write end then, even before we write. A client waiting for events
-/// then stops at once instead of on its next write.
-pub(super) async fn stdout_closed() {
-    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-    std::thread::spawn(move || loop {
-        let mut fds = libc::pollfd {
-            fd: 1,
-            events: 0,
-            revents: 0,
-        };
-        // SAFETY: poll(2) on one pollfd that lives on this stack frame.
-        let n = unsafe { libc::poll(&mut fds, 1, -1) };
-        if n > 0 && fds.revents & (libc::POLLERR | libc::POLLHUP) != 0 {
-            let _ = tx.send(());
-            return;
-        }
-        if n < 0 && io::Error::last_os_error().kind() != io::ErrorKind::Interrupted {
-            return;
-        }
-    });
-    if rx.await.is_err() {
-        std::future::pending::<()>().await;
-    }
-}
-
 /// A closed stdout is a normal end for a streaming client (exit 0).
 pub(super) fn client_result(r: Result<(), ClientError>) -> Result<()> {
     match r {
@@ -137,16 +111,13 @@ fn serve_cmd(a: HubServeArgs) -> Result<()> {
             sio: Some(sio_server(&a)?),
             ..opts
         };
-        let shutdown = async {
-            let _ = tokio::signal::ctrl_c().await;
-        };
-        serve(listener, store, opts, sink, shutdown).await?;
+        serve(listener, store, opts, sink, super::stop_or_closed()).await?;
         Ok(())
     })
 }
 
 /// The Socket.IO server at `/socket.io/` with the flags of `hub serve`; recovery state in
-/// DIR/sio.sqlite3 (in memory with --memory or --store).
+/// DIR/sio.sqlite3, in Redis with --store, in memory with --memory.
 fn sio_server(a: &HubServeArgs) -> Result<Arc<crate::sio::Server>> {
     use crate::sio::{recovery, Server, SioOptions};
     let mut o = SioOptions {
@@ -171,12 +142,20 @@ fn sio_server(a: &HubServeArgs) -> Result<Arc<crate::sio::Server>> {
     if a.conformance {
         o = o.conformance();
     }
-    let store = if o.recovery_window.is_none() {
+    let store: Option<Box<dyn recovery::RecoveryStore>> = if o.recovery_window.is_none() {
         None
-    } else if a.memory || a.store.is_some() {
-        Some(recovery::Store::memory().context("cannot open the recovery store")?)
+    } else if let Some(url) = &a.store {
+        Some(Box::new(recovery::RedisStore::connect(url).with_context(
+            || format!("cannot open the recovery store on {url}"),
+        )?))
+    } else if a.memory {
+        Some(Box::new(
+            recovery::SqliteStore::memory().context("cannot open the recovery store")?,
+        ))
     } else {
-        Some(recovery::Store::open(&a.data).context("cannot open the recovery store")?)
+        Some(Box::new(
+            recovery::SqliteStore::open(&a.data).context("cannot open the recovery store")?,
+        ))
     };
     let json = a.json;
     let sink: crate::sio::SioSink = Arc::new(move |e| {
@@ -275,7 +254,7 @@ fn listen_cmd(a: HubListenArgs) -> Result<()> {
         let stop = async {
             tokio::select! {
                 _ = tokio::signal::ctrl_c() => {}
-                _ = stdout_closed() => {}
+                _ = super::stdout_closed() => {}
             }
         };
         client_result(listen(&u, &opts, sink, stop).await)

@@ -70,7 +70,7 @@ pub fn worker_cmd(a: HubListenArgs) -> Result<()> {
             let stop = async {
                 tokio::select! {
                     _ = tokio::signal::ctrl_c() => {}
-                    _ = super::hub::stdout_closed() => {}
+                    _ = super::stdout_closed() => {}
                 }
             };
             super::hub::client_result(worker(&u, &opts, sink, stop).await)

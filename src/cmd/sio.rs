@@ -239,17 +239,26 @@ fn go(o: Options, json: bool, state: Option<PathBuf>) -> Result<()> {
     let sink: client::Sink = Arc::new(move |e: &Event| {
         let ready = tracker.lock().map(|mut t| t.see(e)).unwrap_or(false);
         let mut out = io::stdout().lock();
-        let _ = render::sio::write(&mut out, e, json);
+        render::sio::write(&mut out, e, json)?;
         if ready {
-            let _ = render::sio::ready(&mut out, json);
+            render::sio::ready(&mut out, json)?;
         }
-        let _ = out.flush();
+        out.flush()
     });
     let url = format!("{}:{}", o.host, o.port);
-    rt.block_on(client::run(o, sink)).map_err(|e| match e {
-        SioError::Http(crate::sio::http::HttpError::Connect { .. }) => {
-            anyhow::Error::new(e).context(format!("sio connect {url}"))
+    // A reader of stdout that has gone (`| head -3`) ends the client at once, status 0; an
+    // event whose line could not be written is never acked.
+    let run = async {
+        tokio::select! {
+            r = client::run(o, sink) => r,
+            _ = super::stdout_closed() => Ok(()),
         }
-        e => anyhow::Error::new(e),
+    };
+    rt.block_on(run).or_else(|e| match e {
+        SioError::Output(io) if io.kind() == io::ErrorKind::BrokenPipe => Ok(()),
+        SioError::Http(crate::sio::http::HttpError::Connect { .. }) => {
+            Err(anyhow::Error::new(e).context(format!("sio connect {url}")))
+        }
+        e => Err(anyhow::Error::new(e)),
     })
 }

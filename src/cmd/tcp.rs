@@ -47,26 +47,10 @@ fn serve(a: TcpServeArgs) -> Result<()> {
             max_conns: a.max_conns,
             dump_limit: if a.quiet { 0 } else { a.dump_limit.max(1) },
         };
-        tcp_echo::serve(listener, cfg, tx, stop_signal()).await?;
+        tcp_echo::serve(listener, cfg, tx, super::stop_or_closed()).await?;
         printer.await??;
         Ok(())
     })
-}
-
-/// Completes on Ctrl-C (SIGINT) or SIGTERM.
-async fn stop_signal() {
-    use tokio::signal::unix::{signal, SignalKind};
-    match signal(SignalKind::terminate()) {
-        Ok(mut term) => {
-            tokio::select! {
-                _ = tokio::signal::ctrl_c() => {}
-                _ = term.recv() => {}
-            }
-        }
-        Err(_) => {
-            let _ = tokio::signal::ctrl_c().await;
-        }
-    }
 }
 
 fn send(a: TcpSendArgs) -> Result<()> {

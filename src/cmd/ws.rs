@@ -102,10 +102,7 @@ fn serve_cmd(a: WsServeArgs) -> Result<()> {
                 page: Some(DEMO_PAGE),
             },
         };
-        let shutdown = async {
-            let _ = tokio::signal::ctrl_c().await;
-        };
-        serve(listener, opts, sink, shutdown).await?;
+        serve(listener, opts, sink, super::stop_or_closed()).await?;
         Ok(())
     })
 }
@@ -205,6 +202,9 @@ async fn client_session(a: WsConnectArgs, url: WsUrl) -> Result<()> {
     let mut input_done = false;
     let mut deadline = Instant::now() + timeout;
     let mut failure: Option<anyhow::Error> = None;
+    // The reader of stdout gone (`| head -1`): leave with 1001 "going away", status 0.
+    let reader_gone = super::stdout_closed();
+    tokio::pin!(reader_gone);
     let peer_closed: Option<Option<ClosePayload>> = loop {
         let expect = a.expect.unwrap_or(sent);
         if input_done && received >= expect && ping_sent.is_none() {
@@ -224,6 +224,11 @@ async fn client_session(a: WsConnectArgs, url: WsUrl) -> Result<()> {
                     None => input_done = true,
                 }
                 continue;
+            }
+            _ = &mut reader_gone => {
+                let bye = ClosePayload { code: 1001, reason: String::new() };
+                let _ = writer.close(Some(&bye)).await;
+                return Ok(());
             }
             r = tokio::time::timeout(wait, reader.read_event()) => r,
         };

@@ -185,7 +185,8 @@ pub enum Event {
     },
 }
 
-pub type Sink = Arc<dyn Fn(&Event) + Send + Sync>;
+/// Where events go; an error (stdout closed) ends the client with [`SioError::Output`].
+pub type Sink = Arc<dyn Fn(&Event) -> std::io::Result<()> + Send + Sync>;
 
 #[derive(Debug, thiserror::Error)]
 pub enum SioError {
@@ -209,11 +210,16 @@ pub enum SioError {
     Lost(String),
     #[error("timed out after {secs} s: {what}")]
     Timeout { secs: f64, what: String },
+    /// The sink could not write an event (e.g. a closed stdout): nothing more is acked.
+    #[error("output: {0}")]
+    Output(std::io::Error),
 }
 
 /// What arrives from a transport's reader.
 enum Inbound {
     Packet(engineio::Packet, &'static str),
+    /// An RFC 6455 ping frame (below Engine.IO): answered with a pong, same payload.
+    WsPing(Vec<u8>),
     Closed(String),
 }
 
@@ -255,6 +261,9 @@ struct Client {
     /// Packets for a namespace that came before its CONNECT answer (a recovering server
     /// replays missed events first); handled right after it, as socket.io-client does.
     early: Vec<Packet>,
+    /// Acks owed to the server for events it emitted with an ack (`emitWithAck`), each
+    /// added only once the event was written by the sink; sent by the loop.
+    acks_owed: Vec<(String, u64)>,
     /// The joins, then the emit: sent one at a time, each after the last one's ack.
     queue: Vec<Emit>,
     next_emit: usize,
@@ -304,6 +313,7 @@ pub async fn run(o: Options, sink: Sink) -> Result<(), SioError> {
         next_ack: 0,
         recovered: false,
         early: Vec::new(),
+        acks_owed: Vec::new(),
     };
     let deadline = Instant::now() + c.o.timeout;
     let mut attempt = 0;
@@ -328,21 +338,21 @@ pub async fn run(o: Options, sink: Sink) -> Result<(), SioError> {
                     recovered: c.recovered,
                     transport,
                 };
-                (c.sink)(&r);
+                c.say(&r)?;
                 return Ok(());
             }
             SessionEnd::Lost(reason) => {
-                (c.sink)(&Event::Lost {
+                c.say(&Event::Lost {
                     reason: reason.clone(),
-                });
+                })?;
                 if attempt >= c.o.reconnect || Instant::now() >= deadline {
                     return Err(SioError::Lost(reason));
                 }
                 attempt += 1;
-                (c.sink)(&Event::Reconnecting {
+                c.say(&Event::Reconnecting {
                     attempt,
                     delay_ms: c.o.reconnect_delay.as_secs_f64() * 1000.0,
-                });
+                })?;
                 tokio::time::sleep(c.o.reconnect_delay).await;
             }
         }
@@ -357,9 +367,15 @@ fn is_transient(e: &SioError) -> bool {
 }
 
 impl Client {
+    /// Hands one event to the sink.
+    fn say(&self, e: &Event) -> Result<(), SioError> {
+        (self.sink)(e).map_err(SioError::Output)
+    }
+
     fn show(&self, e: Event) {
         if self.o.show_packets {
-            (self.sink)(&e);
+            // A failed write shows again on the next event, which does stop the client.
+            let _ = self.say(&e);
         }
     }
 
@@ -456,14 +472,14 @@ impl Client {
             let max_payload = usize::try_from(h.max_payload).unwrap_or(usize::MAX);
             (h, Writer::Polling { sid, max_payload }, None)
         };
-        (self.sink)(&Event::Open {
+        self.say(&Event::Open {
             transport: writer.name(),
             sid: handshake.sid.clone(),
             upgrades: handshake.upgrades.clone(),
             ping_interval_ms: handshake.ping_interval,
             ping_timeout_ms: handshake.ping_timeout,
             max_payload: handshake.max_payload,
-        });
+        })?;
 
         // 2. CONNECT to every namespace (with the recovery state of the last session).
         let mut connects = Vec::new();
@@ -524,9 +540,9 @@ impl Client {
                 .await?;
             spawn_ws_reader(rd, tx.clone());
             writer = Writer::Ws(Box::new(wr));
-            (self.sink)(&Event::Upgrade {
+            self.say(&Event::Upgrade {
                 transport: "websocket",
-            });
+            })?;
         }
         drop(tx);
 
@@ -551,12 +567,12 @@ impl Client {
                     let mut out = vec![engineio::Packet::message(p.encode())];
                     out.extend(atts.into_iter().map(engineio::Packet::binary));
                     self.send(&mut writer, &out).await?;
-                    (self.sink)(&Event::Emitted {
+                    self.say(&Event::Emitted {
                         namespace: e.namespace,
                         event: e.event,
                         args: e.args,
                         id,
-                    });
+                    })?;
                 }
             }
             if *emitted && ack_due.is_none() && self.o.count.is_some_and(|n| self.events >= n) {
@@ -587,6 +603,12 @@ impl Client {
             let (p, transport) = match got {
                 None => break SessionEnd::Lost("the transport closed".into()),
                 Some(Inbound::Closed(why)) => break SessionEnd::Lost(why),
+                Some(Inbound::WsPing(payload)) => {
+                    if let Writer::Ws(w) = &mut writer {
+                        w.pong(&payload).await?;
+                    }
+                    continue;
+                }
                 Some(Inbound::Packet(p, t)) => (p, t),
             };
             self.show_eio(Direction::In, transport, &p);
@@ -606,7 +628,18 @@ impl Client {
                     };
                     let Some(d) = decoded else { continue };
                     self.show_sio(Direction::In, &d.packet);
-                    match self.on_packet(d.packet, &mut pending, &mut ack_due)? {
+                    let end = self.on_packet(d.packet, &mut pending, &mut ack_due)?;
+                    let owed = std::mem::take(&mut self.acks_owed);
+                    if !owed.is_empty() {
+                        let mut out = Vec::new();
+                        for (nsp, id) in owed {
+                            let (p, _) = Packet::ack(&nsp, id, Vec::new());
+                            self.show_sio(Direction::Out, &p);
+                            out.push(engineio::Packet::message(p.encode()));
+                        }
+                        self.send(&mut writer, &out).await?;
+                    }
+                    match end {
                         Some(end) => break end,
                         None => continue,
                     }
@@ -689,12 +722,12 @@ impl Client {
                     rec.pid = pid.clone();
                 }
                 self.recovered |= recovered;
-                (self.sink)(&Event::Connected {
+                self.say(&Event::Connected {
                     namespace: p.nsp,
                     sid,
                     pid,
                     recovered,
-                });
+                })?;
             }
             PacketType::ConnectError => {
                 let message = match &p.data {
@@ -706,10 +739,10 @@ impl Client {
                         .to_string(),
                     None => String::new(),
                 };
-                (self.sink)(&Event::ConnectError {
+                self.say(&Event::ConnectError {
                     namespace: p.nsp.clone(),
                     message: message.clone(),
-                });
+                })?;
                 return Err(SioError::ConnectError {
                     namespace: p.nsp,
                     message,
@@ -729,13 +762,17 @@ impl Client {
                     }
                 }
                 self.events += 1;
-                (self.sink)(&Event::Event {
-                    namespace: p.nsp,
+                self.say(&Event::Event {
+                    namespace: p.nsp.clone(),
                     event,
                     args,
                     offset,
                     ack_id: p.id,
-                });
+                })?;
+                // Written where the user sees it: only now is the server's ack request answered.
+                if let Some(id) = p.id {
+                    self.acks_owed.push((p.nsp, id));
+                }
             }
             PacketType::Ack | PacketType::BinaryAck => {
                 let id = p.id.unwrap_or(0);
@@ -743,16 +780,16 @@ impl Client {
                     *ack_due = None;
                 }
                 self.acks += 1;
-                (self.sink)(&Event::Ack {
+                self.say(&Event::Ack {
                     namespace: p.nsp.clone(),
                     id,
                     args: p.args().to_vec(),
-                });
+                })?;
             }
             PacketType::Disconnect => {
-                (self.sink)(&Event::ServerDisconnect {
+                self.say(&Event::ServerDisconnect {
                     namespace: p.nsp.clone(),
-                });
+                })?;
                 self.recovery.retain(|(n, _)| *n != p.nsp);
                 if self.recovery.is_empty() {
                     return Ok(Some(SessionEnd::Done));
@@ -844,7 +881,7 @@ async fn http_shown(
     .authority();
     let head = http::request_text(method, &authority, target, body);
     if o.show_packets {
-        sink(&Event::HttpRequest {
+        let _ = sink(&Event::HttpRequest {
             method: method.into(),
             target: target.into(),
             body_bytes: body.len(),
@@ -852,7 +889,7 @@ async fn http_shown(
     }
     let r = http::request(&o.host, o.port, &head, body, o.timeout).await?;
     if o.show_packets {
-        sink(&Event::HttpResponse {
+        let _ = sink(&Event::HttpResponse {
             status: r.status,
             reason: r.reason.clone(),
             body_bytes: r.body.len(),
@@ -909,36 +946,41 @@ fn spawn_poller(
 
 async fn read_ws_packet(rd: &mut WsReader<TcpRead>) -> Result<engineio::Packet, SioError> {
     loop {
-        match rd.read_event().await? {
-            Incoming::Message(Message::Text(t)) => return Ok(engineio::Packet::decode_text(&t)?),
-            Incoming::Message(Message::Binary(b)) => {
-                return Ok(engineio::Packet::decode_binary(&b))
-            }
-            Incoming::Ping(_) | Incoming::Pong(_) => continue,
-            Incoming::Close(_) => {
-                return Err(SioError::Lost("the server closed the WebSocket".into()))
-            }
+        match read_ws_inbound(rd).await? {
+            Inbound::Packet(p, _) => return Ok(p),
+            Inbound::WsPing(_) => continue,
+            Inbound::Closed(why) => return Err(SioError::Lost(why)),
         }
+    }
+}
+
+/// One Engine.IO packet or one ping from the WebSocket.
+async fn read_ws_inbound(rd: &mut WsReader<TcpRead>) -> Result<Inbound, SioError> {
+    loop {
+        return Ok(match rd.read_event().await? {
+            Incoming::Message(Message::Text(t)) => {
+                Inbound::Packet(engineio::Packet::decode_text(&t)?, "websocket")
+            }
+            Incoming::Message(Message::Binary(b)) => {
+                Inbound::Packet(engineio::Packet::decode_binary(&b), "websocket")
+            }
+            Incoming::Ping(p) => Inbound::WsPing(p),
+            Incoming::Pong(_) => continue,
+            Incoming::Close(_) => Inbound::Closed("the server closed the WebSocket".into()),
+        });
     }
 }
 
 fn spawn_ws_reader(mut rd: WsReader<TcpRead>, tx: mpsc::UnboundedSender<Inbound>) {
     tokio::spawn(async move {
         loop {
-            match read_ws_packet(&mut rd).await {
-                Ok(p) => {
-                    if tx.send(Inbound::Packet(p, "websocket")).is_err() {
-                        return;
-                    }
-                }
-                Err(SioError::Lost(why)) => {
-                    let _ = tx.send(Inbound::Closed(why));
-                    return;
-                }
-                Err(e) => {
-                    let _ = tx.send(Inbound::Closed(e.to_string()));
-                    return;
-                }
+            let (m, last) = match read_ws_inbound(&mut rd).await {
+                Ok(m @ Inbound::Closed(_)) => (m, true),
+                Ok(m) => (m, false),
+                Err(e) => (Inbound::Closed(e.to_string()), true),
+            };
+            if tx.send(m).is_err() || last {
+                return;
             }
         }
     });

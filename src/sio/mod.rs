@@ -178,7 +178,11 @@ impl std::fmt::Debug for Server {
 
 impl Server {
     /// A server keeping recovery state in `store` (None: recovery off).
-    pub fn new(opts: SioOptions, store: Option<recovery::Store>, sink: SioSink) -> Arc<Server> {
+    pub fn new(
+        opts: SioOptions,
+        store: Option<Box<dyn recovery::RecoveryStore>>,
+        sink: SioSink,
+    ) -> Arc<Server> {
         let store = if opts.recovery_window.is_some() {
             store
         } else {

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use tokio::sync::Notify;
 
-use super::recovery::{SavedSession, Store};
+use super::recovery::{RecoveryStore, SavedSession};
 use super::{Relay, Server, SioEvent};
 use crate::wire::engineio::{Data, Packet as EPacket, PacketType as EType};
 use crate::wire::socketio::{Decoded, Decoder, Packet, PacketType, Value};
@@ -84,7 +84,7 @@ pub struct State {
     pub sessions: HashMap<String, Session>,
     pub sockets: HashMap<String, Sock>,
     pub nsps: HashMap<String, Nsp>,
-    pub store: Option<Store>,
+    pub store: Option<Box<dyn RecoveryStore>>,
 }
 
 /// A random id: 20 URL-safe characters, like the reference server's.

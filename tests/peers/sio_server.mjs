@@ -6,6 +6,10 @@
 //   "drop"          -> the server closes the transport, then emits "missed" to everyone: a
 //                      client that reconnects with {pid, offset} gets it replayed
 //   "bye"           -> server-side disconnect
+//   "ask-later" ms  -> after ms, emitWithAck("question") to the sender (ASK_TIMEOUT ms, 2000);
+//                      prints "acked question" or "no ack for question: REASON"
+// With WS_PING=1 each WebSocket transport gets an RFC 6455 ping "hello" frame; the pong it
+// answers with is printed as "ws pong PAYLOAD".
 import { createServer } from "node:http";
 import { Server } from "socket.io";
 
@@ -32,7 +36,27 @@ const onSocket = (nsp) => (socket) => {
     setTimeout(() => nsp.emit("missed", "while you were away"), 50);
   });
   socket.on("bye", () => socket.disconnect(true));
+  socket.on("ask-later", (ms) => {
+    setTimeout(async () => {
+      try {
+        await socket.timeout(Number(process.env.ASK_TIMEOUT || 2000)).emitWithAck("question", "why?");
+        console.log("acked question");
+      } catch (e) {
+        console.log(`no ack for question: ${e.message}`);
+      }
+    }, Number(ms));
+  });
 };
+const wsPing = (transport) => {
+  if (process.env.WS_PING && transport.name === "websocket") {
+    transport.socket.on("pong", (d) => console.log(`ws pong ${d}`));
+    transport.socket.ping(Buffer.from("hello"));
+  }
+};
+io.engine.on("connection", (conn) => {
+  wsPing(conn.transport);
+  conn.on("upgrade", wsPing);
+});
 io.on("connection", onSocket(io.of("/")));
 io.of("/admin").on("connection", onSocket(io.of("/admin")));
 http.listen(Number(process.argv[2] || 0), "127.0.0.1", () => {

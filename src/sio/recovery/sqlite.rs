@@ -1,61 +1,22 @@
-//! Connection state recovery, durable: what socket.io 4.6+ keeps in memory for two minutes,
-//! wirelab keeps in SQLite (`DIR/sio.sqlite3`, WAL), so it survives a SIGKILL and a restart.
+//! Recovery state in SQLite (`DIR/sio.sqlite3`, WAL), so it survives a SIGKILL and a
+//! restart of the hub:
 //!
-//! - `sio_session`: one row per socket (`pid` → socket id, namespace, rooms, when last seen);
+//! - `sio_session`: one row per socket (`pid` -> socket id, namespace, rooms, when last seen);
 //! - `sio_event`: every relayed event, as sent (offset = rowid, the text packet with the offset
 //!   as its last argument, the attachments), with who it went to (rooms or the whole namespace,
 //!   minus the sender).
-//!
-//! A client that reconnects with `{pid, offset}` in its auth gets its id and rooms back and
-//! every event after `offset` that it would have received. Rows older than the window expire.
 
 use std::path::Path;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use base64::Engine as _;
 use rusqlite::{params, Connection, OptionalExtension};
 
-#[derive(Debug, thiserror::Error)]
-pub enum RecoveryError {
-    #[error("recovery store {path}: {source}")]
-    Open {
-        path: String,
-        source: rusqlite::Error,
-    },
-    #[error("recovery store: {0}")]
-    Sql(#[from] rusqlite::Error),
-}
+use super::{now_ms, receives, window_ms, RecoveryError, RecoveryStore, SavedEvent, SavedSession};
 
-/// A socket's saved state.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SavedSession {
-    pub pid: String,
-    pub id: String,
-    pub nsp: String,
-    pub rooms: Vec<String>,
-}
-
-/// An event to replay: the text packet and its attachments.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SavedEvent {
-    pub offset: i64,
-    pub packet: String,
-    pub attachments: Vec<Vec<u8>>,
-}
-
-pub struct Store {
+/// The SQLite store: one file in the hub's data directory (or in memory).
+pub struct SqliteStore {
     db: Connection,
-}
-
-fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
-        .unwrap_or(0)
-}
-
-fn window_ms(w: Duration) -> i64 {
-    i64::try_from(w.as_millis()).unwrap_or(i64::MAX)
 }
 
 const SCHEMA: &str = "
@@ -70,34 +31,36 @@ CREATE TABLE IF NOT EXISTS sio_event (
 CREATE INDEX IF NOT EXISTS sio_event_at ON sio_event(at);
 ";
 
-impl Store {
+impl SqliteStore {
     /// Opens (creates) `DIR/sio.sqlite3`. Sockets that were connected when the hub last
     /// stopped (or was killed) count as disconnected now.
-    pub fn open(dir: &Path) -> Result<Store, RecoveryError> {
+    pub fn open(dir: &Path) -> Result<SqliteStore, RecoveryError> {
         let path = dir.join("sio.sqlite3");
         let db = Connection::open(&path).map_err(|source| RecoveryError::Open {
             path: path.display().to_string(),
             source,
         })?;
-        Store::init(db)
+        SqliteStore::init(db)
     }
 
     /// A store in memory (nothing survives a restart).
-    pub fn memory() -> Result<Store, RecoveryError> {
-        Store::init(Connection::open_in_memory()?)
+    pub fn memory() -> Result<SqliteStore, RecoveryError> {
+        SqliteStore::init(Connection::open_in_memory()?)
     }
 
-    fn init(db: Connection) -> Result<Store, RecoveryError> {
+    fn init(db: Connection) -> Result<SqliteStore, RecoveryError> {
         db.execute_batch(SCHEMA)?;
         db.execute(
             "UPDATE sio_session SET connected = 0, seen = ?1 WHERE connected = 1",
             params![now_ms()],
         )?;
-        Ok(Store { db })
+        Ok(SqliteStore { db })
     }
+}
 
+impl RecoveryStore for SqliteStore {
     /// A socket connected (or was recovered).
-    pub fn connected(&self, s: &SavedSession) -> Result<(), RecoveryError> {
+    fn connected(&self, s: &SavedSession) -> Result<(), RecoveryError> {
         let rooms = serde_json::to_string(&s.rooms).unwrap_or_else(|_| "[]".into());
         self.db
             .prepare_cached(
@@ -108,7 +71,7 @@ impl Store {
         Ok(())
     }
 
-    pub fn set_rooms(&self, pid: &str, rooms: &[String]) -> Result<(), RecoveryError> {
+    fn set_rooms(&self, pid: &str, rooms: &[String]) -> Result<(), RecoveryError> {
         let rooms = serde_json::to_string(rooms).unwrap_or_else(|_| "[]".into());
         self.db
             .prepare_cached("UPDATE sio_session SET rooms = ?2 WHERE pid = ?1")?
@@ -118,7 +81,7 @@ impl Store {
 
     /// A socket went away: kept for the window if it may come back, deleted if it left on
     /// purpose.
-    pub fn disconnected(&self, pid: &str, recoverable: bool) -> Result<(), RecoveryError> {
+    fn disconnected(&self, pid: &str, recoverable: bool) -> Result<(), RecoveryError> {
         if recoverable {
             self.db
                 .prepare_cached("UPDATE sio_session SET connected = 0, seen = ?2 WHERE pid = ?1")?
@@ -132,7 +95,7 @@ impl Store {
     }
 
     /// The saved state of `pid` in `nsp`, if it was seen within `window`.
-    pub fn find(
+    fn find(
         &self,
         pid: &str,
         nsp: &str,
@@ -158,7 +121,7 @@ impl Store {
     }
 
     /// The offset the next event will get.
-    pub fn next_offset(&self) -> Result<i64, RecoveryError> {
+    fn next_offset(&self) -> Result<i64, RecoveryError> {
         let seq: Option<i64> = self
             .db
             .query_row(
@@ -171,7 +134,7 @@ impl Store {
     }
 
     /// Saves a relayed event sent to `rooms` (None: the whole namespace) minus `except`.
-    pub fn save_event(
+    fn save_event(
         &self,
         offset: i64,
         nsp: &str,
@@ -194,7 +157,7 @@ impl Store {
     }
 
     /// Events in `nsp` after `offset` that socket `id` in `rooms` would have received.
-    pub fn missed(
+    fn missed(
         &self,
         nsp: &str,
         offset: i64,
@@ -218,14 +181,9 @@ impl Store {
         let mut out = Vec::new();
         for row in rows {
             let (offset, to, except, packet, atts) = row?;
-            if except.as_deref() == Some(id) {
+            let to: Option<Vec<String>> = to.map(|t| serde_json::from_str(&t).unwrap_or_default());
+            if !receives(to.as_deref(), except.as_deref(), id, rooms) {
                 continue;
-            }
-            if let Some(to) = to {
-                let to: Vec<String> = serde_json::from_str(&to).unwrap_or_default();
-                if !to.iter().any(|r| rooms.contains(r) || r == id) {
-                    continue;
-                }
             }
             let atts: Vec<String> = serde_json::from_str(&atts).unwrap_or_default();
             let attachments = atts.iter().filter_map(|a| b64.decode(a).ok()).collect();
@@ -239,7 +197,7 @@ impl Store {
     }
 
     /// Deletes events and disconnected sessions older than `window`: (events, sessions).
-    pub fn expire(&self, window: Duration) -> Result<(u64, u64), RecoveryError> {
+    fn expire(&self, window: Duration) -> Result<(u64, u64), RecoveryError> {
         let before = now_ms().saturating_sub(window_ms(window));
         let events = self
             .db
@@ -269,7 +227,7 @@ mod tests {
     fn a_session_and_its_missed_events_survive_reopening() {
         let dir = tempfile::tempdir().unwrap();
         {
-            let s = Store::open(dir.path()).unwrap();
+            let s = SqliteStore::open(dir.path()).unwrap();
             s.connected(&session("p1", &["a"])).unwrap();
             let o = s.next_offset().unwrap();
             s.save_event(o, "/", None, None, "2[\"x\",\"1\"]", &[])
@@ -292,7 +250,7 @@ mod tests {
                 .unwrap();
             // Killed: no disconnect recorded.
         }
-        let s = Store::open(dir.path()).unwrap();
+        let s = SqliteStore::open(dir.path()).unwrap();
         let saved = s.find("p1", "/", Duration::from_secs(60)).unwrap().unwrap();
         assert_eq!(saved.rooms, vec!["a".to_string()]);
         assert!(s
@@ -316,7 +274,7 @@ mod tests {
 
     #[test]
     fn the_window_expires_events_and_sessions_and_counts_them() {
-        let s = Store::memory().unwrap();
+        let s = SqliteStore::memory().unwrap();
         s.connected(&session("p1", &[])).unwrap();
         s.disconnected("p1", true).unwrap();
         s.save_event(1, "/", None, None, "2[\"x\"]", &[]).unwrap();

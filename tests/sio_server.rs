@@ -552,3 +552,35 @@ fn recovery_state_on_redis_expires_after_the_window_and_is_counted() {
     let (_, body) = get(a, &sid);
     assert!(!body.contains(&pid), "{body}");
 }
+
+/// As engine.io's own server: the next ping goes pingInterval after the pong that answered the
+/// last one, not pingInterval + pingTimeout after the last ping (the client gives up at
+/// pingInterval + pingTimeout, so that would race its timer).
+#[test]
+fn the_next_ping_goes_ping_interval_after_the_pong() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = hub(
+        dir.path(),
+        &["--ping-interval", "300", "--ping-timeout", "3000"],
+    );
+    let a = s.addr.as_str();
+    let (sid, open) = open(a);
+    assert_eq!(open["pingInterval"], 300);
+    post(a, &sid, "40");
+    let (_, body) = get(a, &sid);
+    assert!(body.starts_with("40"), "{body}");
+    let (_, body) = get(a, &sid);
+    assert_eq!(body, "2", "the first ping");
+    for round in 0..3 {
+        post(a, &sid, "3");
+        let pong_at = std::time::Instant::now();
+        let (_, body) = get(a, &sid);
+        let after = pong_at.elapsed();
+        assert_eq!(body, "2", "round {round}: the next ping");
+        assert!(
+            after >= std::time::Duration::from_millis(250)
+                && after < std::time::Duration::from_millis(2000),
+            "round {round}: next ping {after:?} after the pong (interval 300 ms, timeout 3000 ms)"
+        );
+    }
+}

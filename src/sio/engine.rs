@@ -269,28 +269,35 @@ fn spawn_timers(srv: &Arc<Server>, sid: &str) {
         let Some(s) = weak.upgrade() else { return };
         let (interval, timeout) = (s.opts.ping_interval, s.opts.ping_timeout);
         drop(s);
+        // As the reference server: a ping every pingInterval counted from the last pong (not
+        // from the last ping), and the session closes if a ping is not answered in pingTimeout.
         loop {
             tokio::time::sleep(interval).await;
-            let Some(s) = weak.upgrade() else { return };
-            {
+            let pong = {
+                let Some(s) = weak.upgrade() else { return };
                 let mut st = s.lock();
                 let Some(sess) = st.sessions.get_mut(&id) else {
                     return;
                 };
                 sess.awaiting_pong = true;
                 sess.push(EPacket::bare(EType::Ping));
-            }
-            drop(s);
-            tokio::time::sleep(timeout).await;
-            let Some(s) = weak.upgrade() else { return };
-            let mut st = s.lock();
-            match st.sessions.get(&id) {
-                None => return,
-                Some(sess) if sess.awaiting_pong => {
-                    st.close_session(&s, &id, "ping timeout");
-                    return;
+                sess.pong.clone()
+            };
+            let deadline = tokio::time::Instant::now() + timeout;
+            loop {
+                let waited = tokio::time::timeout_at(deadline, pong.notified()).await;
+                let Some(s) = weak.upgrade() else { return };
+                let mut st = s.lock();
+                match st.sessions.get(&id) {
+                    None => return,
+                    Some(sess) if !sess.awaiting_pong => break,
+                    Some(_) if waited.is_err() => {
+                        st.close_session(&s, &id, "ping timeout");
+                        return;
+                    }
+                    // A pong from before this ping left a permit: wait on.
+                    Some(_) => {}
                 }
-                Some(_) => {}
             }
         }
     });

@@ -28,6 +28,8 @@ pub struct Session {
     pub posting: bool,
     pub closed: Option<String>,
     pub awaiting_pong: bool,
+    /// Woken (notify_one) when a pong arrives: the next ping is due pingInterval after it.
+    pub pong: Arc<Notify>,
     /// Namespace → socket id.
     pub sockets: HashMap<String, String>,
     pub ever_connected: bool,
@@ -46,6 +48,7 @@ impl Session {
             posting: false,
             closed: None,
             awaiting_pong: false,
+            pong: Arc::new(Notify::new()),
             sockets: HashMap::new(),
             ever_connected: false,
             decoder: Decoder::new(),
@@ -485,6 +488,7 @@ impl State {
             EType::Pong => {
                 if let Some(s) = self.sessions.get_mut(sid) {
                     s.awaiting_pong = false;
+                    s.pong.notify_one();
                 }
             }
             EType::Close => self.close_session(srv, sid, "transport close"),

@@ -881,19 +881,23 @@ pub struct HubServeArgs {
     #[arg(long, default_value_t = 5, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
     pub max_attempts: u64,
     // --- Socket.IO server at /socket.io/ (issue 10, docs/socketio.md) ---
-    /// Socket.IO: milliseconds between the server's Engine.IO pings (pingInterval).
-    #[arg(long, default_value_t = 25_000, value_name = "MS", value_parser = clap::value_parser!(u64).range(1..))]
-    pub ping_interval: u64,
-    /// Socket.IO: milliseconds to wait for the pong before the session is closed (pingTimeout).
-    #[arg(long, default_value_t = 20_000, value_name = "MS", value_parser = clap::value_parser!(u64).range(1..))]
-    pub ping_timeout: u64,
+    /// Socket.IO: milliseconds between the server's Engine.IO pings (pingInterval) [default:
+    /// 25000; 300 with --conformance].
+    #[arg(long, value_name = "MS", value_parser = clap::value_parser!(u64).range(1..))]
+    pub ping_interval: Option<u64>,
+    /// Socket.IO: milliseconds to wait for the pong before the session is closed (pingTimeout)
+    /// [default: 20000; 200 with --conformance].
+    #[arg(long, value_name = "MS", value_parser = clap::value_parser!(u64).range(1..))]
+    pub ping_timeout: Option<u64>,
     /// Socket.IO: largest HTTP body or WebSocket message a client may send (maxPayload; over
     /// it: 413 on polling, close 1009 on WebSocket).
-    #[arg(long, default_value_t = 1_000_000, value_name = "BYTES", value_parser = clap::value_parser!(u64).range(16..))]
-    pub max_payload: u64,
-    /// Socket.IO: milliseconds a new session has to CONNECT to a namespace (connectTimeout).
-    #[arg(long, default_value_t = 45_000, value_name = "MS", value_parser = clap::value_parser!(u64).range(1..))]
-    pub connect_timeout: u64,
+    /// [default: 1000000]
+    #[arg(long, value_name = "BYTES", value_parser = clap::value_parser!(u64).range(16..))]
+    pub max_payload: Option<u64>,
+    /// Socket.IO: milliseconds a new session has to CONNECT to a namespace (connectTimeout)
+    /// [default: 45000; 1000 with --conformance].
+    #[arg(long, value_name = "MS", value_parser = clap::value_parser!(u64).range(1..))]
+    pub connect_timeout: Option<u64>,
     /// Socket.IO: where an event that is not join/leave goes: namespace (io.emit, the sender
     /// too), broadcast (socket.broadcast.emit), rooms (socket.to(the sender's rooms).emit).
     #[arg(long, value_enum, default_value_t = crate::sio::Relay::Namespace)]

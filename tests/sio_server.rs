@@ -584,3 +584,31 @@ fn the_next_ping_goes_ping_interval_after_the_pong() {
         );
     }
 }
+
+/// --conformance sets the reference server's values, but a flag given on the command line wins.
+#[test]
+fn conformance_defaults_give_way_to_explicit_flags() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = hub(
+        dir.path(),
+        &[
+            "--conformance",
+            "--ping-interval",
+            "5000",
+            "--max-payload",
+            "2000",
+        ],
+    );
+    let (_, open_json) = open(&s.addr);
+    assert_eq!(open_json["pingInterval"], 5000);
+    assert_eq!(
+        open_json["pingTimeout"], 200,
+        "not given: the conformance value"
+    );
+    assert_eq!(open_json["maxPayload"], 2000);
+    let dir = tempfile::tempdir().unwrap();
+    let s = hub(dir.path(), &[]);
+    let (_, open_json) = open(&s.addr);
+    assert_eq!(open_json["pingInterval"], 25000, "the socket.io default");
+    assert_eq!(open_json["pingTimeout"], 20000);
+}

@@ -121,10 +121,6 @@ fn serve_cmd(a: HubServeArgs) -> Result<()> {
 fn sio_server(a: &HubServeArgs) -> Result<Arc<crate::sio::Server>> {
     use crate::sio::{recovery, Server, SioOptions};
     let mut o = SioOptions {
-        ping_interval: Duration::from_millis(a.ping_interval),
-        ping_timeout: Duration::from_millis(a.ping_timeout),
-        max_payload: usize::try_from(a.max_payload).unwrap_or(usize::MAX),
-        connect_timeout: Duration::from_millis(a.connect_timeout),
         relay: a.relay,
         quiet: a.quiet,
         recovery_window: (!a.no_recovery).then(|| Duration::from_secs_f64(a.recovery_window)),
@@ -141,6 +137,19 @@ fn sio_server(a: &HubServeArgs) -> Result<Arc<crate::sio::Server>> {
     }
     if a.conformance {
         o = o.conformance();
+    }
+    // Flags given on the command line win over the defaults, --conformance's included.
+    if let Some(ms) = a.ping_interval {
+        o.ping_interval = Duration::from_millis(ms);
+    }
+    if let Some(ms) = a.ping_timeout {
+        o.ping_timeout = Duration::from_millis(ms);
+    }
+    if let Some(b) = a.max_payload {
+        o.max_payload = usize::try_from(b).unwrap_or(usize::MAX);
+    }
+    if let Some(ms) = a.connect_timeout {
+        o.connect_timeout = Duration::from_millis(ms);
     }
     let store: Option<Box<dyn recovery::RecoveryStore>> = if o.recovery_window.is_none() {
         None

@@ -908,7 +908,7 @@ pub struct HubServeArgs {
     pub sio_namespaces: Vec<String>,
     /// Socket.IO: behave like the socket.io-protocol test suite's reference server (emit auth
     /// on connect, message -> message-back, message-with-ack acked; / and /custom; ping 300/200
-    /// ms, connect timeout 1000 ms).
+    /// ms, connect timeout 1000 ms; no connection state recovery).
     #[arg(long)]
     pub conformance: bool,
     /// Socket.IO connection state recovery: seconds a disconnected client's id, rooms and

@@ -270,6 +270,12 @@ fn conformance_mode_behaves_like_the_test_suites_reference_server() {
     let (_, body) = get(a, &sid);
     let packets: Vec<&str> = body.split('\x1e').collect();
     assert!(packets[0].starts_with("40{\"sid\":"), "{body}");
+    let answer: serde_json::Value = serde_json::from_str(&packets[0][2..]).unwrap();
+    assert_eq!(
+        answer.as_object().map(|o| o.len()),
+        Some(1),
+        "the reference server answers CONNECT with {{sid}} alone (no recovery pid): {body}"
+    );
     let auth = if packets.len() > 1 {
         packets[1].to_string()
     } else {

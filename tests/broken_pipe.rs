@@ -4,9 +4,8 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader, Read};
+use std::io::{BufRead, BufReader};
 use std::process::{Child, Stdio};
-use std::time::{Duration, Instant};
 
 use common::wirelab;
 
@@ -43,24 +42,8 @@ fn ends_cleanly(
 ) {
     drop(out);
     then();
-    let start = Instant::now();
-    let status = loop {
-        if let Some(s) = child.try_wait().unwrap() {
-            break s;
-        }
-        if start.elapsed() > Duration::from_secs(5) {
-            let _ = child.kill();
-            panic!("{name}: still running 5 s after its reader left");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    };
-    let mut err = String::new();
-    child
-        .stderr
-        .take()
-        .unwrap()
-        .read_to_string(&mut err)
-        .unwrap();
+    let (status, err) =
+        common::ended_within(&mut child, 5, &format!("{name} after its reader left"));
     assert!(!err.contains("panicked"), "{name}: {err}");
     assert!(status.success(), "{name}: {status:?} {err}");
 }

@@ -627,24 +627,7 @@ fn a_servers_emit_with_ack_is_acked_only_after_the_event_is_written() {
         );
     }
     drop(out); // the reader leaves, 400 ms before the question
-    let start = std::time::Instant::now();
-    let status = loop {
-        if let Some(s) = child.try_wait().unwrap() {
-            break s;
-        }
-        assert!(
-            start.elapsed() < Duration::from_secs(5),
-            "sio emit went on after its reader left"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    };
-    let mut err = String::new();
-    child
-        .stderr
-        .take()
-        .unwrap()
-        .read_to_string(&mut err)
-        .unwrap();
+    let (status, err) = common::ended_within(&mut child, 5, "sio emit after its reader left");
     assert!(status.success(), "{status:?} {err}");
     let (line, _) = wait_for(&peer.out, "question", 10);
     assert!(line.starts_with("no ack for question"), "{line}");

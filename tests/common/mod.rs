@@ -171,3 +171,29 @@ pub fn capture_fixtures() -> Vec<std::path::PathBuf> {
     v.sort();
     v
 }
+
+/// Waits for `child` to end within `secs` (killing it and failing with `what` otherwise);
+/// returns its status and what it wrote to stderr (if stderr was piped).
+pub fn ended_within(
+    child: &mut std::process::Child,
+    secs: u64,
+    what: &str,
+) -> (std::process::ExitStatus, String) {
+    let start = std::time::Instant::now();
+    let status = loop {
+        if let Some(s) = child.try_wait().expect("try_wait") {
+            break s;
+        }
+        if start.elapsed() > Duration::from_secs(secs) {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("{what}: still running after {secs} s");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let mut err = String::new();
+    if let Some(mut e) = child.stderr.take() {
+        let _ = e.read_to_string(&mut err);
+    }
+    (status, err)
+}

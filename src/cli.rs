@@ -838,7 +838,8 @@ pub struct HubServeArgs {
     /// Directory of the durable queue (hub.sqlite3 inside; created if missing).
     #[arg(long, default_value = ".wirelab-hub", value_name = "DIR")]
     pub data: std::path::PathBuf,
-    /// Delete the queue, rooms and clients in --data before starting.
+    /// Delete the queue, rooms and clients in --data before starting (and the Socket.IO
+    /// recovery state, sio.sqlite3).
     #[arg(long)]
     pub reset: bool,
     /// Keep the queue in memory only (nothing survives a restart).

@@ -163,7 +163,8 @@ fn sio_server(a: &HubServeArgs) -> Result<Arc<crate::sio::Server>> {
         ))
     } else {
         Some(Box::new(
-            recovery::SqliteStore::open(&a.data).context("cannot open the recovery store")?,
+            recovery::SqliteStore::open(&a.data, a.reset)
+                .context("cannot open the recovery store")?,
         ))
     };
     let json = a.json;

@@ -57,6 +57,13 @@ CREATE TABLE IF NOT EXISTS clients(
   PRIMARY KEY(namespace, client));
 ";
 
+/// Deletes an SQLite database file and its WAL and shared-memory files (`hub serve --reset`).
+pub fn remove_database(path: &Path) {
+    for suffix in ["", "-wal", "-shm"] {
+        let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
+    }
+}
+
 impl SqliteInbox {
     /// Opens (creating) `dir/hub.sqlite3`, or an in-memory database when `dir` is `None`.
     /// `reset` deletes what was there first.
@@ -66,9 +73,7 @@ impl SqliteInbox {
                 std::fs::create_dir_all(d).map_err(|e| StoreError::Dir(d.to_path_buf(), e))?;
                 let p = d.join(DB_FILE);
                 if reset {
-                    for suffix in ["", "-wal", "-shm"] {
-                        let _ = std::fs::remove_file(format!("{}{suffix}", p.display()));
-                    }
+                    remove_database(&p);
                 }
                 (Connection::open(&p)?, Some(p))
             }

@@ -34,8 +34,11 @@ CREATE INDEX IF NOT EXISTS sio_event_at ON sio_event(at);
 impl SqliteStore {
     /// Opens (creates) `DIR/sio.sqlite3`. Sockets that were connected when the hub last
     /// stopped (or was killed) count as disconnected now.
-    pub fn open(dir: &Path) -> Result<SqliteStore, RecoveryError> {
+    pub fn open(dir: &Path, reset: bool) -> Result<SqliteStore, RecoveryError> {
         let path = dir.join("sio.sqlite3");
+        if reset {
+            crate::hub::inbox::sqlite::remove_database(&path);
+        }
         let db = Connection::open(&path).map_err(|source| RecoveryError::Open {
             path: path.display().to_string(),
             source,
@@ -227,7 +230,7 @@ mod tests {
     fn a_session_and_its_missed_events_survive_reopening() {
         let dir = tempfile::tempdir().unwrap();
         {
-            let s = SqliteStore::open(dir.path()).unwrap();
+            let s = SqliteStore::open(dir.path(), false).unwrap();
             s.connected(&session("p1", &["a"])).unwrap();
             let o = s.next_offset().unwrap();
             s.save_event(o, "/", None, None, "2[\"x\",\"1\"]", &[])
@@ -250,7 +253,7 @@ mod tests {
                 .unwrap();
             // Killed: no disconnect recorded.
         }
-        let s = SqliteStore::open(dir.path()).unwrap();
+        let s = SqliteStore::open(dir.path(), false).unwrap();
         let saved = s.find("p1", "/", Duration::from_secs(60)).unwrap().unwrap();
         assert_eq!(saved.rooms, vec!["a".to_string()]);
         assert!(s
@@ -270,6 +273,30 @@ mod tests {
             .unwrap();
         assert_eq!(after_first.len(), 1);
         assert_eq!(s.next_offset().unwrap(), 5);
+    }
+
+    #[test]
+    fn reset_forgets_every_session_and_event() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let s = SqliteStore::open(dir.path(), false).unwrap();
+            s.connected(&session("p1", &[])).unwrap();
+            s.save_event(s.next_offset().unwrap(), "/", None, None, "2[\"x\"]", &[])
+                .unwrap();
+        }
+        let s = SqliteStore::open(dir.path(), false).unwrap();
+        assert!(s
+            .find("p1", "/", Duration::from_secs(60))
+            .unwrap()
+            .is_some());
+        drop(s);
+        let s = SqliteStore::open(dir.path(), true).unwrap();
+        assert!(s
+            .find("p1", "/", Duration::from_secs(60))
+            .unwrap()
+            .is_none());
+        assert!(s.missed("/", 0, "id-p1", &[]).unwrap().is_empty());
+        assert_eq!(s.next_offset().unwrap(), 1);
     }
 
     #[test]

@@ -6,8 +6,9 @@ mod redis_common;
 mod ws_common;
 
 use std::collections::HashSet;
+use std::io::Read;
 use std::path::PathBuf;
-use std::process::Command;
+use std::process::{Command, Stdio};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -126,7 +127,8 @@ on_both_stores!(
     client_queue_survives_offline_and_unacked,
     thousand_jobs_three_consumers_each_once,
     killed_worker_job_goes_to_another,
-    dead_letter_after_max_attempts
+    dead_letter_after_max_attempts,
+    stopped_worker_takes_no_further_job
 );
 
 fn thousand_jobs_three_consumers_each_once(kind: Kind) {
@@ -525,4 +527,156 @@ fn bad_queue_names_and_store_urls_are_bad_input() {
         let err = String::from_utf8_lossy(&o.stderr);
         assert!(err.contains("queue") || err.contains("--store"), "{err}");
     }
+}
+
+/// Job ids a worker that ran `--count N --json` to the end printed (it must succeed).
+fn worker_jobs(u: &str, client: &str, count: usize) -> Vec<(String, u64, bool)> {
+    let n = count.to_string();
+    let w = background(&[
+        "hub",
+        "listen",
+        u,
+        "--queue",
+        "jobs",
+        "--client",
+        client,
+        "--count",
+        &n,
+        "--json",
+        "--timeout",
+        "10",
+    ]);
+    let (status, lines) = w.finish();
+    assert!(status.success(), "{client}: {lines:#?}");
+    let got = jobs(&lines);
+    assert_eq!(got.len(), count, "{client}: {lines:#?}");
+    got
+}
+
+/// A worker told to stop takes no further job, acks none it did not print, and what it was
+/// sent ahead (prefetch) goes to the next worker: stopped by `--count`, by SIGINT in the middle
+/// of a job, and by its stdout closing. The hub's ack timeout is long, so anything that moves
+/// moved because the worker left.
+fn stopped_worker_takes_no_further_job(kind: Kind) {
+    let b = Backend::new(kind);
+    let server = b.serve(&["--ack-timeout", "60"]);
+    let u = url(&server);
+    let emit = |n: &str| {
+        let out = ok(&[
+            "hub", "emit", &u, "resize", "{n}", "--queue", "jobs", "--repeat", n,
+        ]);
+        assert!(out.contains(&format!("{n} job(s) stored")), "{out}");
+    };
+
+    // 1. --count 2 with 4 sent ahead: it prints and acks 2; the other 4 go to the next worker.
+    emit("6");
+    let w = background(&[
+        "hub",
+        "listen",
+        &u,
+        "--queue",
+        "jobs",
+        "--client",
+        "a",
+        "--count",
+        "2",
+        "--prefetch",
+        "4",
+        "--work-ms",
+        "200",
+        "--json",
+    ]);
+    let (status, lines) = w.finish();
+    assert!(status.success(), "{lines:#?}");
+    let a: Vec<String> = jobs(&lines).into_iter().map(|j| j.0).collect();
+    assert_eq!(a.len(), 2, "{lines:#?}");
+    let next = worker_jobs(&u, "b", 4);
+    let mut all: HashSet<String> = a.iter().cloned().collect();
+    for (id, _, dup) in &next {
+        assert!(!dup, "{next:?}");
+        assert!(
+            all.insert(id.clone()),
+            "job {id} again after it was acked: {next:?}"
+        );
+    }
+    assert_eq!(all.len(), 6);
+    b.wait_queue("all six acked", |q| q["pending"] == 0 && q["ready"] == 0);
+
+    // 2. SIGINT while a job is being worked on (prefetch 3: the other two are with it): it
+    //    ends at once with status 0, and that job and the two others go to the next worker.
+    emit("3");
+    let mut c = background(&[
+        "hub",
+        "listen",
+        &u,
+        "--queue",
+        "jobs",
+        "--client",
+        "c",
+        "--prefetch",
+        "3",
+        "--work-ms",
+        "60000",
+        "--json",
+    ]);
+    let line = c.wait_line(r#""type":"job""#);
+    let first: Value = serde_json::from_str(&line).unwrap();
+    let t = Instant::now();
+    // SAFETY: kill(2) on the pid of our own child.
+    unsafe {
+        libc::kill(c.child.id() as libc::pid_t, libc::SIGINT);
+    }
+    let (status, lines) = c.finish();
+    assert!(status.success(), "{status:?} {lines:#?}");
+    assert!(t.elapsed() < Duration::from_secs(5), "{:?}", t.elapsed());
+    assert_eq!(jobs(&lines).len(), 1, "one job, then stopped: {lines:#?}");
+    let d = worker_jobs(&u, "d", 3);
+    let ids: HashSet<&str> = d.iter().map(|j| j.0.as_str()).collect();
+    assert_eq!(ids.len(), 3, "{d:?}");
+    assert!(ids.contains(first["id"].as_str().unwrap()), "{d:?}");
+    b.wait_queue("all three acked", |q| q["pending"] == 0 && q["ready"] == 0);
+
+    // 3. Stdout closed after its first line (ready): the first job cannot be written, so it
+    //    exits with status 0 and acks nothing; the next worker gets all three.
+    let mut e = wirelab()
+        .args([
+            "hub",
+            "listen",
+            &u,
+            "--queue",
+            "jobs",
+            "--client",
+            "e",
+            "--prefetch",
+            "3",
+            "--json",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap();
+    let mut out = e.stdout.take().unwrap();
+    let mut first = Vec::new();
+    let mut byte = [0u8; 1];
+    while out.read(&mut byte).unwrap() == 1 && byte[0] != b'\n' {
+        first.push(byte[0]);
+    }
+    assert!(
+        String::from_utf8_lossy(&first).contains("ready"),
+        "{first:?}"
+    );
+    drop(out);
+    emit("3");
+    let t = Instant::now();
+    let status = loop {
+        if let Some(s) = e.try_wait().unwrap() {
+            break s;
+        }
+        assert!(t.elapsed() < Duration::from_secs(10), "still running");
+        thread::sleep(Duration::from_millis(20));
+    };
+    assert!(status.success(), "{status:?}");
+    let f = worker_jobs(&u, "f", 3);
+    assert!(f.iter().all(|j| !j.2), "{f:?}");
+    b.wait_queue("all three acked", |q| q["pending"] == 0 && q["ready"] == 0);
 }

@@ -171,8 +171,11 @@ pub async fn worker(
     let mut consumer = String::new();
     let (mut jobs, mut duplicates) = (0u64, 0u64);
     tokio::pin!(stop);
+    // Told to stop (SIGINT): from then on no job is taken, and the one being worked on is not
+    // acknowledged (the hub gives it, and every job sent ahead, to another worker).
+    let mut stopped = false;
     let result = loop {
-        if opts.count.is_some_and(|n| jobs >= n) {
+        if stopped || opts.count.is_some_and(|n| jobs >= n) {
             break Ok(());
         }
         let msg = match early.pop_front() {
@@ -239,13 +242,22 @@ pub async fn worker(
                     duplicates += 1;
                 } else {
                     jobs += 1;
-                    // Work, while watching the connection: a hub that goes away is noticed now.
+                    // Work, while watching the connection (a hub that goes away is noticed
+                    // now) and the stop signal.
                     let done_at = Instant::now() + opts.work;
-                    while Instant::now() < done_at {
+                    while !stopped && Instant::now() < done_at {
                         let left = done_at.saturating_duration_since(Instant::now());
-                        if let Some(v) = next(&mut ws, left).await? {
-                            early.push_back(v);
+                        tokio::select! {
+                            _ = &mut stop => stopped = true,
+                            m = next(&mut ws, left) => {
+                                if let Some(v) = m? {
+                                    early.push_back(v);
+                                }
+                            }
                         }
+                    }
+                    if stopped {
+                        break Ok(());
                     }
                 }
                 if opts.ack {

@@ -2,7 +2,7 @@
 //! client whose hub process dies finds its queue on any other hub on the same Redis.
 //!
 //! ```text
-//! wirelab:next_id                     INCR: message ids, unique across every hub process
+//! wirelab:next_id                     INCRBY: message ids, unique across every hub process
 //! wirelab:{ns}:client:{client}        stream; one entry per queued event, entry id "{id}-0",
 //!                                     fields event, data, sender, room, ack_wanted, created_ms;
 //!                                     XDEL on ack (or when dropped by the queue cap)
@@ -10,8 +10,11 @@
 //! wirelab:{ns}:rooms:{client}         set of the client's rooms
 //! ```
 //!
-//! Writes are pipelined: the batch's XADDs, XDELs and counters go in one round trip at commit;
-//! only the id (`INCR`) costs a round trip of its own.
+//! Writes are pipelined: the batch's XADDs, XDELs and counters go in one round trip at commit.
+//! Ids are reserved in runs with one `INCRBY` (16, then twice as many each time the batch uses
+//! a run up, to at most 8,192); what a batch did not use is given up at its end, so that ids
+//! stay in time order across hubs. Reading a queue back costs two round trips per 1,024
+//! entries (`XRANGE ... COUNT`, then one `HMGET` of their delivery counts).
 //!
 //! The hub keeps working on its SQLite store (in memory with `--store`), which is its index;
 //! every change to a queue or a membership is also written here before anything is sent, and
@@ -35,7 +38,23 @@ pub struct RedisInbox {
     pending: RefCell<redis::Pipeline>,
     url: String,
     local: SqliteInbox,
+    /// Ids reserved for this batch: the next one to hand out, the end of the run (exclusive),
+    /// and the size of the last reservation.
+    ids: RefCell<Reserved>,
 }
+
+#[derive(Debug, Default, Clone, Copy)]
+struct Reserved {
+    next: u64,
+    end: u64,
+    last_run: u64,
+}
+
+/// The first run of ids a batch reserves, and the largest.
+const FIRST_RUN: u64 = 16;
+const MAX_RUN: u64 = 8192;
+/// Entries read back per `XRANGE` round trip.
+const PAGE: usize = 1024;
 
 fn err(e: redis::RedisError) -> StoreError {
     StoreError::Jobs(format!("redis: {e}"))
@@ -60,6 +79,7 @@ impl RedisInbox {
             pending: RefCell::new(redis::Pipeline::new()),
             url: url.to_string(),
             local: SqliteInbox::open(None, false)?,
+            ids: RefCell::new(Reserved::default()),
         })
     }
 
@@ -82,13 +102,32 @@ impl RedisInbox {
         p.query::<()>(&mut *self.con.borrow_mut()).map_err(err)
     }
 
-    /// A new message id (`INCR`: unique across hub processes, and growing, so that every
-    /// client's stream gets its entries in id order whichever hub adds them).
+    /// A new message id: unique across hub processes, and growing, so that every client's
+    /// stream gets its entries in id order whichever hub adds them. Taken from the batch's
+    /// reserved run; when that is used up, one `INCRBY` reserves the next (twice as long).
     fn next_id(&self) -> Result<u64, StoreError> {
-        let v = self.q(redis::cmd("INCR").arg("wirelab:next_id"))?;
-        text(&v)
-            .and_then(|s| s.parse().ok())
-            .ok_or_else(|| StoreError::Jobs(format!("redis: INCR answered {v:?}")))
+        let mut r = self.ids.borrow_mut();
+        if r.next == r.end {
+            let run = (r.last_run * 2).clamp(FIRST_RUN, MAX_RUN);
+            let v = self.q(redis::cmd("INCRBY").arg("wirelab:next_id").arg(run))?;
+            let top: u64 = text(&v)
+                .and_then(|s| s.parse().ok())
+                .ok_or_else(|| StoreError::Jobs(format!("redis: INCRBY answered {v:?}")))?;
+            *r = Reserved {
+                next: top + 1 - run,
+                end: top + 1,
+                last_run: run,
+            };
+        }
+        let id = r.next;
+        r.next += 1;
+        Ok(id)
+    }
+
+    /// Gives up the ids the batch reserved and did not use (a later batch reserves anew, so
+    /// that no id waits long enough to fall behind another hub's).
+    fn release_ids(&self) {
+        self.ids.replace(Reserved::default());
     }
 
     fn add(&self, m: &Stored) -> Result<(), StoreError> {
@@ -144,50 +183,78 @@ impl RedisInbox {
     /// The client's queue as stored in Redis, oldest first.
     fn queue(&self, ns: &str, client: &str) -> Result<Vec<Stored>, StoreError> {
         self.flush()?;
-        let v = self.q(redis::cmd("XRANGE")
-            .arg(stream(ns, client))
-            .arg("-")
-            .arg("+"))?;
+        let key = stream(ns, client);
         let mut out = Vec::new();
-        for e in items(&v) {
-            let e = items(e);
-            let Some(id) = e
-                .first()
-                .and_then(text)
-                .and_then(|s| s.split('-').next().and_then(|n| n.parse::<u64>().ok()))
-            else {
-                continue;
-            };
-            let mut m = Stored {
-                id,
-                namespace: ns.to_string(),
-                client: client.to_string(),
-                event: String::new(),
-                data: "null".into(),
-                sender: String::new(),
-                room: None,
-                ack_wanted: false,
-                created_ms: 0,
-                deliveries: 0,
-            };
-            let fields = e.get(1).map(items).unwrap_or(&[]);
-            for (k, v) in pairs(fields) {
-                match k.as_str() {
-                    "event" => m.event = v,
-                    "data" => m.data = v,
-                    "sender" => m.sender = v,
-                    "room" if !v.is_empty() => m.room = Some(v),
-                    "ack_wanted" => m.ack_wanted = v == "1",
-                    "created_ms" => m.created_ms = v.parse().unwrap_or(0),
-                    _ => {}
+        let mut from = "-".to_string();
+        loop {
+            let v = self.q(redis::cmd("XRANGE")
+                .arg(&key)
+                .arg(&from)
+                .arg("+")
+                .arg("COUNT")
+                .arg(PAGE))?;
+            let entries = items(&v);
+            let page: Vec<Stored> = entries
+                .iter()
+                .filter_map(|e| entry(ns, client, items(e)))
+                .collect();
+            if !page.is_empty() {
+                let mut hmget = redis::cmd("HMGET");
+                hmget.arg("wirelab:deliveries");
+                for m in &page {
+                    hmget.arg(m.id);
+                }
+                let counts = self.q(&hmget)?;
+                let counts = items(&counts);
+                for (i, mut m) in page.into_iter().enumerate() {
+                    m.deliveries = counts
+                        .get(i)
+                        .and_then(text)
+                        .and_then(|s| s.parse().ok())
+                        .unwrap_or(0);
+                    from = format!("({}-0", m.id);
+                    out.push(m);
                 }
             }
-            let d = self.q(redis::cmd("HGET").arg("wirelab:deliveries").arg(id))?;
-            m.deliveries = text(&d).and_then(|s| s.parse().ok()).unwrap_or(0);
-            out.push(m);
+            if entries.len() < PAGE {
+                return Ok(out);
+            }
         }
-        Ok(out)
     }
+}
+
+/// One `XRANGE` entry as a stored event (its deliveries not yet known); `None` if its id is
+/// not one of ours.
+fn entry(ns: &str, client: &str, e: &[Value]) -> Option<Stored> {
+    let id = e
+        .first()
+        .and_then(text)
+        .and_then(|s| s.split('-').next().and_then(|n| n.parse::<u64>().ok()))?;
+    let mut m = Stored {
+        id,
+        namespace: ns.to_string(),
+        client: client.to_string(),
+        event: String::new(),
+        data: "null".into(),
+        sender: String::new(),
+        room: None,
+        ack_wanted: false,
+        created_ms: 0,
+        deliveries: 0,
+    };
+    let fields = e.get(1).map(items).unwrap_or(&[]);
+    for (k, v) in pairs(fields) {
+        match k.as_str() {
+            "event" => m.event = v,
+            "data" => m.data = v,
+            "sender" => m.sender = v,
+            "room" if !v.is_empty() => m.room = Some(v),
+            "ack_wanted" => m.ack_wanted = v == "1",
+            "created_ms" => m.created_ms = v.parse().unwrap_or(0),
+            _ => {}
+        }
+    }
+    Some(m)
 }
 
 impl Inbox for RedisInbox {
@@ -196,11 +263,13 @@ impl Inbox for RedisInbox {
     }
 
     fn commit(&self) -> Result<(), StoreError> {
+        self.release_ids();
         self.flush()?;
         self.local.commit()
     }
 
     fn rollback(&self) {
+        self.release_ids();
         self.pending.replace(redis::Pipeline::new());
         self.local.rollback()
     }

@@ -3,9 +3,11 @@
 //!
 //! ```text
 //! wirelab:next_id                     INCRBY: message ids, unique across every hub process
-//! wirelab:{ns}:client:{client}        stream; one entry per queued event, entry id "{id}-0",
-//!                                     fields event, data, sender, room, ack_wanted, created_ms;
-//!                                     XDEL on ack (or when dropped by the queue cap)
+//! wirelab:{ns}:client:{client}        stream; one entry per queued event, its entry id given
+//!                                     by Redis (`*`), fields id, event, data, sender, room,
+//!                                     ack_wanted, created_ms; XDEL on ack (or when dropped by
+//!                                     the queue cap)
+//! wirelab:entries                     hash id -> stream entry id (for the XDEL)
 //! wirelab:deliveries                  hash id -> deliveries so far
 //! wirelab:{ns}:rooms:{client}         set of the client's rooms
 //! ```
@@ -15,6 +17,11 @@
 //! a run up, to at most 8,192); what a batch did not use is given up at its end, so that ids
 //! stay in time order across hubs. Reading a queue back costs two round trips per 1,024
 //! entries (`XRANGE ... COUNT`, then one `HMGET` of their delivery counts).
+//!
+//! Entry ids are Redis's own, not ours: two hubs that write to one client's stream at the same
+//! time may add a later id before an earlier one, and a stream refuses an explicit entry id
+//! below its last (that used to stop the hub). Reading back sorts by our id. Each add and
+//! each removal is one small Lua script, so that the stream and the id map change together.
 //!
 //! The hub keeps working on its SQLite store (in memory with `--store`), which is its index;
 //! every change to a queue or a membership is also written here before anything is sent, and
@@ -53,6 +60,15 @@ struct Reserved {
 /// The first run of ids a batch reserves, and the largest.
 const FIRST_RUN: u64 = 16;
 const MAX_RUN: u64 = 8192;
+const ENTRIES: &str = "wirelab:entries";
+const DELIVERIES: &str = "wirelab:deliveries";
+/// XADD with an entry id of Redis's choosing, and the id -> entry id map.
+const ADD_SCRIPT: &str = "local e = redis.call('XADD', KEYS[1], '*', 'id', ARGV[1], \
+unpack(ARGV, 2)) redis.call('HSET', KEYS[2], ARGV[1], e) return e";
+/// XDEL through the map (or the id itself, for entries from before the map), and forget it.
+const REMOVE_SCRIPT: &str = "local e = redis.call('HGET', KEYS[2], ARGV[1]) \
+if not e then e = ARGV[1] .. '-0' end redis.call('XDEL', KEYS[1], e) \
+redis.call('HDEL', KEYS[2], ARGV[1]) redis.call('HDEL', KEYS[3], ARGV[1]) return 1";
 /// Entries read back per `XRANGE` round trip.
 const PAGE: usize = 1024;
 
@@ -131,9 +147,12 @@ impl RedisInbox {
     }
 
     fn add(&self, m: &Stored) -> Result<(), StoreError> {
-        self.w(redis::cmd("XADD")
+        self.w(redis::cmd("EVAL")
+            .arg(ADD_SCRIPT)
+            .arg(2)
             .arg(stream(&m.namespace, &m.client))
-            .arg(format!("{}-0", m.id))
+            .arg(ENTRIES)
+            .arg(m.id)
             .arg("event")
             .arg(&m.event)
             .arg("data")
@@ -153,18 +172,18 @@ impl RedisInbox {
     }
 
     fn remove(&self, ns: &str, client: &str, id: u64) -> Result<(), StoreError> {
-        self.w(redis::cmd("XDEL")
+        self.w(redis::cmd("EVAL")
+            .arg(REMOVE_SCRIPT)
+            .arg(3)
             .arg(stream(ns, client))
-            .arg(format!("{id}-0")))?;
-        self.w(redis::cmd("HDEL").arg("wirelab:deliveries").arg(id))?;
+            .arg(ENTRIES)
+            .arg(DELIVERIES)
+            .arg(id))?;
         Ok(())
     }
 
     fn count_delivery(&self, id: u64) -> Result<(), StoreError> {
-        self.w(redis::cmd("HINCRBY")
-            .arg("wirelab:deliveries")
-            .arg(id)
-            .arg(1))?;
+        self.w(redis::cmd("HINCRBY").arg(DELIVERIES).arg(id).arg(1))?;
         Ok(())
     }
 
@@ -194,13 +213,16 @@ impl RedisInbox {
                 .arg("COUNT")
                 .arg(PAGE))?;
             let entries = items(&v);
+            if let Some(last) = entries.last().and_then(|e| items(e).first()).and_then(text) {
+                from = format!("({last}");
+            }
             let page: Vec<Stored> = entries
                 .iter()
                 .filter_map(|e| entry(ns, client, items(e)))
                 .collect();
             if !page.is_empty() {
                 let mut hmget = redis::cmd("HMGET");
-                hmget.arg("wirelab:deliveries");
+                hmget.arg(DELIVERIES);
                 for m in &page {
                     hmget.arg(m.id);
                 }
@@ -212,24 +234,30 @@ impl RedisInbox {
                         .and_then(text)
                         .and_then(|s| s.parse().ok())
                         .unwrap_or(0);
-                    from = format!("({}-0", m.id);
                     out.push(m);
                 }
             }
             if entries.len() < PAGE {
+                // Stream order is arrival order; the queue is in id order.
+                out.sort_by_key(|m| m.id);
                 return Ok(out);
             }
         }
     }
 }
 
-/// One `XRANGE` entry as a stored event (its deliveries not yet known); `None` if its id is
-/// not one of ours.
+/// One `XRANGE` entry as a stored event (its deliveries not yet known); `None` if it carries
+/// no id of ours. Entries written before ids moved into a field have the id as entry id.
 fn entry(ns: &str, client: &str, e: &[Value]) -> Option<Stored> {
-    let id = e
-        .first()
-        .and_then(text)
-        .and_then(|s| s.split('-').next().and_then(|n| n.parse::<u64>().ok()))?;
+    let fields = e.get(1).map(items).unwrap_or(&[]);
+    let id = pairs(fields)
+        .find(|(k, _)| k == "id")
+        .and_then(|(_, v)| v.parse::<u64>().ok())
+        .or_else(|| {
+            e.first()
+                .and_then(text)
+                .and_then(|s| s.strip_suffix("-0").and_then(|n| n.parse::<u64>().ok()))
+        })?;
     let mut m = Stored {
         id,
         namespace: ns.to_string(),
@@ -242,7 +270,6 @@ fn entry(ns: &str, client: &str, e: &[Value]) -> Option<Stored> {
         created_ms: 0,
         deliveries: 0,
     };
-    let fields = e.get(1).map(items).unwrap_or(&[]);
     for (k, v) in pairs(fields) {
         match k.as_str() {
             "event" => m.event = v,

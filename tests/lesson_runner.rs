@@ -843,3 +843,120 @@ fn without_capture_rights_the_capture_steps_are_skipped_and_say_how_to_allow_the
         "{text}"
     );
 }
+
+/// Reads `r` on a thread, sending what arrives, so a test can wait with a deadline.
+fn chunks(mut r: impl std::io::Read + Send + 'static) -> std::sync::mpsc::Receiver<String> {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut buf = [0u8; 4096];
+        while let Ok(n) = r.read(&mut buf) {
+            if n == 0
+                || tx
+                    .send(String::from_utf8_lossy(&buf[..n]).into_owned())
+                    .is_err()
+            {
+                break;
+            }
+        }
+    });
+    rx
+}
+
+/// At a terminal (a pseudo-terminal made by `script`), the runner pauses at "press Enter". A
+/// student who reads there for longer than a hub's `--exit-after-idle` must still find the hub
+/// alive: the runner leaves the flag out (the command shown says so too) and stops the hub
+/// itself when the lesson ends.
+#[test]
+fn an_interactive_student_reading_at_a_prompt_never_finds_a_dead_hub() {
+    let s = Scratch::new();
+    let dir = s.dir.path().join("authored");
+    std::fs::create_dir(&dir).unwrap();
+    const IDLE_S: u64 = 1;
+    std::fs::write(
+        dir.join("01-idle.md"),
+        format!(
+            "---\nid: idle\ntitle: Idle\nlayers: 7\n---\nStart a hub.\n```sh\nwirelab hub serve \
+             --listen 127.0.0.1:7010 --memory --exit-after-idle {IDLE_S} &\n```\nRead, then \
+             emit.\n```sh\nwirelab hub emit ws://127.0.0.1:7010/ news '\"still here\"'\n```\n"
+        ),
+    )
+    .unwrap();
+    let cmd = format!("'{}' lesson run idle", s.exe.display());
+    let mut child = {
+        let _guard = SPAWN.lock().unwrap_or_else(|e| e.into_inner());
+        Command::new("script")
+            .args(["-qec", &cmd, "/dev/null"])
+            .current_dir(s.dir.path())
+            .env("WIRELAB_LESSONS", &dir)
+            .env("NO_COLOR", "1")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("cannot run script (util-linux)")
+    };
+    let mut stdin = child.stdin.take().unwrap();
+    let rx = chunks(child.stdout.take().unwrap());
+    let mut text = String::new();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    let wait_for = |text: &mut String, n: usize| {
+        while text.matches("press Enter]").count() < n {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            match rx.recv_timeout(left) {
+                Ok(c) => text.push_str(&c),
+                Err(_) => panic!("no prompt {n} within 60 s:\n{text}"),
+            }
+        }
+    };
+    use std::io::Write;
+    wait_for(&mut text, 1);
+    stdin.write_all(b"\n").unwrap();
+    wait_for(&mut text, 2);
+    assert!(
+        text.contains("listening on 127.0.0.1:"),
+        "the hub is not up at the second prompt:\n{text}"
+    );
+    // Read at the prompt for three times the idle limit, then press Enter.
+    std::thread::sleep(std::time::Duration::from_secs(3 * IDLE_S));
+    stdin.write_all(b"\n").unwrap();
+    loop {
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        match rx.recv_timeout(left) {
+            Ok(c) => text.push_str(&c),
+            Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => break,
+            Err(_) => panic!("the lesson did not end within 60 s:\n{text}"),
+        }
+    }
+    drop(stdin);
+    let status = child.wait().unwrap();
+    let text = text.replace("\r\n", "\n");
+    assert!(status.success(), "the lesson failed:\n{text}");
+    assert!(
+        text.contains("emitted news: 1 recipient(s)"),
+        "the emit after the long read did not reach the hub:\n{text}"
+    );
+    assert!(!text.contains("idle (--exit-after-idle)"), "{text}");
+    // Shown == run: the command shown has no --exit-after-idle, and says why.
+    let shown = text
+        .lines()
+        .find(|l| l.starts_with("$ wirelab hub serve"))
+        .unwrap_or_else(|| panic!("{text}"));
+    assert_eq!(shown, "$ wirelab hub serve --listen 127.0.0.1:0 --memory &");
+    assert!(
+        text.contains("without the lesson's --exit-after-idle"),
+        "{text}"
+    );
+    // The prompt names the next command as it will run, with the hub's real address.
+    let addr = text
+        .split("listening on ")
+        .nth(1)
+        .and_then(|t| t.split_whitespace().next())
+        .unwrap()
+        .to_string();
+    assert!(
+        text.contains(&format!("next: wirelab hub emit ws://{addr}/ news")),
+        "{text}"
+    );
+    // The runner stopped the hub at the end of the lesson.
+    assert!(text.contains("stopped (interrupted)"), "{text}");
+}

@@ -82,6 +82,9 @@ struct Background {
     kind: Kind,
     /// Still to be waited for (clients) or stopped (servers).
     done: bool,
+    /// Its `--exit-after-idle` was left out (interactive run): it never ends by itself, so
+    /// the lesson's end interrupts it at once.
+    no_idle_exit: bool,
 }
 
 /// Runs every block of `lesson` in order, writing prose, commands and their output to `out`.
@@ -98,7 +101,10 @@ pub fn run<W: Write>(lesson: &Lesson, opts: Options, out: &mut W) -> Result<Outc
         .with_context(|| format!("cannot write fixtures to {}", scratch.path().display()))?;
     let (tx, rx) = mpsc::channel();
     let steps_total = lesson.steps().count();
+    let interactive = opts.pause && io::stdin().is_terminal();
     let mut runner = Runner {
+        interactive,
+        idle_note: false,
         exe,
         dir: scratch.path().to_path_buf(),
         tx,
@@ -119,14 +125,13 @@ pub fn run<W: Write>(lesson: &Lesson, opts: Options, out: &mut W) -> Result<Outc
          fixtures/; it is removed when the lesson ends)",
         scratch.path().display()
     )?;
-    let interactive = opts.pause && io::stdin().is_terminal();
     let mut failure = None;
     for block in &lesson.blocks {
         match block {
             Block::Text(t) => write!(out, "{}", crate::render::markdown::render(t, opts.colour))?,
             Block::Steps(steps) => {
                 if interactive {
-                    let next = steps.first().map(|s| s.line.as_str()).unwrap_or("");
+                    let next = steps.first().map(|s| runner.preview(s)).unwrap_or_default();
                     write!(
                         out,
                         "\n[step {} of {steps_total}, next: {next} — press Enter] ",
@@ -186,6 +191,10 @@ struct Runner {
     /// Steps reached so far (for "step 3 of 7").
     index: usize,
     steps_total: usize,
+    /// Pausing at "press Enter" on a terminal: servers must outlive any time spent reading.
+    interactive: bool,
+    /// The note on a left-out `--exit-after-idle` was shown.
+    idle_note: bool,
 }
 
 /// ```` ```sh needs=capture ````: steps that open a packet socket (root or CAP_NET_RAW).
@@ -229,6 +238,25 @@ pub fn shown(args: &[String], background: bool) -> String {
     s
 }
 
+/// Removes `--exit-after-idle N` (or `--exit-after-idle=N`) from a server's arguments; says
+/// whether there was one.
+fn drop_exit_after_idle(args: &mut Vec<String>) -> bool {
+    const FLAG: &str = "--exit-after-idle";
+    if let Some(i) = args.iter().position(|a| a == FLAG) {
+        let end = (i + 2).min(args.len());
+        args.drain(i..end);
+        return true;
+    }
+    if let Some(i) = args
+        .iter()
+        .position(|a| a.starts_with("--exit-after-idle="))
+    {
+        args.remove(i);
+        return true;
+    }
+    false
+}
+
 /// Does this line say a background client is connected and ready (`hub listen`'s "ready:",
 /// `ws connect`'s handshake response, `capture`'s "capturing on" once its socket is open)?
 fn client_ready(line: &str) -> bool {
@@ -246,6 +274,16 @@ impl Runner {
                     .fold(a.clone(), |acc, (from, to)| acc.replace(from, to))
             })
             .collect()
+    }
+
+    /// The command a step will run, for the prompt: addresses already known substituted, and
+    /// a server's `--exit-after-idle` left out as `step` will (its own port is picked then).
+    fn preview(&self, step: &Step) -> String {
+        let mut args = self.substitute(&step.args);
+        if step.background && self.interactive && listen_addr(&args).is_some() {
+            drop_exit_after_idle(&mut args);
+        }
+        shown(&args, step.background)
     }
 
     fn spawn(&self, args: &[String], id: usize) -> Result<(Child, usize)> {
@@ -338,6 +376,9 @@ impl Runner {
         }
         let mut args = self.substitute(&step.args);
         let server = step.background && listen_addr(&args).is_some();
+        // A student may read at a prompt for longer than any idle limit: interactively, a
+        // server runs until the lesson ends (which stops it), and the command shown says so.
+        let dropped_idle = server && self.interactive && drop_exit_after_idle(&mut args);
         let written = if server {
             Some(self.free_port(&mut args)?)
         } else {
@@ -346,11 +387,23 @@ impl Runner {
         let line = shown(&args, step.background);
         writeln!(out, "\n── step {} of {}", self.index, self.steps_total)?;
         writeln!(out, "$ {line}")?;
+        if dropped_idle && !self.idle_note {
+            writeln!(
+                out,
+                "  (run interactively, so without the lesson's --exit-after-idle: time you spend \
+                 at a prompt must not stop the server; it is stopped when the lesson ends)"
+            )?;
+            self.idle_note = true;
+        }
         self.record(line, args.clone(), step.background);
         self.steps_run += 1;
         let started = Instant::now();
         let result = match written {
-            Some(w) => self.start_server(&args, &w, out),
+            Some(w) => self.start_server(&args, &w, out).map(|()| {
+                if let Some(b) = self.background.last_mut() {
+                    b.no_idle_exit = dropped_idle;
+                }
+            }),
             None if step.background => self.start_client(&args, out),
             None => self.foreground(&args, out),
         };
@@ -549,6 +602,7 @@ impl Runner {
             open,
             kind: Kind::Server,
             done: false,
+            no_idle_exit: false,
         });
         let addr = self.wait_ready(id, out, listening_addr)?;
         let label = format!("{} {addr}", self.background[id].label);
@@ -578,6 +632,7 @@ impl Runner {
             open,
             kind: Kind::Client,
             done: false,
+            no_idle_exit: false,
         });
         self.wait_ready(id, out, |line| client_ready(line).then_some(String::new()))?;
         Ok(())
@@ -744,7 +799,12 @@ impl Runner {
             if self.background[id].done {
                 continue;
             }
-            if let Err(e) = self.finish(id, NATURAL_EXIT, out) {
+            let natural = if self.background[id].no_idle_exit {
+                Duration::ZERO
+            } else {
+                NATURAL_EXIT
+            };
+            if let Err(e) = self.finish(id, natural, out) {
                 failure.get_or_insert(e);
             }
         }

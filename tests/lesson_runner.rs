@@ -960,3 +960,58 @@ fn an_interactive_student_reading_at_a_prompt_never_finds_a_dead_hub() {
     // The runner stopped the hub at the end of the lesson.
     assert!(text.contains("stopped (interrupted)"), "{text}");
 }
+
+/// `lesson check work-queue` reads its answers from the clients' `--json` lines of the session
+/// it runs: a copy of the lesson with more jobs and more attempts gets answers that follow.
+#[test]
+fn work_queue_check_answers_follow_the_session() {
+    let s = Scratch::new();
+    let dir = s.dir.path().join("authored");
+    std::fs::create_dir(&dir).unwrap();
+    let lesson = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("lessons/10-work-queue.md"),
+    )
+    .unwrap();
+    let b = "wirelab hub listen ws://127.0.0.1:7011/photos --queue resize --client worker-b --count 1 --no-ack\n";
+    assert!(
+        lesson.contains("--max-attempts 2") && lesson.contains("--repeat 4") && lesson.contains(b)
+    );
+    let changed = lesson
+        .replace("--max-attempts 2", "--max-attempts 3")
+        .replace("--repeat 4", "--repeat 6")
+        .replace(b, &format!("{b}{}", b.replace("worker-b", "worker-b2")));
+    std::fs::write(dir.join("10-work-queue.md"), changed).unwrap();
+    let out = {
+        let _guard = SPAWN.lock().unwrap_or_else(|e| e.into_inner());
+        Command::new(&s.exe)
+            .args(["lesson", "check", "work-queue", "--key"])
+            .current_dir(s.dir.path())
+            .env("WIRELAB_LESSONS", &dir)
+            .env("NO_COLOR", "1")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap()
+    }
+    .wait_with_output()
+    .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let k: Vec<Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(k.len(), 2, "{text}");
+    assert_eq!(k[0]["answer"], "6", "{text}");
+    assert!(k[0]["field"].as_str().unwrap().contains("--json"), "{text}");
+    assert_eq!(k[1]["answer"], "3", "{text}");
+    assert!(
+        k[1]["field"].as_str().unwrap().contains("dead_letters"),
+        "{text}"
+    );
+}

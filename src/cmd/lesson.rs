@@ -85,6 +85,7 @@ pub fn run(c: LessonCommand) -> Result<()> {
             let opts = run::Options {
                 pause: !no_pause,
                 colour: render::markdown::colour_wanted(),
+                json: false,
             };
             let outcome = run::run(&l, opts, &mut out)?;
             if let Some(f) = outcome.failure {
@@ -124,6 +125,7 @@ pub fn tour(only: &[String], json: bool) -> Result<()> {
             let opts = run::Options {
                 pause: false,
                 colour: false,
+                json: false,
             };
             let o = run::run(l, opts, &mut io::sink())?;
             let v = serde_json::json!({
@@ -143,6 +145,7 @@ pub fn tour(only: &[String], json: bool) -> Result<()> {
             let opts = run::Options {
                 pause: false,
                 colour: render::markdown::colour_wanted(),
+                json: false,
             };
             run::run(l, opts, &mut out)?
         };

@@ -458,6 +458,8 @@ fn hub(id: &str) -> Result<Vec<Question>> {
         run::Options {
             pause: false,
             colour: false,
+            // The work queue's answers are read from the clients' JSON lines.
+            json: id == "work-queue",
         },
         &mut std::io::sink(),
     )?;
@@ -516,20 +518,30 @@ fn hub(id: &str) -> Result<Vec<Question>> {
             }
         }
         _ => {
-            if let Some(n) = grab(s, "", " job(s) stored by the hub") {
+            let stored = json_lines(s, "--repeat ")
+                .find(|v| v["type"] == "stored")
+                .and_then(|v| v["jobs"].as_u64());
+            if let Some(n) = stored {
                 q.push(Question::new(
-                    "`hub emit ... --queue resize --repeat 4`: how many jobs did the hub store?",
+                    "`hub emit ... --queue resize --repeat N`: how many jobs did the hub store?",
                     n,
-                    "the emitter's 'N job(s) stored by the hub' line",
+                    "`jobs` of the emitter's {\"type\":\"stored\"} line (`hub emit --json`)",
                     "each --repeat is one job; the queue keeps them until a worker acks".into(),
                 ));
             }
-            if let Some(n) = grab(s, "after ", " deliveries") {
+            // The last `hub queue` of the first hub: its dead letters, the corrupt job among them.
+            let dead = s
+                .iter()
+                .filter(|st| !st.background && st.shown.contains("hub queue --data"))
+                .filter_map(|st| dead_letter_deliveries(st, "corrupt.jpg"))
+                .next_back();
+            if let Some(n) = dead {
                 q.push(Question::new(
                     "After how many deliveries did the corrupt job become a dead letter?",
                     n,
-                    "the hub's 'dead letter ... after N deliveries' line",
-                    "the hub ran with --max-attempts 2".into(),
+                    "`deliveries` of its entry in `dead_letters` (`hub queue --json`)",
+                    "the hub's --max-attempts: a job delivered that often without an ack is dead"
+                        .into(),
                 ));
             }
         }
@@ -588,6 +600,7 @@ fn socketio(capture: &[u8]) -> Result<Vec<Question>> {
         run::Options {
             pause: false,
             colour: false,
+            json: false,
         },
         &mut std::io::sink(),
     )?;
@@ -646,6 +659,34 @@ fn socketio(capture: &[u8]) -> Result<Vec<Question>> {
         ));
     }
     Ok(q)
+}
+
+/// The JSON objects the first foreground step whose command line contains `step` printed
+/// (a run with `Options::json`); lines that are not JSON objects are skipped.
+fn json_lines<'a>(
+    steps: &'a [StepRecord],
+    step: &str,
+) -> impl Iterator<Item = serde_json::Value> + 'a {
+    steps
+        .iter()
+        .find(|s| !s.background && s.shown.contains(step))
+        .into_iter()
+        .flat_map(|s| &s.output)
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|v| v.is_object())
+}
+
+/// In a `hub queue --json` step's output: the `deliveries` of the dead letter whose data
+/// contains `data`.
+fn dead_letter_deliveries(step: &StepRecord, data: &str) -> Option<u64> {
+    step.output
+        .iter()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|v| v["type"] == "queue")
+        .flat_map(|v| v["work_queues"].as_array().cloned().unwrap_or_default())
+        .flat_map(|w| w["dead_letters"].as_array().cloned().unwrap_or_default())
+        .find(|d| d["data"].as_str().is_some_and(|t| t.contains(data)))
+        .and_then(|d| d["deliveries"].as_u64())
 }
 
 /// The number between `before` and `after` in the output of the first step whose command line

@@ -31,6 +31,9 @@ pub struct Options {
     pub pause: bool,
     /// Prose with ANSI colour (a terminal without NO_COLOR), else plain text.
     pub colour: bool,
+    /// Give every foreground step `--json` (for `lesson check`, which reads the answers from
+    /// the JSON lines rather than from the text meant for people).
+    pub json: bool,
 }
 
 /// One step as it ran: what the student saw and what the runner started.
@@ -105,6 +108,7 @@ pub fn run<W: Write>(lesson: &Lesson, opts: Options, out: &mut W) -> Result<Outc
     let mut runner = Runner {
         interactive,
         idle_note: false,
+        json: opts.json,
         exe,
         dir: scratch.path().to_path_buf(),
         tx,
@@ -195,6 +199,8 @@ struct Runner {
     interactive: bool,
     /// The note on a left-out `--exit-after-idle` was shown.
     idle_note: bool,
+    /// Foreground steps get `--json` (see `Options::json`).
+    json: bool,
 }
 
 /// ```` ```sh needs=capture ````: steps that open a packet socket (root or CAP_NET_RAW).
@@ -379,6 +385,9 @@ impl Runner {
         // A student may read at a prompt for longer than any idle limit: interactively, a
         // server runs until the lesson ends (which stops it), and the command shown says so.
         let dropped_idle = server && self.interactive && drop_exit_after_idle(&mut args);
+        if self.json && !step.background && !args.iter().any(|a| a == "--json") {
+            args.push("--json".into());
+        }
         let written = if server {
             Some(self.free_port(&mut args)?)
         } else {

@@ -89,8 +89,8 @@ pub const OSI: [OsiLayer; 7] = [
         name: "session",
         tcpip: TcpIpLayer::Application,
         pdu: "message",
-        protocols: &["TLS sessions", "WebSocket connection"],
-        job: "opens, keeps and closes a conversation between applications",
+        protocols: &["TLS sessions", "WebSocket connection (loose fit)"],
+        job: "opens, keeps and closes a conversation; no header of its own on the Internet",
     },
     OsiLayer {
         number: 6,
@@ -98,7 +98,7 @@ pub const OSI: [OsiLayer; 7] = [
         tcpip: TcpIpLayer::Application,
         pdu: "message",
         protocols: &["UTF-8", "JSON", "TLS encryption"],
-        job: "agrees on how data is encoded, compressed or encrypted",
+        job: "agrees on how data is encoded or encrypted; no header of its own on the Internet",
     },
     OsiLayer {
         number: 7,

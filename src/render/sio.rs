@@ -69,7 +69,7 @@ pub fn write<W: Write>(out: &mut W, event: &Event, json: bool) -> io::Result<()>
         Event::ServerDisconnect { namespace } => writeln!(out, "the server disconnected us from {namespace}"),
         Event::Lost { reason } => writeln!(out, "connection lost: {reason}"),
         Event::Reconnecting { attempt, delay_ms } => {
-            writeln!(out, "reconnecting (attempt {attempt}) in {delay_ms:.3} ms, with pid and offset for recovery")
+            writeln!(out, "reconnecting (attempt {attempt}) in {delay_ms:.0} ms, with pid and offset for recovery")
         }
         Event::Report { events, acks, reconnects, recovered, transport } => writeln!(
             out,

@@ -512,3 +512,52 @@ fn two_hubs_writing_one_clients_queue_at_once_both_stay_up_and_nothing_is_lost()
     drop(hub_a);
     drop(hub_b);
 }
+
+/// Two hubs on one Redis: the emitter's `emitted` answer counts this hub's recipients (one
+/// connected listener, one offline member queued) and says the event was published to the
+/// other hubs; a listener on hub B gets it, and is not among A's counts.
+#[test]
+fn emitted_counts_this_hubs_recipients_and_says_published() {
+    let r = redis_common::start();
+    let dir = tempfile::tempdir().unwrap();
+    let hub_a = serve(dir.path(), Some(&r.url), &[]);
+    let hub_b = serve(dir.path(), Some(&r.url), &[]);
+    let (ua, ub) = (url(&hub_a, "/c"), url(&hub_b, "/c"));
+    // m1: a member of r1 on A, offline.
+    let o = hub_common::run(&[
+        "hub",
+        "listen",
+        &ua,
+        "--client",
+        "m1",
+        "--room",
+        "r1",
+        "--timeout",
+        "0.3",
+    ]);
+    assert!(o.status.success(), "{}", hub_common::stdout(&o));
+    let on_a = hub_common::background(&[
+        "hub", "listen", &ua, "--room", "r1", "--count", "1", "--json",
+    ]);
+    let on_b = hub_common::background(&[
+        "hub", "listen", &ub, "--room", "r1", "--count", "1", "--json",
+    ]);
+    let emitted = ok(&["hub", "emit", &ua, "e", "7", "--room", "r1", "--json"]);
+    let v: Value = serde_json::from_str(emitted.lines().last().unwrap()).unwrap();
+    assert_eq!(v["type"], "emitted", "{emitted}");
+    assert_eq!(
+        (&v["recipients"], &v["online"], &v["queued"], &v["dropped"]),
+        (&json!(2), &json!(1), &json!(1), &json!(0)),
+        "this hub's counts: {emitted}"
+    );
+    assert_eq!(v["published"], true, "{emitted}");
+    for (name, l) in [("A", on_a), ("B", on_b)] {
+        let (status, lines) = l.finish();
+        assert!(status.success(), "{name}: {lines:#?}");
+        let got: Vec<Value> = hub_common::events(&lines)
+            .into_iter()
+            .map(|e| e.2)
+            .collect();
+        assert_eq!(got, vec![json!(7)], "{name}: {lines:#?}");
+    }
+}

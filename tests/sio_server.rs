@@ -599,3 +599,78 @@ fn conformance_defaults_give_way_to_explicit_flags() {
     assert_eq!(open_json["pingInterval"], 25000, "the socket.io default");
     assert_eq!(open_json["pingTimeout"], 20000);
 }
+
+/// As engine.io's polling transport: a client that closes (POST `1`) while its GET is held
+/// gets that GET answered with a noop (`6`), not a close; the session is then gone. The POST
+/// may beat the GET to the hub (then the GET is a 400 for an unknown sid): try again, waiting
+/// a little longer each time, until one GET was held.
+#[test]
+fn a_client_close_answers_the_held_get_with_a_noop() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = hub(dir.path(), &[]);
+    let a = s.addr.clone();
+    let mut held_once = false;
+    for attempt in 1..=20u64 {
+        let (sid, _) = open(&a);
+        let (a2, sid2) = (a.clone(), sid.clone());
+        let held = std::thread::spawn(move || get(&a2, &sid2));
+        std::thread::sleep(std::time::Duration::from_millis(10 * attempt));
+        assert_eq!(post(&a, &sid, "1"), (200, "ok".to_string()));
+        let (status, body) = held.join().unwrap();
+        assert_eq!(get(&a, &sid).0, 400, "the session outlived the close");
+        if status == 400 {
+            continue;
+        }
+        assert_eq!((status, body.as_str()), (200, "6"), "attempt {attempt}");
+        held_once = true;
+        break;
+    }
+    assert!(held_once, "no GET was ever held before the close");
+}
+
+/// As the reference server: a WebSocket for a session that has already upgraded gets its 101
+/// and is closed at once; the first WebSocket goes on.
+#[tokio::test]
+async fn a_second_websocket_on_an_upgraded_session_is_closed() {
+    use futures_util::{SinkExt, StreamExt};
+    use tokio_tungstenite::tungstenite::Message as T;
+    let dir = tempfile::tempdir().unwrap();
+    let s = hub(dir.path(), &["--conformance", "--ping-interval", "60000"]);
+    let a = s.addr.clone();
+    let sid = {
+        let a = a.clone();
+        tokio::task::spawn_blocking(move || {
+            let (sid, _) = open(&a);
+            post(&a, &sid, "40");
+            let (_, body) = get(&a, &sid);
+            assert!(body.starts_with("40{\"sid\":"), "{body}");
+            sid
+        })
+        .await
+        .unwrap()
+    };
+    let url = format!("ws://{a}/socket.io/?EIO=4&transport=websocket&sid={sid}");
+    let (mut ws1, _) = tokio_tungstenite::connect_async(&url).await.unwrap();
+    ws1.send(T::text("2probe")).await.unwrap();
+    match ws1.next().await {
+        Some(Ok(T::Text(t))) => assert_eq!(t.as_str(), "3probe"),
+        other => panic!("{other:?}"),
+    }
+    ws1.send(T::text("5")).await.unwrap();
+    // The second one: upgraded to WebSocket, then closed with nothing else said.
+    let (mut ws2, resp) = tokio_tungstenite::connect_async(&url).await.unwrap();
+    assert_eq!(resp.status(), 101);
+    match ws2.next().await {
+        Some(Ok(T::Close(_))) | None => {}
+        other => panic!("the second WebSocket was not closed: {other:?}"),
+    }
+    // The first still carries the session (the auth emit from the CONNECT may come first).
+    ws1.send(T::text("42[\"message\",\"one\"]")).await.unwrap();
+    loop {
+        match ws1.next().await {
+            Some(Ok(T::Text(t))) if t.as_str() == "42[\"message-back\",\"one\"]" => break,
+            Some(Ok(T::Text(_))) | Some(Ok(T::Ping(_))) => continue,
+            other => panic!("the first WebSocket lost its session: {other:?}"),
+        }
+    }
+}

@@ -217,8 +217,10 @@ fn verify(srv: &Server, req: &HttpRequest, upgrade: bool) -> Result<Option<Strin
             let Some(s) = st.sessions.get(sid) else {
                 return Err(Refusal::SessionIdUnknown);
             };
+            // An upgrade on a session that has (or is getting) its WebSocket passes here and
+            // is closed after the 101, as the reference server does.
             if upgrade {
-                if s.ws || s.upgrading || transport != "websocket" {
+                if transport != "websocket" {
                     return Err(Refusal::BadRequest);
                 }
             } else if (transport == "websocket") != s.ws {
@@ -337,9 +339,10 @@ fn text_payload(body: String) -> HttpResponse {
 }
 
 /// The held GET: answered when packets are due (a ping at the latest), with a noop while an
-/// upgrade is under way, or with a close packet when the session ends.
+/// upgrade is under way or when the client closed, or with a close packet when the server
+/// ends the session.
 async fn poll(srv: &Arc<Server>, sid: &str) -> HttpResponse {
-    let notify = {
+    let (notify, farewell) = {
         let mut st = srv.lock();
         let Some(s) = st.sessions.get_mut(sid) else {
             return refuse(srv, "", Refusal::SessionIdUnknown);
@@ -349,7 +352,7 @@ async fn poll(srv: &Arc<Server>, sid: &str) -> HttpResponse {
             return HttpResponse::empty(400);
         }
         s.polling_held = true;
-        s.notify.clone()
+        (s.notify.clone(), s.farewell.clone())
     };
     loop {
         let woken = notify.notified();
@@ -358,7 +361,8 @@ async fn poll(srv: &Arc<Server>, sid: &str) -> HttpResponse {
         {
             let mut st = srv.lock();
             let Some(s) = st.sessions.get_mut(sid) else {
-                return text_payload(EPacket::bare(EType::Close).encode_text());
+                let last = farewell.get().copied().unwrap_or(EType::Close);
+                return text_payload(EPacket::bare(last).encode_text());
             };
             if !s.out.is_empty() {
                 let n = engineio::batch_len(&s.out, srv.opts.max_payload);
@@ -466,6 +470,16 @@ async fn websocket_request<R, W>(
             sid
         }
         Some(sid) => {
+            let taken = srv
+                .lock()
+                .sessions
+                .get(&sid)
+                .is_none_or(|s| s.ws || s.upgrading);
+            if taken {
+                // A second WebSocket on an upgraded session: closed; the first one goes on.
+                let _ = writer.close(None).await;
+                return;
+            }
             let upgraded = tokio::time::timeout(UPGRADE_TIMEOUT, async {
                 loop {
                     match reader.read_event().await {

@@ -3,7 +3,7 @@
 //! `--conformance` handlers, and connection state recovery.
 
 use std::collections::{BTreeSet, HashMap};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use tokio::sync::Notify;
 
@@ -26,7 +26,9 @@ pub struct Session {
     pub polling_held: bool,
     /// A POST is being read for this session.
     pub posting: bool,
-    pub closed: Option<String>,
+    /// What a held GET answers when the session ends: close, or noop when the client closed
+    /// (engine.io's polling transport releases the pending GET with a noop then).
+    pub farewell: Arc<OnceLock<EType>>,
     pub awaiting_pong: bool,
     /// Woken (notify_one) when a pong arrives: the next ping is due pingInterval after it.
     pub pong: Arc<Notify>,
@@ -46,7 +48,7 @@ impl Session {
             notify: Arc::new(Notify::new()),
             polling_held: false,
             posting: false,
-            closed: None,
+            farewell: Arc::new(OnceLock::new()),
             awaiting_pong: false,
             pong: Arc::new(Notify::new()),
             sockets: HashMap::new(),
@@ -115,7 +117,7 @@ impl State {
         let Some(mut s) = self.sessions.remove(sid) else {
             return;
         };
-        s.closed = Some(reason.to_string());
+        let _ = s.farewell.set(EType::Close);
         s.notify.notify_waiters();
         let sockets: Vec<(String, String)> = s.sockets.drain().collect();
         for (nsp, id) in sockets {
@@ -491,7 +493,12 @@ impl State {
                     s.pong.notify_one();
                 }
             }
-            EType::Close => self.close_session(srv, sid, "transport close"),
+            EType::Close => {
+                if let Some(s) = self.sessions.get(sid) {
+                    let _ = s.farewell.set(EType::Noop);
+                }
+                self.close_session(srv, sid, "transport close")
+            }
             // v4 clients do not ping; a stray ping or noop is ignored, as the reference does.
             EType::Ping | EType::Noop => {}
             EType::Open | EType::Upgrade => self.close_session(srv, sid, "parse error"),

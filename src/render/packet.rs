@@ -5,28 +5,28 @@
 use std::io::{self, Write};
 use std::net::IpAddr;
 
+use super::num;
 use crate::dissect::stats::Stats;
 use crate::dissect::{Layer, Packet, Proto, Value};
 use crate::wire::{arp, dns, http_message::StartLine, icmp, icmpv6};
 
 /// Writes `HH:MM:SS.ffffff` (UTC), with as many sub-second digits as the capture has.
 fn time_of_day<W: Write>(out: &mut W, sec: i64, nsec: u32, digits: u8) -> io::Result<()> {
-    let day = sec.rem_euclid(86_400);
-    write!(
-        out,
-        "{:02}:{:02}:{:02}",
-        day / 3600,
-        day % 3600 / 60,
-        day % 60
-    )?;
+    let day = sec.rem_euclid(86_400) as u64;
+    num::u64_zero(out, day / 3600, 2)?;
+    out.write_all(b":")?;
+    num::u64_zero(out, day % 3600 / 60, 2)?;
+    out.write_all(b":")?;
+    num::u64_zero(out, day % 60, 2)?;
     write_frac(out, nsec, digits)
 }
 
 fn write_frac<W: Write>(out: &mut W, nsec: u32, digits: u8) -> io::Result<()> {
+    out.write_all(b".")?;
     if digits >= 9 {
-        write!(out, ".{nsec:09}")
+        num::u64_zero(out, u64::from(nsec), 9)
     } else {
-        write!(out, ".{:06}", nsec / 1000)
+        num::u64_zero(out, u64::from(nsec / 1000), 6)
     }
 }
 
@@ -45,7 +45,8 @@ fn civil(days: i64) -> (i64, u32, u32) {
 
 /// One line a packet, in the shape of `tcpdump -nn`, with TCP handshake and teardown labelled.
 pub fn summary<W: Write>(out: &mut W, p: &Packet) -> io::Result<()> {
-    write!(out, "{:>5} ", p.info.number)?;
+    num::u64_right(out, p.info.number, 5)?;
+    out.write_all(b" ")?;
     time_of_day(out, p.info.ts_sec, p.info.ts_nsec, p.info.ts_digits)?;
     out.write_all(b" ")?;
     // This packet's own layers; what follows is the packet an ICMP error quotes.
@@ -58,7 +59,11 @@ pub fn summary<W: Write>(out: &mut W, p: &Packet) -> io::Result<()> {
     let mut ip: Option<(&Layer, bool)> = None;
     for l in own {
         match &l.proto {
-            Proto::Vlan(t) => write!(out, "vlan {}, ", t.vid)?,
+            Proto::Vlan(t) => {
+                out.write_all(b"vlan ")?;
+                num::u64(out, u64::from(t.vid))?;
+                out.write_all(b", ")?;
+            }
             Proto::Arp(a) => return arp_line(out, a),
             Proto::Ipv4(_) => ip = Some((l, false)),
             Proto::Ipv6(_) => ip = Some((l, true)),
@@ -86,23 +91,20 @@ pub fn summary<W: Write>(out: &mut W, p: &Packet) -> io::Result<()> {
     let transport = own
         .iter()
         .find(|l| matches!(l.proto, Proto::Tcp(..) | Proto::Udp(_)) && whole(l));
-    match (&ip_layer.proto, transport.map(|t| &t.proto)) {
-        (Proto::Ipv4(h), Some(Proto::Tcp(t, _))) => {
-            write!(out, "{}.{} > {}.{}: ", h.src, t.src_port, h.dst, t.dst_port)?
-        }
-        (Proto::Ipv4(h), Some(Proto::Udp(u))) => {
-            write!(out, "{}.{} > {}.{}: ", h.src, u.src_port, h.dst, u.dst_port)?
-        }
-        (Proto::Ipv6(h), Some(Proto::Tcp(t, _))) => {
-            write!(out, "{}.{} > {}.{}: ", h.src, t.src_port, h.dst, t.dst_port)?
-        }
-        (Proto::Ipv6(h), Some(Proto::Udp(u))) => {
-            write!(out, "{}.{} > {}.{}: ", h.src, u.src_port, h.dst, u.dst_port)?
-        }
-        (Proto::Ipv4(h), _) => write!(out, "{} > {}: ", h.src, h.dst)?,
-        (Proto::Ipv6(h), _) => write!(out, "{} > {}: ", h.src, h.dst)?,
-        _ => {}
-    }
+    let ports = match transport.map(|t| &t.proto) {
+        Some(Proto::Tcp(t, _)) => Some((t.src_port, t.dst_port)),
+        Some(Proto::Udp(u)) => Some((u.src_port, u.dst_port)),
+        _ => None,
+    };
+    let (src, dst) = match &ip_layer.proto {
+        Proto::Ipv4(h) => (IpAddr::V4(h.src), IpAddr::V4(h.dst)),
+        Proto::Ipv6(h) => (IpAddr::V6(h.src), IpAddr::V6(h.dst)),
+        _ => unreachable!("ip_layer is IPv4 or IPv6"),
+    };
+    endpoint_to(out, src, ports.map(|p| p.0))?;
+    out.write_all(b" > ")?;
+    endpoint_to(out, dst, ports.map(|p| p.1))?;
+    out.write_all(b": ")?;
     let ip_payload = match &ip_layer.proto {
         Proto::Ipv4(h) => usize::from(h.total_len).saturating_sub(h.header_len()),
         Proto::Ipv6(h) => usize::from(h.payload_len),
@@ -128,32 +130,43 @@ pub fn summary<W: Write>(out: &mut W, p: &Packet) -> io::Result<()> {
         }
         match &l.proto {
             Proto::Tcp(h, m) => {
-                write!(out, "Flags [{}]", h.flags.tcpdump().as_str())?;
+                out.write_all(b"Flags [")?;
+                out.write_all(h.flags.tcpdump().as_str().as_bytes())?;
+                out.write_all(b"]")?;
                 if m.len > 0 || h.flags.syn() || h.flags.fin() || h.flags.rst() {
+                    out.write_all(b", seq ")?;
                     if h.flags.syn() {
-                        write!(out, ", seq {}", h.seq)?;
+                        num::u64(out, u64::from(h.seq))?;
                     } else if m.len > 0 {
-                        write!(out, ", seq {}:{}", m.rel_seq, m.rel_seq.wrapping_add(m.len))?;
+                        num::u64(out, u64::from(m.rel_seq))?;
+                        out.write_all(b":")?;
+                        num::u64(out, u64::from(m.rel_seq.wrapping_add(m.len)))?;
                     } else {
-                        write!(out, ", seq {}", m.rel_seq)?;
+                        num::u64(out, u64::from(m.rel_seq))?;
                     }
                 }
                 if h.flags.ack() {
+                    out.write_all(b", ack ")?;
                     if h.flags.syn() {
-                        write!(out, ", ack {}", h.ack)?;
+                        num::u64(out, u64::from(h.ack))?;
                     } else {
-                        write!(out, ", ack {}", m.rel_ack)?;
+                        num::u64(out, u64::from(m.rel_ack))?;
                     }
                 }
-                write!(out, ", win {}", h.window)?;
-                write!(out, ", length {}", m.len)?;
+                out.write_all(b", win ")?;
+                num::u64(out, u64::from(h.window))?;
+                out.write_all(b", length ")?;
+                num::u64(out, u64::from(m.len))?;
                 if let Some(ph) = m.phase {
-                    write!(out, "  [{}]", ph.label())?;
+                    out.write_all(b"  [")?;
+                    out.write_all(ph.label().as_bytes())?;
+                    out.write_all(b"]")?;
                 }
                 wrote = true;
             }
             Proto::Udp(u) if app.is_none() => {
-                write!(out, "UDP, length {}", u.length.saturating_sub(8))?;
+                out.write_all(b"UDP, length ")?;
+                num::u64(out, u64::from(u.length.saturating_sub(8)))?;
                 wrote = true;
             }
             Proto::Icmp(h) => {
@@ -210,6 +223,19 @@ pub fn summary<W: Write>(out: &mut W, p: &Packet) -> io::Result<()> {
         )?;
     }
     problem_note(out, p)
+}
+
+/// `ADDR` or `ADDR.PORT`, as tcpdump -nn writes an endpoint.
+fn endpoint_to<W: Write>(out: &mut W, ip: IpAddr, port: Option<u16>) -> io::Result<()> {
+    match ip {
+        IpAddr::V4(a) => num::ipv4(out, a)?,
+        IpAddr::V6(a) => num::ipv6(out, a)?,
+    }
+    if let Some(port) = port {
+        out.write_all(b".")?;
+        num::u64(out, u64::from(port))?;
+    }
+    Ok(())
 }
 
 /// What an ICMP error quotes, e.g. " (about UDP 127.0.0.1.5555 > 127.0.0.1.9)".
@@ -339,7 +365,11 @@ fn arp_line<W: Write>(out: &mut W, a: &arp::Packet) -> io::Result<()> {
 
 fn problem_note<W: Write>(out: &mut W, p: &Packet) -> io::Result<()> {
     if p.info.caplen < p.info.len {
-        write!(out, " [captured {} of {} bytes]", p.info.caplen, p.info.len)?;
+        out.write_all(b" [captured ")?;
+        num::u64(out, u64::from(p.info.caplen))?;
+        out.write_all(b" of ")?;
+        num::u64(out, u64::from(p.info.len))?;
+        out.write_all(b" bytes]")?;
     }
     if let Some(l) = p.layers.iter().find(|l| l.problem.is_some()) {
         if let Some(e) = &l.problem {

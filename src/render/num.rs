@@ -45,6 +45,13 @@ pub fn u64_zero<W: Write>(out: &mut W, n: u64, width: usize) -> io::Result<()> {
     out.write_all(s)
 }
 
+/// Two decimal digits of `n % 100` into `buf[..2]`, as `{:02}` prints a number below 100.
+#[inline]
+pub fn two_digits(buf: &mut [u8], n: u32) {
+    buf[0] = b'0' + (n / 10 % 10) as u8;
+    buf[1] = b'0' + (n % 10) as u8;
+}
+
 /// Lower-case hex without leading zeros, as `{:x}` prints it.
 #[inline]
 pub fn hex<W: Write>(out: &mut W, n: u64) -> io::Result<()> {
@@ -193,6 +200,15 @@ mod tests {
     }
 
     #[test]
+    fn two_digits_as_zero_padded() {
+        for n in 0..100u32 {
+            let mut b = [0u8; 2];
+            two_digits(&mut b, n);
+            assert_eq!(std::str::from_utf8(&b).unwrap(), format!("{n:02}"));
+        }
+    }
+
+    #[test]
     fn hex_as_lower_hex() {
         for n in values() {
             assert_eq!(text(|o| hex(o, n)), format!("{n:x}"), "{n}");
@@ -226,13 +242,13 @@ mod tests {
             "::1",
             "1::",
             "fe80::1",
-            "2001:db8::1:0:0:1",        // two runs of two: the first is compressed
-            "2001:db8:0:0:1::1",        // the longer run wins
-            "2001:db8:0:1:1:1:1:1",     // a lone zero group is not compressed
-            "::ffff:192.0.2.128",       // IPv4-mapped
-            "::192.0.2.128",            // IPv4-compatible: plain hex
-            "::ffff:0:0",               // mapped 0.0.0.0
-            "64:ff9b::192.0.2.33",      // NAT64
+            "2001:db8::1:0:0:1",    // two runs of two: the first is compressed
+            "2001:db8:0:0:1::1",    // the longer run wins
+            "2001:db8:0:1:1:1:1:1", // a lone zero group is not compressed
+            "::ffff:192.0.2.128",   // IPv4-mapped
+            "::192.0.2.128",        // IPv4-compatible: plain hex
+            "::ffff:0:0",           // mapped 0.0.0.0
+            "64:ff9b::192.0.2.33",  // NAT64
             "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff",
             "1:0:0:2:0:0:0:3",
             "0:0:1:0:0:0:0:0",
@@ -257,7 +273,9 @@ mod tests {
             let hi = u128::from(w[0]) << 64;
             v.push(Ipv6Addr::from(hi | u128::from(*w.get(1).unwrap_or(&0))));
             v.push(Ipv6Addr::from(u128::from(w[0])));
-            v.push(Ipv6Addr::from(0xffff_0000_0000u128 | u128::from(w[0] as u32)));
+            v.push(Ipv6Addr::from(
+                0xffff_0000_0000u128 | u128::from(w[0] as u32),
+            ));
         }
         for a in v {
             assert_eq!(text(|o| ipv6(o, a)), a.to_string());

@@ -12,22 +12,47 @@ use crate::wire::{arp, dns, http_message::StartLine, icmp, icmpv6};
 
 /// Writes `HH:MM:SS.ffffff` (UTC), with as many sub-second digits as the capture has.
 fn time_of_day<W: Write>(out: &mut W, sec: i64, nsec: u32, digits: u8) -> io::Result<()> {
-    let day = sec.rem_euclid(86_400) as u64;
-    num::u64_zero(out, day / 3600, 2)?;
-    out.write_all(b":")?;
-    num::u64_zero(out, day % 3600 / 60, 2)?;
-    out.write_all(b":")?;
-    num::u64_zero(out, day % 60, 2)?;
-    write_frac(out, nsec, digits)
+    let day = sec.rem_euclid(86_400) as u32;
+    let mut buf = *b"00:00:00.000000000";
+    num::two_digits(&mut buf[0..2], day / 3600);
+    num::two_digits(&mut buf[3..5], day % 3600 / 60);
+    num::two_digits(&mut buf[6..8], day % 60);
+    match frac_into(&mut buf[8..], nsec, digits) {
+        Some(len) => out.write_all(&buf[..8 + len]),
+        None => {
+            out.write_all(&buf[..8])?;
+            write_frac(out, nsec, digits)
+        }
+    }
 }
 
 fn write_frac<W: Write>(out: &mut W, nsec: u32, digits: u8) -> io::Result<()> {
-    out.write_all(b".")?;
-    if digits >= 9 {
-        num::u64_zero(out, u64::from(nsec), 9)
-    } else {
-        num::u64_zero(out, u64::from(nsec / 1000), 6)
+    let mut buf = *b".000000000";
+    match frac_into(&mut buf, nsec, digits) {
+        Some(len) => out.write_all(&buf[..len]),
+        // A sub-second count of a second or more (a malformed capture): all its digits.
+        None if digits >= 9 => write!(out, ".{nsec:09}"),
+        None => write!(out, ".{:06}", nsec / 1000),
     }
+}
+
+/// `.ffffff` (or `.fffffffff` when the capture has nanoseconds) into `buf`, which starts with
+/// `.` and has room for nine digits; returns the length, or `None` if `nsec` is a second or
+/// more and needs more digits.
+fn frac_into(buf: &mut [u8], nsec: u32, digits: u8) -> Option<usize> {
+    let (mut n, len) = if digits >= 9 {
+        (nsec, 9)
+    } else {
+        (nsec / 1000, 6)
+    };
+    if nsec >= 1_000_000_000 {
+        return None;
+    }
+    for i in (1..=len).rev() {
+        buf[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+    }
+    Some(len + 1)
 }
 
 /// `YYYY-MM-DD` for days since 1970-01-01 (proleptic Gregorian; H. Hinnant's algorithm).
@@ -780,5 +805,48 @@ mod tests {
         let mut v = Vec::new();
         write_frac(&mut v, 5, 9).unwrap();
         assert_eq!(v, b".000000005");
+        // As `format!` writes them, for every digit count and edge of the range.
+        for sec in [
+            0i64,
+            59,
+            60,
+            3599,
+            3600,
+            86_399,
+            86_400,
+            -1,
+            i64::MAX,
+            i64::MIN,
+        ] {
+            for nsec in [
+                0u32,
+                1,
+                999,
+                1000,
+                999_999,
+                1_000_000,
+                999_999_999,
+                1_000_000_000,
+                u32::MAX,
+            ] {
+                for digits in [6u8, 9] {
+                    let day = sec.rem_euclid(86_400);
+                    let frac = if digits >= 9 {
+                        format!(".{nsec:09}")
+                    } else {
+                        format!(".{:06}", nsec / 1000)
+                    };
+                    let want = format!(
+                        "{:02}:{:02}:{:02}{frac}",
+                        day / 3600,
+                        day % 3600 / 60,
+                        day % 60
+                    );
+                    let mut v = Vec::new();
+                    time_of_day(&mut v, sec, nsec, digits).unwrap();
+                    assert_eq!(String::from_utf8(v).unwrap(), want, "{sec} {nsec} {digits}");
+                }
+            }
+        }
     }
 }

@@ -197,18 +197,25 @@ pub fn summary<W: Write>(out: &mut W, p: &Packet) -> io::Result<()> {
             Proto::Icmp(h) => {
                 write!(out, "ICMP {}", icmp::type_name(h.icmp_type))?;
                 if h.is_echo() {
-                    write!(out, ", id {}, seq {}", h.ident, h.seq)?;
+                    out.write_all(b", id ")?;
+                    num::u64(out, u64::from(h.ident))?;
+                    out.write_all(b", seq ")?;
+                    num::u64(out, u64::from(h.seq))?;
                 } else if h.code != 0 || h.is_error() {
                     write!(out, ", {}", icmp::code_name(h.icmp_type, h.code))?;
                 }
                 quote_note(out, quoted)?;
-                write!(out, ", length {ip_payload}")?;
+                out.write_all(b", length ")?;
+                num::u64(out, ip_payload as u64)?;
                 wrote = true;
             }
             Proto::Icmpv6(m) => {
                 write!(out, "ICMP6, {}", icmpv6::type_name(m.icmp_type))?;
                 if let Some((id, seq)) = m.echo {
-                    write!(out, ", id {id}, seq {seq}")?;
+                    out.write_all(b", id ")?;
+                    num::u64(out, u64::from(id))?;
+                    out.write_all(b", seq ")?;
+                    num::u64(out, u64::from(seq))?;
                 }
                 quote_note(out, quoted)?;
                 match (m.icmp_type, m.target) {
@@ -216,7 +223,8 @@ pub fn summary<W: Write>(out: &mut W, p: &Packet) -> io::Result<()> {
                     (_, Some(t)) => write!(out, ", tgt is {t}")?,
                     _ => {}
                 }
-                write!(out, ", length {ip_payload}")?;
+                out.write_all(b", length ")?;
+                num::u64(out, ip_payload as u64)?;
                 wrote = true;
             }
             _ => {}
@@ -273,29 +281,44 @@ fn quote_note<W: Write>(out: &mut W, quoted: &[Layer]) -> io::Result<()> {
     let Some((src, dst)) = ip else {
         return Ok(());
     };
-    match quoted.iter().find_map(|l| match &l.proto {
-        Proto::Tcp(t, _) => Some(("TCP", t.src_port, t.dst_port)),
-        Proto::Udp(u) => Some(("UDP", u.src_port, u.dst_port)),
+    let ports = quoted.iter().find_map(|l| match &l.proto {
+        Proto::Tcp(t, _) => Some(("TCP ", t.src_port, t.dst_port)),
+        Proto::Udp(u) => Some(("UDP ", u.src_port, u.dst_port)),
         _ => None,
-    }) {
-        Some((name, sp, dp)) => write!(out, " (about {name} {src}.{sp} > {dst}.{dp})"),
-        None => write!(out, " (about {src} > {dst})"),
-    }
+    });
+    out.write_all(b" (about ")?;
+    out.write_all(ports.map_or("", |p| p.0).as_bytes())?;
+    endpoint_to(out, src, ports.map(|p| p.1))?;
+    out.write_all(b" > ")?;
+    endpoint_to(out, dst, ports.map(|p| p.2))?;
+    out.write_all(b")")
 }
 
 fn app_summary<W: Write>(out: &mut W, p: &Packet, app: &Layer) -> io::Result<()> {
     match &app.proto {
         Proto::Dns(m) => {
-            write!(out, "DNS {}", m.id)?;
+            out.write_all(b"DNS ")?;
+            num::u64(out, u64::from(m.id))?;
             if m.is_response() {
-                write!(out, " {}/{}/{}", m.ancount, m.nscount, m.arcount)?;
+                out.write_all(b" ")?;
+                num::u64(out, u64::from(m.ancount))?;
+                out.write_all(b"/")?;
+                num::u64(out, u64::from(m.nscount))?;
+                out.write_all(b"/")?;
+                num::u64(out, u64::from(m.arcount))?;
                 if m.rcode() != 0 {
                     write!(out, " {}", dns::rcode_name(m.rcode()))?;
                 }
                 for a in &m.answers {
                     match &a.data {
-                        dns::RData::A(ip) => write!(out, " A {ip}")?,
-                        dns::RData::Aaaa(ip) => write!(out, " AAAA {ip}")?,
+                        dns::RData::A(ip) => {
+                            out.write_all(b" A ")?;
+                            num::ipv4(out, *ip)?;
+                        }
+                        dns::RData::Aaaa(ip) => {
+                            out.write_all(b" AAAA ")?;
+                            num::ipv6(out, *ip)?;
+                        }
                         dns::RData::Name(n) => write!(out, " {} {n}", dns::type_name(a.rtype))?,
                         _ => write!(out, " {}", dns::type_name(a.rtype))?,
                     }

@@ -9,6 +9,7 @@ pub mod hub;
 pub mod layers;
 pub mod lesson;
 pub mod markdown;
+pub mod num;
 pub mod packet;
 pub mod sio;
 pub mod sio_server;

@@ -5,29 +5,54 @@
 use std::io::{self, Write};
 use std::net::IpAddr;
 
+use super::num;
 use crate::dissect::stats::Stats;
 use crate::dissect::{Layer, Packet, Proto, Value};
 use crate::wire::{arp, dns, http_message::StartLine, icmp, icmpv6};
 
 /// Writes `HH:MM:SS.ffffff` (UTC), with as many sub-second digits as the capture has.
 fn time_of_day<W: Write>(out: &mut W, sec: i64, nsec: u32, digits: u8) -> io::Result<()> {
-    let day = sec.rem_euclid(86_400);
-    write!(
-        out,
-        "{:02}:{:02}:{:02}",
-        day / 3600,
-        day % 3600 / 60,
-        day % 60
-    )?;
-    write_frac(out, nsec, digits)
+    let day = sec.rem_euclid(86_400) as u32;
+    let mut buf = *b"00:00:00.000000000";
+    num::two_digits(&mut buf[0..2], day / 3600);
+    num::two_digits(&mut buf[3..5], day % 3600 / 60);
+    num::two_digits(&mut buf[6..8], day % 60);
+    match frac_into(&mut buf[8..], nsec, digits) {
+        Some(len) => out.write_all(&buf[..8 + len]),
+        None => {
+            out.write_all(&buf[..8])?;
+            write_frac(out, nsec, digits)
+        }
+    }
 }
 
 fn write_frac<W: Write>(out: &mut W, nsec: u32, digits: u8) -> io::Result<()> {
-    if digits >= 9 {
-        write!(out, ".{nsec:09}")
-    } else {
-        write!(out, ".{:06}", nsec / 1000)
+    let mut buf = *b".000000000";
+    match frac_into(&mut buf, nsec, digits) {
+        Some(len) => out.write_all(&buf[..len]),
+        // A sub-second count of a second or more (a malformed capture): all its digits.
+        None if digits >= 9 => write!(out, ".{nsec:09}"),
+        None => write!(out, ".{:06}", nsec / 1000),
     }
+}
+
+/// `.ffffff` (or `.fffffffff` when the capture has nanoseconds) into `buf`, which starts with
+/// `.` and has room for nine digits; returns the length, or `None` if `nsec` is a second or
+/// more and needs more digits.
+fn frac_into(buf: &mut [u8], nsec: u32, digits: u8) -> Option<usize> {
+    let (mut n, len) = if digits >= 9 {
+        (nsec, 9)
+    } else {
+        (nsec / 1000, 6)
+    };
+    if nsec >= 1_000_000_000 {
+        return None;
+    }
+    for i in (1..=len).rev() {
+        buf[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+    }
+    Some(len + 1)
 }
 
 /// `YYYY-MM-DD` for days since 1970-01-01 (proleptic Gregorian; H. Hinnant's algorithm).
@@ -45,7 +70,8 @@ fn civil(days: i64) -> (i64, u32, u32) {
 
 /// One line a packet, in the shape of `tcpdump -nn`, with TCP handshake and teardown labelled.
 pub fn summary<W: Write>(out: &mut W, p: &Packet) -> io::Result<()> {
-    write!(out, "{:>5} ", p.info.number)?;
+    num::u64_right(out, p.info.number, 5)?;
+    out.write_all(b" ")?;
     time_of_day(out, p.info.ts_sec, p.info.ts_nsec, p.info.ts_digits)?;
     out.write_all(b" ")?;
     // This packet's own layers; what follows is the packet an ICMP error quotes.
@@ -58,7 +84,11 @@ pub fn summary<W: Write>(out: &mut W, p: &Packet) -> io::Result<()> {
     let mut ip: Option<(&Layer, bool)> = None;
     for l in own {
         match &l.proto {
-            Proto::Vlan(t) => write!(out, "vlan {}, ", t.vid)?,
+            Proto::Vlan(t) => {
+                out.write_all(b"vlan ")?;
+                num::u64(out, u64::from(t.vid))?;
+                out.write_all(b", ")?;
+            }
             Proto::Arp(a) => return arp_line(out, a),
             Proto::Ipv4(_) => ip = Some((l, false)),
             Proto::Ipv6(_) => ip = Some((l, true)),
@@ -86,23 +116,20 @@ pub fn summary<W: Write>(out: &mut W, p: &Packet) -> io::Result<()> {
     let transport = own
         .iter()
         .find(|l| matches!(l.proto, Proto::Tcp(..) | Proto::Udp(_)) && whole(l));
-    match (&ip_layer.proto, transport.map(|t| &t.proto)) {
-        (Proto::Ipv4(h), Some(Proto::Tcp(t, _))) => {
-            write!(out, "{}.{} > {}.{}: ", h.src, t.src_port, h.dst, t.dst_port)?
-        }
-        (Proto::Ipv4(h), Some(Proto::Udp(u))) => {
-            write!(out, "{}.{} > {}.{}: ", h.src, u.src_port, h.dst, u.dst_port)?
-        }
-        (Proto::Ipv6(h), Some(Proto::Tcp(t, _))) => {
-            write!(out, "{}.{} > {}.{}: ", h.src, t.src_port, h.dst, t.dst_port)?
-        }
-        (Proto::Ipv6(h), Some(Proto::Udp(u))) => {
-            write!(out, "{}.{} > {}.{}: ", h.src, u.src_port, h.dst, u.dst_port)?
-        }
-        (Proto::Ipv4(h), _) => write!(out, "{} > {}: ", h.src, h.dst)?,
-        (Proto::Ipv6(h), _) => write!(out, "{} > {}: ", h.src, h.dst)?,
-        _ => {}
-    }
+    let ports = match transport.map(|t| &t.proto) {
+        Some(Proto::Tcp(t, _)) => Some((t.src_port, t.dst_port)),
+        Some(Proto::Udp(u)) => Some((u.src_port, u.dst_port)),
+        _ => None,
+    };
+    let (src, dst) = match &ip_layer.proto {
+        Proto::Ipv4(h) => (IpAddr::V4(h.src), IpAddr::V4(h.dst)),
+        Proto::Ipv6(h) => (IpAddr::V6(h.src), IpAddr::V6(h.dst)),
+        _ => unreachable!("ip_layer is IPv4 or IPv6"),
+    };
+    endpoint_to(out, src, ports.map(|p| p.0))?;
+    out.write_all(b" > ")?;
+    endpoint_to(out, dst, ports.map(|p| p.1))?;
+    out.write_all(b": ")?;
     let ip_payload = match &ip_layer.proto {
         Proto::Ipv4(h) => usize::from(h.total_len).saturating_sub(h.header_len()),
         Proto::Ipv6(h) => usize::from(h.payload_len),
@@ -128,49 +155,67 @@ pub fn summary<W: Write>(out: &mut W, p: &Packet) -> io::Result<()> {
         }
         match &l.proto {
             Proto::Tcp(h, m) => {
-                write!(out, "Flags [{}]", h.flags.tcpdump().as_str())?;
+                out.write_all(b"Flags [")?;
+                out.write_all(h.flags.tcpdump().as_str().as_bytes())?;
+                out.write_all(b"]")?;
                 if m.len > 0 || h.flags.syn() || h.flags.fin() || h.flags.rst() {
+                    out.write_all(b", seq ")?;
                     if h.flags.syn() {
-                        write!(out, ", seq {}", h.seq)?;
+                        num::u64(out, u64::from(h.seq))?;
                     } else if m.len > 0 {
-                        write!(out, ", seq {}:{}", m.rel_seq, m.rel_seq.wrapping_add(m.len))?;
+                        num::u64(out, u64::from(m.rel_seq))?;
+                        out.write_all(b":")?;
+                        num::u64(out, u64::from(m.rel_seq.wrapping_add(m.len)))?;
                     } else {
-                        write!(out, ", seq {}", m.rel_seq)?;
+                        num::u64(out, u64::from(m.rel_seq))?;
                     }
                 }
                 if h.flags.ack() {
+                    out.write_all(b", ack ")?;
                     if h.flags.syn() {
-                        write!(out, ", ack {}", h.ack)?;
+                        num::u64(out, u64::from(h.ack))?;
                     } else {
-                        write!(out, ", ack {}", m.rel_ack)?;
+                        num::u64(out, u64::from(m.rel_ack))?;
                     }
                 }
-                write!(out, ", win {}", h.window)?;
-                write!(out, ", length {}", m.len)?;
+                out.write_all(b", win ")?;
+                num::u64(out, u64::from(h.window))?;
+                out.write_all(b", length ")?;
+                num::u64(out, u64::from(m.len))?;
                 if let Some(ph) = m.phase {
-                    write!(out, "  [{}]", ph.label())?;
+                    out.write_all(b"  [")?;
+                    out.write_all(ph.label().as_bytes())?;
+                    out.write_all(b"]")?;
                 }
                 wrote = true;
             }
             Proto::Udp(u) if app.is_none() => {
-                write!(out, "UDP, length {}", u.length.saturating_sub(8))?;
+                out.write_all(b"UDP, length ")?;
+                num::u64(out, u64::from(u.length.saturating_sub(8)))?;
                 wrote = true;
             }
             Proto::Icmp(h) => {
                 write!(out, "ICMP {}", icmp::type_name(h.icmp_type))?;
                 if h.is_echo() {
-                    write!(out, ", id {}, seq {}", h.ident, h.seq)?;
+                    out.write_all(b", id ")?;
+                    num::u64(out, u64::from(h.ident))?;
+                    out.write_all(b", seq ")?;
+                    num::u64(out, u64::from(h.seq))?;
                 } else if h.code != 0 || h.is_error() {
                     write!(out, ", {}", icmp::code_name(h.icmp_type, h.code))?;
                 }
                 quote_note(out, quoted)?;
-                write!(out, ", length {ip_payload}")?;
+                out.write_all(b", length ")?;
+                num::u64(out, ip_payload as u64)?;
                 wrote = true;
             }
             Proto::Icmpv6(m) => {
                 write!(out, "ICMP6, {}", icmpv6::type_name(m.icmp_type))?;
                 if let Some((id, seq)) = m.echo {
-                    write!(out, ", id {id}, seq {seq}")?;
+                    out.write_all(b", id ")?;
+                    num::u64(out, u64::from(id))?;
+                    out.write_all(b", seq ")?;
+                    num::u64(out, u64::from(seq))?;
                 }
                 quote_note(out, quoted)?;
                 match (m.icmp_type, m.target) {
@@ -178,7 +223,8 @@ pub fn summary<W: Write>(out: &mut W, p: &Packet) -> io::Result<()> {
                     (_, Some(t)) => write!(out, ", tgt is {t}")?,
                     _ => {}
                 }
-                write!(out, ", length {ip_payload}")?;
+                out.write_all(b", length ")?;
+                num::u64(out, ip_payload as u64)?;
                 wrote = true;
             }
             _ => {}
@@ -212,6 +258,19 @@ pub fn summary<W: Write>(out: &mut W, p: &Packet) -> io::Result<()> {
     problem_note(out, p)
 }
 
+/// `ADDR` or `ADDR.PORT`, as tcpdump -nn writes an endpoint.
+fn endpoint_to<W: Write>(out: &mut W, ip: IpAddr, port: Option<u16>) -> io::Result<()> {
+    match ip {
+        IpAddr::V4(a) => num::ipv4(out, a)?,
+        IpAddr::V6(a) => num::ipv6(out, a)?,
+    }
+    if let Some(port) = port {
+        out.write_all(b".")?;
+        num::u64(out, u64::from(port))?;
+    }
+    Ok(())
+}
+
 /// What an ICMP error quotes, e.g. " (about UDP 127.0.0.1.5555 > 127.0.0.1.9)".
 fn quote_note<W: Write>(out: &mut W, quoted: &[Layer]) -> io::Result<()> {
     let ip = quoted.iter().find_map(|l| match &l.proto {
@@ -222,29 +281,44 @@ fn quote_note<W: Write>(out: &mut W, quoted: &[Layer]) -> io::Result<()> {
     let Some((src, dst)) = ip else {
         return Ok(());
     };
-    match quoted.iter().find_map(|l| match &l.proto {
-        Proto::Tcp(t, _) => Some(("TCP", t.src_port, t.dst_port)),
-        Proto::Udp(u) => Some(("UDP", u.src_port, u.dst_port)),
+    let ports = quoted.iter().find_map(|l| match &l.proto {
+        Proto::Tcp(t, _) => Some(("TCP ", t.src_port, t.dst_port)),
+        Proto::Udp(u) => Some(("UDP ", u.src_port, u.dst_port)),
         _ => None,
-    }) {
-        Some((name, sp, dp)) => write!(out, " (about {name} {src}.{sp} > {dst}.{dp})"),
-        None => write!(out, " (about {src} > {dst})"),
-    }
+    });
+    out.write_all(b" (about ")?;
+    out.write_all(ports.map_or("", |p| p.0).as_bytes())?;
+    endpoint_to(out, src, ports.map(|p| p.1))?;
+    out.write_all(b" > ")?;
+    endpoint_to(out, dst, ports.map(|p| p.2))?;
+    out.write_all(b")")
 }
 
 fn app_summary<W: Write>(out: &mut W, p: &Packet, app: &Layer) -> io::Result<()> {
     match &app.proto {
         Proto::Dns(m) => {
-            write!(out, "DNS {}", m.id)?;
+            out.write_all(b"DNS ")?;
+            num::u64(out, u64::from(m.id))?;
             if m.is_response() {
-                write!(out, " {}/{}/{}", m.ancount, m.nscount, m.arcount)?;
+                out.write_all(b" ")?;
+                num::u64(out, u64::from(m.ancount))?;
+                out.write_all(b"/")?;
+                num::u64(out, u64::from(m.nscount))?;
+                out.write_all(b"/")?;
+                num::u64(out, u64::from(m.arcount))?;
                 if m.rcode() != 0 {
                     write!(out, " {}", dns::rcode_name(m.rcode()))?;
                 }
                 for a in &m.answers {
                     match &a.data {
-                        dns::RData::A(ip) => write!(out, " A {ip}")?,
-                        dns::RData::Aaaa(ip) => write!(out, " AAAA {ip}")?,
+                        dns::RData::A(ip) => {
+                            out.write_all(b" A ")?;
+                            num::ipv4(out, *ip)?;
+                        }
+                        dns::RData::Aaaa(ip) => {
+                            out.write_all(b" AAAA ")?;
+                            num::ipv6(out, *ip)?;
+                        }
                         dns::RData::Name(n) => write!(out, " {} {n}", dns::type_name(a.rtype))?,
                         _ => write!(out, " {}", dns::type_name(a.rtype))?,
                     }
@@ -339,7 +413,11 @@ fn arp_line<W: Write>(out: &mut W, a: &arp::Packet) -> io::Result<()> {
 
 fn problem_note<W: Write>(out: &mut W, p: &Packet) -> io::Result<()> {
     if p.info.caplen < p.info.len {
-        write!(out, " [captured {} of {} bytes]", p.info.caplen, p.info.len)?;
+        out.write_all(b" [captured ")?;
+        num::u64(out, u64::from(p.info.caplen))?;
+        out.write_all(b" of ")?;
+        num::u64(out, u64::from(p.info.len))?;
+        out.write_all(b" bytes]")?;
     }
     if let Some(l) = p.layers.iter().find(|l| l.problem.is_some()) {
         if let Some(e) = &l.problem {
@@ -750,5 +828,48 @@ mod tests {
         let mut v = Vec::new();
         write_frac(&mut v, 5, 9).unwrap();
         assert_eq!(v, b".000000005");
+        // As `format!` writes them, for every digit count and edge of the range.
+        for sec in [
+            0i64,
+            59,
+            60,
+            3599,
+            3600,
+            86_399,
+            86_400,
+            -1,
+            i64::MAX,
+            i64::MIN,
+        ] {
+            for nsec in [
+                0u32,
+                1,
+                999,
+                1000,
+                999_999,
+                1_000_000,
+                999_999_999,
+                1_000_000_000,
+                u32::MAX,
+            ] {
+                for digits in [6u8, 9] {
+                    let day = sec.rem_euclid(86_400);
+                    let frac = if digits >= 9 {
+                        format!(".{nsec:09}")
+                    } else {
+                        format!(".{:06}", nsec / 1000)
+                    };
+                    let want = format!(
+                        "{:02}:{:02}:{:02}{frac}",
+                        day / 3600,
+                        day % 3600 / 60,
+                        day % 60
+                    );
+                    let mut v = Vec::new();
+                    time_of_day(&mut v, sec, nsec, digits).unwrap();
+                    assert_eq!(String::from_utf8(v).unwrap(), want, "{sec} {nsec} {digits}");
+                }
+            }
+        }
     }
 }

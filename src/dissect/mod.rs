@@ -342,6 +342,63 @@ impl Packet<'_> {
         self.layers.iter().find(|l| l.name() == name)
     }
 
+    /// The protocol stack as tshark's `frame.protocols` names it, one name at a time, outermost
+    /// first: `eth`, `ethertype`, `ip`, `tcp`, `http` (joined with `:` it is tshark's string).
+    /// An EtherType is its own entry after each header that carries one (Ethernet, Linux
+    /// cooked, VLAN tags); layers tshark has no dissector for (pmce, engineio, socketio) are
+    /// left out. Allocates nothing.
+    pub fn protocols(&self, mut each: impl FnMut(&'static str)) {
+        if matches!(self.info.link, LinkType::RawIp | LinkType::Ipv4 | LinkType::Ipv6) {
+            each("raw");
+        }
+        // The EtherType that announced the next tag (0x88a8: 802.1ad, tshark's ieee8021ad).
+        let mut announced = 0u16;
+        let (mut websocket, mut icmpv6_body, mut prev_icmpv6) = (false, false, false);
+        for l in self.layers {
+            match &l.proto {
+                Proto::Ethernet(h) => {
+                    each("eth");
+                    if !h.is_length() {
+                        each("ethertype");
+                    }
+                    announced = h.ethertype;
+                }
+                Proto::Sll(s) => {
+                    each("sll");
+                    each("ethertype");
+                    announced = s.protocol;
+                }
+                Proto::Vlan(t) => {
+                    each(if announced == ethernet::ethertype::QINQ {
+                        "ieee8021ad"
+                    } else {
+                        "vlan"
+                    });
+                    each("ethertype");
+                    announced = t.ethertype;
+                }
+                Proto::Ipv4(_) => each("ip"),
+                // tshark's WebSocket dissector runs under HTTP's (the upgraded connection).
+                Proto::WebSocket(_) if !websocket => {
+                    websocket = true;
+                    each("http");
+                    each("websocket");
+                }
+                Proto::WebSocket(_) => {}
+                Proto::Icmpv6(m) => {
+                    each("icmpv6");
+                    // tshark's ICMPv6 dissector reads the whole message; only an echo's body
+                    // is data.
+                    icmpv6_body = m.echo.is_some();
+                }
+                Proto::Data if !icmpv6_body && prev_icmpv6 => {}
+                Proto::Pmce(_) | Proto::EngineIo(_) | Proto::SocketIo(_) => {}
+                _ => each(l.name()),
+            }
+            prev_icmpv6 = matches!(l.proto, Proto::Icmpv6(_));
+        }
+    }
+
     /// Network-layer source and destination, from the outermost IP header.
     pub fn ip_addrs(&self) -> Option<(IpAddr, IpAddr)> {
         self.layers.iter().find_map(|l| match &l.proto {

@@ -601,11 +601,26 @@ pub fn json<W: Write>(out: &mut W, p: &Packet) -> io::Result<()> {
     write_frac(out, p.info.ts_nsec, p.info.ts_digits)?;
     write!(
         out,
-        ",\"caplen\":{},\"len\":{},\"link\":\"{}\",\"layers\":[",
+        ",\"caplen\":{},\"len\":{},\"link\":\"{}\",\"frame.protocols\":\"",
         p.info.caplen,
         p.info.len,
         p.info.link.name()
     )?;
+    let mut first = true;
+    let mut err = Ok(());
+    p.protocols(|name| {
+        if err.is_ok() {
+            if !first {
+                err = out.write_all(b":");
+            }
+            first = false;
+            if err.is_ok() {
+                err = out.write_all(name.as_bytes());
+            }
+        }
+    });
+    err?;
+    out.write_all(b"\",\"layers\":[")?;
     for (i, l) in p.layers.iter().enumerate() {
         if i > 0 {
             out.write_all(b",")?;

@@ -352,8 +352,7 @@ impl Dissector {
                             }
                         }
                     }
-                    if !w.quoted && h.dst_port == vxlan::PORT && usize::from(w.inner) < MAX_CHAIN
-                    {
+                    if !w.quoted && h.dst_port == vxlan::PORT && usize::from(w.inner) < MAX_CHAIN {
                         return self.vxlan(w, body_at, uend);
                     }
                     w.data_to(body_at, uend);

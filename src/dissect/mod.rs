@@ -348,7 +348,10 @@ impl Packet<'_> {
     /// cooked, VLAN tags); layers tshark has no dissector for (pmce, engineio, socketio) are
     /// left out. Allocates nothing.
     pub fn protocols(&self, mut each: impl FnMut(&'static str)) {
-        if matches!(self.info.link, LinkType::RawIp | LinkType::Ipv4 | LinkType::Ipv6) {
+        if matches!(
+            self.info.link,
+            LinkType::RawIp | LinkType::Ipv4 | LinkType::Ipv6
+        ) {
             each("raw");
         }
         // The EtherType that announced the next tag (0x88a8: 802.1ad, tshark's ieee8021ad).

@@ -9,7 +9,7 @@ use super::{FrameInfo, Layer, LinkType, Phase, Proto, TcpMeta};
 use crate::wire::header_error::HeaderError;
 use crate::wire::{
     arp, cooked, dns, ethernet, http_message, icmp, icmpv6, ipv4, ipv4::protocol, ipv6, tcp, udp,
-    vlan, websocket_frame,
+    vlan, vxlan, websocket_frame,
 };
 
 /// At most this many TCP connections are remembered; past it the table starts afresh, so
@@ -69,6 +69,8 @@ struct Walk<'a> {
     out: &'a mut Vec<Layer>,
     /// Inside the packet an ICMP error quotes: no TCP state, no application decoding.
     quoted: bool,
+    /// Tunnels (VXLAN) entered so far.
+    inner: u8,
 }
 
 impl Walk<'_> {
@@ -81,6 +83,7 @@ impl Walk<'_> {
             captured: end - start,
             problem,
             quoted: self.quoted,
+            inner: self.inner,
         });
     }
 
@@ -135,6 +138,7 @@ impl Walk<'_> {
                     captured: got.len(),
                     problem: Some(err),
                     quoted: self.quoted,
+                    inner: self.inner,
                 });
                 return;
             }
@@ -155,6 +159,7 @@ impl Dissector {
             data,
             out,
             quoted: false,
+            inner: 0,
         };
         match info.link {
             LinkType::Ethernet => self.ethernet(&mut w, 0),
@@ -347,6 +352,9 @@ impl Dissector {
                             }
                         }
                     }
+                    if !w.quoted && h.dst_port == vxlan::PORT && usize::from(w.inner) < MAX_CHAIN {
+                        return self.vxlan(w, body_at, uend);
+                    }
                     w.data_to(body_at, uend);
                 }
                 Err(e) => w.failed(at, e, "udp", 4, udp::Header::parse, Proto::Udp),
@@ -380,6 +388,19 @@ impl Dissector {
                 Err(e) => w.push(Proto::Broken("icmpv6", 3), at, end, Some(e)),
             },
             _ => w.data_to(at, end),
+        }
+    }
+
+    /// A VXLAN header at `at` and the Ethernet frame it carries, up to `end`.
+    fn vxlan(&mut self, w: &mut Walk, at: usize, end: usize) {
+        match vxlan::Header::parse(w.data.get(at..end).unwrap_or(&[])) {
+            Ok(h) => {
+                w.push(Proto::Vxlan(h), at, at + vxlan::HEADER_LEN, None);
+                w.inner += 1;
+                self.ethernet(w, at + vxlan::HEADER_LEN);
+                w.inner -= 1;
+            }
+            Err(e) => w.push(Proto::Broken("vxlan", 7), at, end, Some(e)),
         }
     }
 

@@ -128,6 +128,18 @@ pub fn of(layer: &Layer, frame: &[u8]) -> Vec<Field> {
                 ethertype_meaning(t.ethertype),
             );
         }
+        Proto::Vxlan(h) => {
+            f.add(
+                "flags",
+                Value::Hex(h.flags16().into(), 4),
+                "flags: 0x0800 is the I flag alone (the VNI is valid), as RFC 7348 requires",
+            );
+            f.add(
+                "vni",
+                Value::U(h.vni.into()),
+                "VXLAN network identifier: which overlay network the inner Ethernet frame is on",
+            );
+        }
         Proto::Arp(p) => arp_fields(&mut f, p),
         Proto::Ipv4(h) => ipv4_fields(&mut f, h, bytes, layer),
         Proto::Ipv6(h) => {

@@ -31,7 +31,7 @@ pub use fields::{Field, Value};
 use crate::layers::TcpIpLayer;
 use crate::wire::{
     arp, cooked, dns, ethernet, header_error::HeaderError, http_message, icmp, icmpv6, ipv4, ipv6,
-    tcp, udp, vlan, websocket_frame,
+    tcp, udp, vlan, vxlan, websocket_frame,
 };
 
 /// Where a capture's frames start: the link-layer header type (pcap LINKTYPE_ values).
@@ -177,6 +177,8 @@ pub enum Proto {
     Sll(cooked::Sll),
     Null(cooked::Null),
     Vlan(vlan::Tag),
+    /// A VXLAN header (RFC 7348): the layers after it are the inner frame it carries.
+    Vxlan(vxlan::Header),
     Arp(arp::Packet),
     Ipv4(ipv4::Header),
     Ipv6(ipv6::Header),
@@ -214,6 +216,9 @@ pub struct Layer {
     /// Part of the packet an ICMP error message quotes (the header of the packet that caused
     /// the error), not of this packet itself.
     pub quoted: bool,
+    /// How many tunnels (VXLAN) this layer is inside: 0 for the frame's own headers, 1 for
+    /// the frame a VXLAN header carries, and so on.
+    pub inner: u8,
 }
 
 impl Layer {
@@ -225,6 +230,7 @@ impl Layer {
             Proto::Sll(_) => "sll",
             Proto::Null(_) => "null",
             Proto::Vlan(_) => "vlan",
+            Proto::Vxlan(_) => "vxlan",
             Proto::Arp(_) => "arp",
             Proto::Ipv4(_) => "ipv4",
             Proto::Ipv6(_) => "ipv6",
@@ -252,6 +258,7 @@ impl Layer {
             Proto::Sll(_) => "Linux cooked capture v1",
             Proto::Null(_) => "BSD loopback",
             Proto::Vlan(_) => "802.1Q Virtual LAN",
+            Proto::Vxlan(_) => "Virtual eXtensible Local Area Network",
             Proto::Arp(_) => "Address Resolution Protocol",
             Proto::Ipv4(_) => "Internet Protocol version 4",
             Proto::Ipv6(_) => "Internet Protocol version 6",
@@ -290,6 +297,9 @@ impl Layer {
             | Proto::Icmp(_)
             | Proto::Icmpv6(_) => 3,
             Proto::Tcp(..) | Proto::Udp(_) => 4,
+            // A tunnel header on top of UDP: wirelab counts it with the application layer
+            // (it is UDP's payload), as it does DNS.
+            Proto::Vxlan(_) => 7,
             // Compression is an encoding of the application's bytes: presentation.
             Proto::Pmce(_) => 6,
             Proto::Dns(_)
@@ -330,6 +340,66 @@ impl Packet<'_> {
     /// The first layer with this name.
     pub fn layer(&self, name: &str) -> Option<&Layer> {
         self.layers.iter().find(|l| l.name() == name)
+    }
+
+    /// The protocol stack as tshark's `frame.protocols` names it, one name at a time, outermost
+    /// first: `eth`, `ethertype`, `ip`, `tcp`, `http` (joined with `:` it is tshark's string).
+    /// An EtherType is its own entry after each header that carries one (Ethernet, Linux
+    /// cooked, VLAN tags); layers tshark has no dissector for (pmce, engineio, socketio) are
+    /// left out. Allocates nothing.
+    pub fn protocols(&self, mut each: impl FnMut(&'static str)) {
+        if matches!(
+            self.info.link,
+            LinkType::RawIp | LinkType::Ipv4 | LinkType::Ipv6
+        ) {
+            each("raw");
+        }
+        // The EtherType that announced the next tag (0x88a8: 802.1ad, tshark's ieee8021ad).
+        let mut announced = 0u16;
+        let (mut websocket, mut icmpv6_body, mut prev_icmpv6) = (false, false, false);
+        for l in self.layers {
+            match &l.proto {
+                Proto::Ethernet(h) => {
+                    each("eth");
+                    if !h.is_length() {
+                        each("ethertype");
+                    }
+                    announced = h.ethertype;
+                }
+                Proto::Sll(s) => {
+                    each("sll");
+                    each("ethertype");
+                    announced = s.protocol;
+                }
+                Proto::Vlan(t) => {
+                    each(if announced == ethernet::ethertype::QINQ {
+                        "ieee8021ad"
+                    } else {
+                        "vlan"
+                    });
+                    each("ethertype");
+                    announced = t.ethertype;
+                }
+                Proto::Ipv4(_) => each("ip"),
+                // tshark's WebSocket dissector runs under HTTP's (the upgraded connection).
+                Proto::WebSocket(_) if !websocket => {
+                    websocket = true;
+                    each("http");
+                    each("websocket");
+                }
+                Proto::WebSocket(_) => {}
+                Proto::Icmpv6(m) => {
+                    each("icmpv6");
+                    // tshark's ICMPv6 dissector reads the whole message; only an echo's body
+                    // is data.
+                    icmpv6_body = m.echo.is_some();
+                }
+                Proto::Data if !icmpv6_body && prev_icmpv6 => {}
+                Proto::Pmce(_) | Proto::EngineIo(_) | Proto::SocketIo(_) => {}
+                _ => each(l.name()),
+            }
+            prev_icmpv6 = matches!(l.proto, Proto::Icmpv6(_));
+        }
     }
 
     /// Network-layer source and destination, from the outermost IP header.

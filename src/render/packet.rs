@@ -74,6 +74,41 @@ pub fn summary<W: Write>(out: &mut W, p: &Packet) -> io::Result<()> {
     out.write_all(b" ")?;
     time_of_day(out, p.info.ts_sec, p.info.ts_nsec, p.info.ts_digits)?;
     out.write_all(b" ")?;
+    summary_body(out, p)
+}
+
+/// The summary after the time. A tunnelled frame (VXLAN) is shown as tcpdump does: the outer
+/// addresses and the tunnel, then `inner:` and the carried frame's own summary.
+fn summary_body<W: Write>(out: &mut W, p: &Packet) -> io::Result<()> {
+    if let Some(k) = p
+        .layers
+        .iter()
+        .position(|l| !l.quoted && matches!(l.proto, Proto::Vxlan(_)))
+    {
+        let outer = &p.layers[..k];
+        let ip = outer.iter().rev().find_map(|l| match &l.proto {
+            Proto::Ipv4(h) => Some((IpAddr::V4(h.src), IpAddr::V4(h.dst))),
+            Proto::Ipv6(h) => Some((IpAddr::V6(h.src), IpAddr::V6(h.dst))),
+            _ => None,
+        });
+        let udp = outer.iter().rev().find_map(|l| match &l.proto {
+            Proto::Udp(u) => Some(u),
+            _ => None,
+        });
+        if let (Some((src, dst)), Some(u), Proto::Vxlan(v)) = (ip, udp, &p.layers[k].proto) {
+            let v6 = if src.is_ipv6() { "IP6" } else { "IP" };
+            write!(
+                out,
+                "{v6} {src}.{} > {dst}.{}: VXLAN, vni {}, inner: ",
+                u.src_port, u.dst_port, v.vni
+            )?;
+        }
+        let inner = Packet {
+            layers: &p.layers[k + 1..],
+            ..*p
+        };
+        return summary_body(out, &inner);
+    }
     // This packet's own layers; what follows is the packet an ICMP error quotes.
     let split = p
         .layers
@@ -452,6 +487,9 @@ fn layer_heading<W: Write>(out: &mut W, l: &Layer) -> io::Result<()> {
     if l.quoted {
         out.write_all(b"(quoted by the ICMP error) ")?;
     }
+    if l.inner > 0 {
+        out.write_all(b"(inner: in the tunnel) ")?;
+    }
     out.write_all(l.title().as_bytes())?;
     out.write_all(b"  [OSI ")?;
     write_u64(out, l.osi().into())?;
@@ -547,11 +585,14 @@ pub fn hex<W: Write>(out: &mut W, p: &Packet, colour: bool) -> io::Result<()> {
             l.osi_name(),
             match (
                 l.quoted,
+                l.inner > 0,
                 matches!(l.proto, Proto::Data | Proto::WebSocket(_) | Proto::Pmce(_))
             ) {
-                (true, _) => "quoted by the ICMP error",
-                (false, true) => "payload",
-                (false, false) => "header",
+                (true, _, _) => "quoted by the ICMP error",
+                (false, true, true) => "inner payload (in the tunnel)",
+                (false, true, false) => "inner header (in the tunnel)",
+                (false, false, true) => "payload",
+                (false, false, false) => "header",
             }
         )?;
         let bytes = p.data.get(l.start..l.end).unwrap_or(&[]);
@@ -638,11 +679,26 @@ pub fn json<W: Write>(out: &mut W, p: &Packet) -> io::Result<()> {
     write_frac(out, p.info.ts_nsec, p.info.ts_digits)?;
     write!(
         out,
-        ",\"caplen\":{},\"len\":{},\"link\":\"{}\",\"layers\":[",
+        ",\"caplen\":{},\"len\":{},\"link\":\"{}\",\"frame.protocols\":\"",
         p.info.caplen,
         p.info.len,
         p.info.link.name()
     )?;
+    let mut first = true;
+    let mut err = Ok(());
+    p.protocols(|name| {
+        if err.is_ok() {
+            if !first {
+                err = out.write_all(b":");
+            }
+            first = false;
+            if err.is_ok() {
+                err = out.write_all(name.as_bytes());
+            }
+        }
+    });
+    err?;
+    out.write_all(b"\",\"layers\":[")?;
     for (i, l) in p.layers.iter().enumerate() {
         if i > 0 {
             out.write_all(b",")?;
@@ -676,6 +732,9 @@ pub fn json<W: Write>(out: &mut W, p: &Packet) -> io::Result<()> {
         out.write_all(b"}")?;
         if l.quoted {
             out.write_all(b",\"quoted\":true")?;
+        }
+        if l.inner > 0 {
+            write!(out, ",\"inner\":{}", l.inner)?;
         }
         if let Some(e) = &l.problem {
             out.write_all(b",\"problem\":")?;

@@ -17,5 +17,6 @@ pub mod socketio;
 pub mod tcp;
 pub mod udp;
 pub mod vlan;
+pub mod vxlan;
 pub mod websocket;
 pub mod websocket_frame;

@@ -48,10 +48,7 @@ pub struct Cluster {
 
 impl Cluster {
     pub fn connect(url: &str) -> Result<Cluster, String> {
-        let client = redis::Client::open(url).map_err(|e| e.to_string())?;
-        let con = client
-            .get_connection_with_timeout(Duration::from_secs(5))
-            .map_err(|e| e.to_string())?;
+        let con = crate::hub::redis_reply::connect(url).map_err(|e| e.to_string())?;
         Ok(Cluster {
             node: node_id(),
             con,
@@ -90,10 +87,7 @@ pub fn subscribe(
     node: String,
     deliver: impl Fn(Remote) -> bool + Send + 'static,
 ) -> Result<(), String> {
-    let client = redis::Client::open(url).map_err(|e| e.to_string())?;
-    let mut con = client
-        .get_connection_with_timeout(Duration::from_secs(5))
-        .map_err(|e| e.to_string())?;
+    let mut con = crate::hub::redis_reply::connect(url).map_err(|e| e.to_string())?;
     let (ready_tx, ready_rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
         let mut ps = con.as_pubsub();

@@ -1,6 +1,17 @@
-//! Reading the `redis` crate's untyped replies (shared by the Redis inbox and work queues).
+//! Talking to Redis, shared by every Redis store (the inbox, work queues, cluster pub/sub and
+//! Socket.IO recovery): one way to connect, and reading the `redis` crate's untyped replies.
+
+use std::time::Duration;
 
 use redis::Value;
+
+/// How long a Redis store waits for the TCP connection and the handshake.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// A connection to the Redis at `url` (`redis://HOST:PORT`), within [`CONNECT_TIMEOUT`].
+pub fn connect(url: &str) -> redis::RedisResult<redis::Connection> {
+    redis::Client::open(url)?.get_connection_with_timeout(CONNECT_TIMEOUT)
+}
 
 /// A Redis reply as text (bulk, simple or integer), if it is one.
 pub fn text(v: &Value) -> Option<String> {

@@ -29,7 +29,6 @@
 
 use std::cell::RefCell;
 use std::collections::BTreeSet;
-use std::time::Duration;
 
 use redis::Value;
 
@@ -86,10 +85,7 @@ fn rooms_key(ns: &str, client: &str) -> String {
 
 impl RedisInbox {
     pub fn connect(url: &str) -> Result<RedisInbox, StoreError> {
-        let client = redis::Client::open(url).map_err(err)?;
-        let con = client
-            .get_connection_with_timeout(Duration::from_secs(5))
-            .map_err(err)?;
+        let con = crate::hub::redis_reply::connect(url).map_err(err)?;
         Ok(RedisInbox {
             con: RefCell::new(con),
             pending: RefCell::new(redis::Pipeline::new()),

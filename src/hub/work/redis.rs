@@ -76,10 +76,7 @@ fn entry(v: &Value) -> Option<Job> {
 impl RedisJobs {
     /// Connects to `url` (redis://HOST:PORT) and checks it answers PING.
     pub fn connect(url: &str) -> Result<RedisJobs, JobError> {
-        let client = redis::Client::open(url).map_err(err)?;
-        let mut con = client
-            .get_connection_with_timeout(Duration::from_secs(5))
-            .map_err(err)?;
+        let mut con = crate::hub::redis_reply::connect(url).map_err(err)?;
         redis::cmd("PING").query::<String>(&mut con).map_err(err)?;
         Ok(RedisJobs {
             con,

@@ -34,6 +34,11 @@ fn session_key(pid: &str) -> String {
     format!("wirelab:sio:session:{pid}")
 }
 
+/// Forgets a session if it was last seen before ARGV[2]; 1 if it did.
+const EXPIRE_SESSION: &str = "local s = redis.call('ZSCORE', KEYS[1], ARGV[1]) \
+if s and tonumber(s) < tonumber(ARGV[2]) then redis.call('ZREM', KEYS[1], ARGV[1]) \
+redis.call('DEL', KEYS[2]) return 1 end return 0";
+
 /// How many saved events one expiry round trip looks at.
 const EXPIRE_BATCH: isize = 256;
 
@@ -49,8 +54,7 @@ fn reply(what: &str, v: &Value) -> RecoveryError {
 
 impl RedisStore {
     pub fn connect(url: &str) -> Result<RedisStore, RecoveryError> {
-        let client = redis::Client::open(url)?;
-        let con = client.get_connection_with_timeout(Duration::from_secs(5))?;
+        let con = crate::hub::redis_reply::connect(url)?;
         Ok(RedisStore {
             con: RefCell::new(con),
             live: RefCell::new(HashSet::new()),
@@ -249,50 +253,55 @@ impl RecoveryStore for RedisStore {
             }
             p.query::<()>(&mut *self.con.borrow_mut())?;
         }
-        // Events: offsets grow with time, so the old ones are at the low end.
+        // Events: offsets grow with time, so the old ones are at the low end. Exactly the
+        // members read are removed (ZREM), so another hub expiring at the same moment cannot
+        // make this one delete or count an event twice or one that is still in the window.
         let mut events = 0u64;
         loop {
             let v = self.q(redis::cmd("ZRANGE")
                 .arg(EVENTS)
                 .arg(0)
                 .arg(EXPIRE_BATCH - 1))?;
-            let batch = items(&v);
-            let old = batch
+            let batch: Vec<String> = items(&v).iter().filter_map(text).collect();
+            let old: Vec<&String> = batch
                 .iter()
-                .filter_map(text)
                 .take_while(|m| {
                     serde_json::from_str::<serde_json::Value>(m)
                         .ok()
                         .and_then(|e| e["at"].as_i64())
                         .is_none_or(|at| at < before)
                 })
-                .count();
-            if old == 0 {
+                .collect();
+            if old.is_empty() {
                 break;
             }
-            self.q(redis::cmd("ZREMRANGEBYRANK")
-                .arg(EVENTS)
-                .arg(0)
-                .arg(old - 1))?;
-            events += old as u64;
-            if old < batch.len() || batch.len() < EXPIRE_BATCH as usize {
+            let mut zrem = redis::cmd("ZREM");
+            zrem.arg(EVENTS);
+            for m in &old {
+                zrem.arg(m.as_str());
+            }
+            events += crate::hub::redis_reply::int(&self.q(&zrem)?);
+            if old.len() < batch.len() || batch.len() < EXPIRE_BATCH as usize {
                 break;
             }
         }
-        // Sessions not seen within the window.
+        // Sessions not seen within the window: removed only if still not seen since (a Lua
+        // script checks the score again), counted only by the hub whose ZREM took them.
         let v = self.q(redis::cmd("ZRANGEBYSCORE")
             .arg(SEEN)
             .arg("-inf")
             .arg(format!("({before}")))?;
-        let gone: Vec<String> = items(&v).iter().filter_map(text).collect();
-        if !gone.is_empty() {
-            let mut p = redis::pipe();
-            for pid in &gone {
-                p.cmd("DEL").arg(session_key(pid)).ignore();
-                p.cmd("ZREM").arg(SEEN).arg(pid).ignore();
-            }
-            p.query::<()>(&mut *self.con.borrow_mut())?;
+        let mut gone = 0u64;
+        for pid in items(&v).iter().filter_map(text) {
+            let removed = self.q(redis::cmd("EVAL")
+                .arg(EXPIRE_SESSION)
+                .arg(2)
+                .arg(SEEN)
+                .arg(session_key(&pid))
+                .arg(&pid)
+                .arg(before))?;
+            gone += crate::hub::redis_reply::int(&removed);
         }
-        Ok((events, gone.len() as u64))
+        Ok((events, gone))
     }
 }

@@ -107,6 +107,21 @@ pub(crate) fn receives(
     }
 }
 
+/// Binary attachments as stored (base64 text), and back; both stores keep them so.
+pub(crate) fn attachments_to_text(attachments: &[Vec<u8>]) -> Vec<String> {
+    use base64::Engine as _;
+    let b64 = base64::engine::general_purpose::STANDARD;
+    attachments.iter().map(|a| b64.encode(a)).collect()
+}
+
+pub(crate) fn attachments_from_text<'a>(text: impl IntoIterator<Item = &'a str>) -> Vec<Vec<u8>> {
+    use base64::Engine as _;
+    let b64 = base64::engine::general_purpose::STANDARD;
+    text.into_iter()
+        .filter_map(|s| b64.decode(s).ok())
+        .collect()
+}
+
 pub(crate) fn now_ms() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)

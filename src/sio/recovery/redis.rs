@@ -19,11 +19,13 @@ use std::cell::RefCell;
 use std::collections::HashSet;
 use std::time::Duration;
 
-use base64::Engine as _;
 use redis::Value;
 use serde_json::json;
 
-use super::{now_ms, receives, window_ms, RecoveryError, RecoveryStore, SavedEvent, SavedSession};
+use super::{
+    attachments_from_text, attachments_to_text, now_ms, receives, window_ms, RecoveryError,
+    RecoveryStore, SavedEvent, SavedSession,
+};
 use crate::hub::redis_reply::{items, pairs, text};
 
 const OFFSET: &str = "wirelab:sio:offset";
@@ -178,8 +180,7 @@ impl RecoveryStore for RedisStore {
         packet: &str,
         attachments: &[Vec<u8>],
     ) -> Result<(), RecoveryError> {
-        let b64 = base64::engine::general_purpose::STANDARD;
-        let atts: Vec<String> = attachments.iter().map(|a| b64.encode(a)).collect();
+        let atts = attachments_to_text(attachments);
         let member = json!({
             "o": offset,
             "nsp": nsp,
@@ -207,7 +208,6 @@ impl RecoveryStore for RedisStore {
             .arg(EVENTS)
             .arg(format!("({offset}"))
             .arg("+inf"))?;
-        let b64 = base64::engine::general_purpose::STANDARD;
         let mut out = Vec::new();
         for m in items(&v).iter().filter_map(text) {
             let Ok(e) = serde_json::from_str::<serde_json::Value>(&m) else {
@@ -226,11 +226,7 @@ impl RecoveryStore for RedisStore {
             }
             let attachments = e["atts"]
                 .as_array()
-                .map(|a| {
-                    a.iter()
-                        .filter_map(|x| x.as_str().and_then(|s| b64.decode(s).ok()))
-                        .collect()
-                })
+                .map(|a| attachments_from_text(a.iter().filter_map(|x| x.as_str())))
                 .unwrap_or_default();
             out.push(SavedEvent {
                 offset: e["o"].as_i64().unwrap_or(0),

@@ -9,10 +9,12 @@
 use std::path::Path;
 use std::time::Duration;
 
-use base64::Engine as _;
 use rusqlite::{params, Connection, OptionalExtension};
 
-use super::{now_ms, receives, window_ms, RecoveryError, RecoveryStore, SavedEvent, SavedSession};
+use super::{
+    attachments_from_text, attachments_to_text, now_ms, receives, window_ms, RecoveryError,
+    RecoveryStore, SavedEvent, SavedSession,
+};
 
 /// The SQLite store: one file in the hub's data directory (or in memory).
 pub struct SqliteStore {
@@ -147,8 +149,7 @@ impl RecoveryStore for SqliteStore {
         attachments: &[Vec<u8>],
     ) -> Result<(), RecoveryError> {
         let rooms = rooms.map(|r| serde_json::to_string(r).unwrap_or_else(|_| "[]".into()));
-        let b64 = base64::engine::general_purpose::STANDARD;
-        let atts: Vec<String> = attachments.iter().map(|a| b64.encode(a)).collect();
+        let atts = attachments_to_text(attachments);
         let atts = serde_json::to_string(&atts).unwrap_or_else(|_| "[]".into());
         self.db
             .prepare_cached(
@@ -180,7 +181,6 @@ impl RecoveryStore for SqliteStore {
                 r.get::<_, String>(4)?,
             ))
         })?;
-        let b64 = base64::engine::general_purpose::STANDARD;
         let mut out = Vec::new();
         for row in rows {
             let (offset, to, except, packet, atts) = row?;
@@ -189,7 +189,7 @@ impl RecoveryStore for SqliteStore {
                 continue;
             }
             let atts: Vec<String> = serde_json::from_str(&atts).unwrap_or_default();
-            let attachments = atts.iter().filter_map(|a| b64.decode(a).ok()).collect();
+            let attachments = attachments_from_text(atts.iter().map(String::as_str));
             out.push(SavedEvent {
                 offset,
                 packet,

@@ -29,6 +29,7 @@ const FIELDS: &[(&str, &str, &str)] = &[
     ("ip.hdr_len", "ipv4", "hdr_len"),
     ("ip.flags", "ipv4", "flags"),
     ("ip.frag_offset", "ipv4", "frag_offset"),
+    ("ip.dsfield", "ipv4", "dsfield"),
     ("ipv6.src", "ipv6", "src"),
     ("ipv6.dst", "ipv6", "dst"),
     ("ipv6.hlim", "ipv6", "hlim"),
@@ -90,8 +91,9 @@ const FIELDS: &[(&str, &str, &str)] = &[
     ("websocket.payload_length_ext_64", "", ""),
     ("vxlan.flags", "vxlan", "flags"),
     ("vxlan.vni", "vxlan", "vni"),
-    // The whole stack as one string (checked in `compare`).
+    // The whole stack as one string, and the pcapng interface (checked in `compare`).
     ("frame.protocols", "", ""),
+    ("frame.interface_id", "", ""),
 ];
 
 /// Where tshark's `frame.protocols` and wirelab's differ for a reason, not a bug: tshark's
@@ -267,6 +269,19 @@ fn compare(path: &Path) -> (usize, usize) {
             );
             values += 1;
         }
+        let iface = col("frame.interface_id");
+        assert_eq!(
+            vec![p["frame.interface_id"].to_string()],
+            if iface.is_empty() {
+                vec!["0".to_string()]
+            } else {
+                iface
+            },
+            "{} frame {}: frame.interface_id",
+            path.display(),
+            i + 1
+        );
+        values += 1;
         let mut tags = col("ieee8021ad.id");
         tags.extend(col("vlan.id"));
         assert_eq!(

@@ -292,6 +292,11 @@ pub fn of(layer: &Layer, frame: &[u8]) -> Vec<Field> {
                 Value::U(h.length.into()),
                 "bytes of UDP header plus data",
             );
+            f.add(
+                "payload_len",
+                Value::U(u64::from(h.length).saturating_sub(8)),
+                "bytes of data: length minus the 8-byte header",
+            );
             f.at(
                 8,
                 "checksum",
@@ -596,6 +601,12 @@ fn ipv4_fields(f: &mut Fields, h: &ipv4::Header, bytes: &[u8], layer: &Layer) {
             h.header_len(),
             h.ihl
         ),
+    );
+    f.at(
+        1,
+        "dsfield",
+        Value::U((u64::from(h.dscp) << 2) | u64::from(h.ecn)),
+        "differentiated services field: the whole byte (DSCP << 2 | ECN)",
     );
     f.at(
         2,

@@ -679,10 +679,11 @@ pub fn json<W: Write>(out: &mut W, p: &Packet) -> io::Result<()> {
     write_frac(out, p.info.ts_nsec, p.info.ts_digits)?;
     write!(
         out,
-        ",\"caplen\":{},\"len\":{},\"link\":\"{}\",\"frame.protocols\":\"",
+        ",\"caplen\":{},\"len\":{},\"link\":\"{}\",\"frame.interface_id\":{},\"frame.protocols\":\"",
         p.info.caplen,
         p.info.len,
-        p.info.link.name()
+        p.info.link.name(),
+        p.info.interface
     )?;
     let mut first = true;
     let mut err = Ok(());

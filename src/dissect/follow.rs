@@ -71,7 +71,7 @@ impl Follow {
         if meta.stream != self.stream {
             return;
         }
-        let Some((src, dst)) = p.ip_addrs() else {
+        let Some((src, dst)) = p.tcp_ip_addrs() else {
             return;
         };
         let from = (src, h.src_port);

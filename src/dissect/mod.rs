@@ -411,6 +411,23 @@ impl Packet<'_> {
         })
     }
 
+    /// Addresses of the IP header that carries this packet's TCP segment: the inner one in a
+    /// tunnel (VXLAN), as tshark's `follow` shows them.
+    pub fn tcp_ip_addrs(&self) -> Option<(IpAddr, IpAddr)> {
+        let tcp = self
+            .layers
+            .iter()
+            .position(|l| !l.quoted && matches!(l.proto, Proto::Tcp(..)))?;
+        self.layers[..tcp]
+            .iter()
+            .rev()
+            .find_map(|l| match &l.proto {
+                Proto::Ipv4(h) => Some((IpAddr::V4(h.src), IpAddr::V4(h.dst))),
+                Proto::Ipv6(h) => Some((IpAddr::V6(h.src), IpAddr::V6(h.dst))),
+                _ => None,
+            })
+    }
+
     /// Transport ports (TCP or UDP) of this packet (not of one an ICMP error quotes).
     pub fn ports(&self) -> Option<(u16, u16)> {
         self.layers

@@ -32,11 +32,28 @@ impl Scratch {
     }
 
     fn run(&self, args: &[&str], stdin: Option<&str>) -> Output {
+        self.run_in(args, stdin, None)
+    }
+
+    /// The same with the lessons read from `lessons` (`WIRELAB_LESSONS`).
+    fn run_with_lessons(&self, args: &[&str], lessons: &std::path::Path) -> Output {
+        self.run_in(args, None, Some(lessons))
+    }
+
+    fn run_in(
+        &self,
+        args: &[&str],
+        stdin: Option<&str>,
+        lessons: Option<&std::path::Path>,
+    ) -> Output {
         let mut c = Command::new(&self.exe);
+        match lessons {
+            Some(d) => c.env("WIRELAB_LESSONS", d),
+            None => c.env_remove("WIRELAB_LESSONS"),
+        };
         c.args(args)
             .current_dir(self.dir.path())
             .env("NO_COLOR", "1")
-            .env_remove("WIRELAB_LESSONS")
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
         c.stdin(if stdin.is_some() {
@@ -771,21 +788,7 @@ fn a_lesson_with_two_servers_on_one_port_is_refused() {
         "---\nid: dup\ntitle: Dup\nlayers: 4\n---\n```sh\nwirelab tcp serve --listen 127.0.0.1:7007 --max-conns 1 &\n```\nText.\n```sh\nwirelab ws serve --listen 127.0.0.1:7007 --max-conns 1 &\nwirelab tcp send 127.0.0.1:7007 hi\n```\n",
     )
     .unwrap();
-    let out = {
-        let _guard = SPAWN.lock().unwrap_or_else(|e| e.into_inner());
-        Command::new(&s.exe)
-            .args(["lesson", "run", "dup"])
-            .current_dir(s.dir.path())
-            .env("WIRELAB_LESSONS", &dir)
-            .env("NO_COLOR", "1")
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap()
-    }
-    .wait_with_output()
-    .unwrap();
+    let out = s.run_with_lessons(&["lesson", "run", "dup"], &dir);
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{err}");
     assert!(err.contains("lesson dup"), "{err}");
@@ -981,21 +984,7 @@ fn work_queue_check_answers_follow_the_session() {
         .replace("--repeat 4", "--repeat 6")
         .replace(b, &format!("{b}{}", b.replace("worker-b", "worker-b2")));
     std::fs::write(dir.join("10-work-queue.md"), changed).unwrap();
-    let out = {
-        let _guard = SPAWN.lock().unwrap_or_else(|e| e.into_inner());
-        Command::new(&s.exe)
-            .args(["lesson", "check", "work-queue", "--key"])
-            .current_dir(s.dir.path())
-            .env("WIRELAB_LESSONS", &dir)
-            .env("NO_COLOR", "1")
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap()
-    }
-    .wait_with_output()
-    .unwrap();
+    let out = s.run_with_lessons(&["lesson", "check", "work-queue", "--key"], &dir);
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(
         out.status.success(),

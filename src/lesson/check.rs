@@ -671,7 +671,13 @@ fn json_lines<'a>(
         .iter()
         .find(|s| !s.background && s.shown.contains(step))
         .into_iter()
-        .flat_map(|s| &s.output)
+        .flat_map(json_objects)
+}
+
+/// The JSON objects among one step's output lines.
+fn json_objects(step: &StepRecord) -> impl Iterator<Item = serde_json::Value> + '_ {
+    step.output
+        .iter()
         .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
         .filter(|v| v.is_object())
 }
@@ -679,9 +685,7 @@ fn json_lines<'a>(
 /// In a `hub queue --json` step's output: the `deliveries` of the dead letter whose data
 /// contains `data`.
 fn dead_letter_deliveries(step: &StepRecord, data: &str) -> Option<u64> {
-    step.output
-        .iter()
-        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+    json_objects(step)
         .filter(|v| v["type"] == "queue")
         .flat_map(|v| v["work_queues"].as_array().cloned().unwrap_or_default())
         .flat_map(|w| w["dead_letters"].as_array().cloned().unwrap_or_default())

@@ -1,6 +1,6 @@
 //! Numbers and addresses written straight to bytes, without `core::fmt`: the summary view
 //! writes a million lines a second and `write!` was most of its time. Each writer prints
-//! exactly what the matching `Display` (or `{:x}`, `{:0N}`) prints; the tests check it.
+//! exactly what the matching `Display` (or `{:>N}`) prints; the tests check it.
 
 use std::io::{self, Write};
 use std::net::{Ipv4Addr, Ipv6Addr};
@@ -30,21 +30,6 @@ pub fn u64_right<W: Write>(out: &mut W, n: u64, width: usize) -> io::Result<()> 
     out.write_all(s)
 }
 
-/// Decimal zero-padded to at least `width` digits, as `{:0width$}` prints it.
-#[inline]
-pub fn u64_zero<W: Write>(out: &mut W, n: u64, width: usize) -> io::Result<()> {
-    let mut b = itoa::Buffer::new();
-    let s = b.format(n).as_bytes();
-    const ZEROS: &[u8; 24] = b"000000000000000000000000";
-    let mut pad = width.saturating_sub(s.len());
-    while pad > 0 {
-        let k = pad.min(ZEROS.len());
-        out.write_all(&ZEROS[..k])?;
-        pad -= k;
-    }
-    out.write_all(s)
-}
-
 /// Two decimal digits of `n % 100` into `buf[..2]`, as `{:02}` prints a number below 100.
 #[inline]
 pub fn two_digits(buf: &mut [u8], n: u32) {
@@ -52,15 +37,9 @@ pub fn two_digits(buf: &mut [u8], n: u32) {
     buf[1] = b'0' + (n % 10) as u8;
 }
 
-/// Lower-case hex without leading zeros, as `{:x}` prints it.
-#[inline]
-pub fn hex<W: Write>(out: &mut W, n: u64) -> io::Result<()> {
-    let mut buf = [0u8; 16];
-    out.write_all(hex_into(&mut buf, n))
-}
-
 const HEX: &[u8; 16] = b"0123456789abcdef";
 
+/// Lower-case hex of `n` without leading zeros, at the end of `buf` (an IPv6 group).
 fn hex_into(buf: &mut [u8; 16], mut n: u64) -> &[u8] {
     let mut i = buf.len();
     loop {
@@ -194,7 +173,6 @@ mod tests {
             assert_eq!(text(|o| u64(o, n)), format!("{n}"), "{n}");
             for w in [0, 1, 2, 5, 6, 9, 20, 30] {
                 assert_eq!(text(|o| u64_right(o, n, w)), format!("{n:>w$}"), "{n} {w}");
-                assert_eq!(text(|o| u64_zero(o, n, w)), format!("{n:0w$}"), "{n} {w}");
             }
         }
     }
@@ -205,13 +183,6 @@ mod tests {
             let mut b = [0u8; 2];
             two_digits(&mut b, n);
             assert_eq!(std::str::from_utf8(&b).unwrap(), format!("{n:02}"));
-        }
-    }
-
-    #[test]
-    fn hex_as_lower_hex() {
-        for n in values() {
-            assert_eq!(text(|o| hex(o, n)), format!("{n:x}"), "{n}");
         }
     }
 

@@ -482,23 +482,40 @@ async fn websocket_transport_directly_with_heartbeat_and_max_payload() {
 #[test]
 fn recovery_state_expires_after_the_window_and_is_counted() {
     let dir = tempfile::tempdir().unwrap();
-    expiry_is_counted(&hub(dir.path(), &["--recovery-window", "0.4"]));
+    expiry_is_counted(&hub(dir.path(), &["--recovery-window", "0.4"]), 1);
 }
 
 /// On Redis too the window bounds the state, and what expires is counted.
 #[test]
 fn recovery_state_on_redis_expires_after_the_window_and_is_counted() {
     let r = redis_common::start();
-    expiry_is_counted(&hub_on(
-        free_port(),
-        &["--recovery-window", "0.4", "--store", &r.url],
-    ));
+    expiry_is_counted(
+        &hub_on(
+            free_port(),
+            &["--recovery-window", "0.4", "--store", &r.url],
+        ),
+        1,
+    );
 }
 
-/// A socket with one event, whose transport goes away (not a namespace disconnect): its state
-/// is kept until the window passes, then one event and one session expire, counted, and the
-/// pid no longer recovers.
-fn expiry_is_counted(s: &Server) {
+/// Past the Redis store's expiry batch (256 events a round trip): 700 events expire, every one
+/// counted once, in passes of several batches.
+#[test]
+fn recovery_expiry_on_redis_crosses_its_batch() {
+    let r = redis_common::start();
+    expiry_is_counted(
+        &hub_on(
+            free_port(),
+            &["--recovery-window", "0.4", "--store", &r.url],
+        ),
+        700,
+    );
+}
+
+/// A socket that sent `n` events, whose transport goes away (not a namespace disconnect): its
+/// state is kept until the window passes, then the `n` events and one session expire, counted,
+/// and the pid no longer recovers.
+fn expiry_is_counted(s: &Server, n: u64) {
     let a = s.addr.as_str();
     let (sid, _) = open(a);
     post(a, &sid, "40");
@@ -508,16 +525,20 @@ fn expiry_is_counted(s: &Server) {
         .as_str()
         .expect("CONNECT answer carries a pid")
         .to_string();
-    post(a, &sid, "42[\"chat message\",\"one\"]");
+    // The events in one POST (a payload joined with 0x1e), relayed to the namespace.
+    let events: Vec<String> = (0..n)
+        .map(|i| format!("42[\"chat message\",\"m{i}\"]"))
+        .collect();
+    post(a, &sid, &events.join("\x1e"));
     let (_, body) = get(a, &sid);
     assert!(
-        body.starts_with("42[\"chat message\",\"one\",\""),
+        body.starts_with("42[\"chat message\",\"m0\",\""),
         "offset appended: {body}"
     );
     post(a, &sid, "1");
     // The event and the session may go in two expiry passes: add them up.
     let (mut events, mut sessions) = (0, 0);
-    while events == 0 || sessions == 0 {
+    while events < n || sessions == 0 {
         let line = s.wait_line("expired");
         let n: Vec<u64> = line
             .split_whitespace()
@@ -527,7 +548,7 @@ fn expiry_is_counted(s: &Server) {
         events += n[n.len() - 2];
         sessions += n[n.len() - 1];
     }
-    assert_eq!((events, sessions), (1, 1));
+    assert_eq!((events, sessions), (n, 1));
     // Too late: reconnecting with that pid is a new socket (no pid match, not recovered).
     let (sid, _) = open(a);
     post(

@@ -606,9 +606,15 @@ pub struct ViewArgs {
     #[arg(long, value_name = "EXPR")]
     pub filter: Option<String>,
     /// Instead of packets, print a protocol hierarchy and a conversations table
-    /// (like tshark -z io,phs and -z conv,tcp).
+    /// (like tshark -z io,phs and -z conv,tcp), and the TCP streams with their index.
     #[arg(long)]
     pub stats: bool,
+    /// Decode each TCP segment alone, as tshark -o tcp.desegment_tcp_streams:FALSE. By
+    /// default HTTP, WebSocket and DNS over TCP are read on each direction's reassembled byte
+    /// stream: a message split over segments is decoded in the frame that completes it (from
+    /// the "reassembled" bytes), and the earlier frames show a "segment" layer.
+    #[arg(long)]
+    pub no_reassemble: bool,
 }
 
 #[derive(Debug, Args)]

@@ -220,6 +220,7 @@ fn ours(g: &Group, f: &Filter) -> Vec<String> {
             info,
             data,
             layers: &layers,
+            reassembled: d.reassembled(),
         };
         if f.matches(&p) {
             v.push(format!("{name}#{}", info.number));

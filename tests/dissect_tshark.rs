@@ -1,5 +1,7 @@
 //! `wirelab dissect --format json` against `tshark -T fields` on every fixture: the fields both
-//! show must agree on every packet.
+//! show must agree on every packet, both per packet (`--no-reassemble` against tshark's
+//! `tcp.desegment_tcp_streams:FALSE`) and on the reassembled streams (both defaults), where a
+//! message split over segments is decoded in the frame that completes it.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -89,6 +91,8 @@ const FIELDS: &[(&str, &str, &str)] = &[
     // wirelab's is the length itself (checked in `compare`).
     ("websocket.payload_length_ext_16", "", ""),
     ("websocket.payload_length_ext_64", "", ""),
+    // The length of a message put together from several segments (reassembled streams only).
+    ("tcp.reassembled.length", "reassembled", "length"),
     ("vxlan.flags", "vxlan", "flags"),
     ("vxlan.vni", "vxlan", "vni"),
     // The whole stack as one string, and the pcapng interface (checked in `compare`).
@@ -99,9 +103,13 @@ const FIELDS: &[(&str, &str, &str)] = &[
 /// Where tshark's `frame.protocols` and wirelab's differ for a reason, not a bug: tshark's
 /// heuristic decodes an IPv6-extension test datagram as GPRS-NS, names a text HTTP body
 /// `data-text-lines`, and (until per-packet decoding follows the reassembled stream) TCP
-/// payload wirelab shows as data on an HTTP or DNS connection.
+/// payload wirelab shows as data on an HTTP or DNS connection. On reassembled streams tshark
+/// also names a whole WebSocket frame's payload `data`; wirelab's websocket layer holds it.
 fn protocols_differ_by_design(theirs: &str, mine: &str) -> bool {
-    theirs.contains("gprs-ns") || theirs.contains("data-text-lines") || mine.ends_with(":tcp:data")
+    theirs.contains("gprs-ns")
+        || theirs.contains("data-text-lines")
+        || mine.ends_with(":tcp:data")
+        || (mine.ends_with(":websocket") && theirs == format!("{mine}:data"))
 }
 
 fn root() -> PathBuf {
@@ -152,13 +160,21 @@ fn ours(packet: &Value, layer: &str, field: &str) -> Vec<String> {
     v
 }
 
-fn compare(path: &Path) -> (usize, usize) {
+/// Per packet, or on the reassembled streams.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Mode {
+    PerPacket,
+    Streams,
+}
+
+fn compare(path: &Path, mode: Mode) -> (usize, usize) {
     let bin = env!("CARGO_BIN_EXE_wirelab");
-    let out = Command::new(bin)
-        .args(["dissect", "--format", "json"])
-        .arg(path)
-        .output()
-        .expect("run wirelab");
+    let mut ours_cmd = Command::new(bin);
+    ours_cmd.args(["dissect", "--format", "json"]);
+    if mode == Mode::PerPacket {
+        ours_cmd.arg("--no-reassemble");
+    }
+    let out = ours_cmd.arg(path).output().expect("run wirelab");
     assert!(
         out.status.success(),
         "{}: {}",
@@ -177,7 +193,11 @@ fn compare(path: &Path) -> (usize, usize) {
         "-o",
         "ipv6.defragment:FALSE",
         "-o",
-        "tcp.desegment_tcp_streams:FALSE",
+        if mode == Mode::PerPacket {
+            "tcp.desegment_tcp_streams:FALSE"
+        } else {
+            "tcp.desegment_tcp_streams:TRUE"
+        },
         "-d",
         "tcp.port==18080,http",
         "-d",
@@ -233,7 +253,7 @@ fn compare(path: &Path) -> (usize, usize) {
             assert_eq!(
                 mine,
                 theirs,
-                "{} frame {}: {tf} (wirelab {layer}.{field})",
+                "{} frame {} ({mode:?}): {tf} (wirelab {layer}.{field})",
                 path.display(),
                 i + 1
             );
@@ -263,7 +283,7 @@ fn compare(path: &Path) -> (usize, usize) {
             assert_eq!(
                 mine,
                 theirs,
-                "{} frame {}: frame.protocols",
+                "{} frame {} ({mode:?}): frame.protocols",
                 path.display(),
                 i + 1
             );
@@ -327,8 +347,7 @@ fn extended_lengths(
         .collect()
 }
 
-#[test]
-fn every_fixture_agrees_with_tshark() {
+fn every_fixture_agrees(mode: Mode) {
     let files = fixtures();
     assert!(
         files.len() >= 10,
@@ -336,14 +355,104 @@ fn every_fixture_agrees_with_tshark() {
     );
     let mut total = 0;
     for f in &files {
-        let (packets, values) = compare(f);
+        let (packets, values) = compare(f, mode);
         assert!(packets > 0, "{} has no packets", f.display());
         assert!(values > packets, "{}: too few values compared", f.display());
         total += values;
         eprintln!(
-            "{}: {packets} packets, {values} values agree with tshark",
+            "{} ({mode:?}): {packets} packets, {values} values agree with tshark",
             f.display()
         );
     }
     assert!(total > 1000, "only {total} values compared");
+}
+
+/// The messages of fixtures/streams.pcap that span segments (made by tools/streams.py: an HTTP
+/// request and response sent in pieces, a 70,000-byte WebSocket message, DNS over TCP with its
+/// length in a segment of its own) are decoded in the frame that completes them, with the
+/// values tshark gives there; per packet, those frames decode none of it.
+#[test]
+fn split_messages_are_decoded_where_they_complete() {
+    let path = root().join("fixtures/streams.pcap");
+    let run = |extra: &[&str]| -> Vec<Value> {
+        let out = Command::new(env!("CARGO_BIN_EXE_wirelab"))
+            .args(["dissect", "--format", "json"])
+            .args(extra)
+            .arg(&path)
+            .output()
+            .expect("run wirelab");
+        assert!(out.status.success());
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .map(|l| serde_json::from_str(l).expect("JSON"))
+            .collect()
+    };
+    let streams = run(&[]);
+    let per_packet = run(&["--no-reassemble"]);
+    let value =
+        |ps: &[Value], frame: usize, layer: &str, field: &str| ours(&ps[frame - 1], layer, field);
+    // (frame, layer, field, value, tshark's reassembled length there)
+    let expect = [
+        (6, "http", "request.method", "GET", "69"),
+        (14, "http", "response.code", "200", "479"),
+        (32, "websocket", "payload_length", "70000", "70010"),
+        (48, "dns", "id", "4660", "48"),
+        (52, "dns", "count.answers", "1", "52"),
+    ];
+    for (frame, layer, field, v, len) in expect {
+        assert_eq!(
+            value(&streams, frame, layer, field),
+            [v],
+            "frame {frame}: {layer}.{field}"
+        );
+        assert_eq!(
+            value(&streams, frame, "reassembled", "length"),
+            [len],
+            "frame {frame}"
+        );
+        assert!(
+            value(&per_packet, frame, layer, field).is_empty(),
+            "frame {frame}: per packet, {layer}.{field} is not in this segment alone"
+        );
+        let app = streams[frame - 1]["layers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|l| l["name"] == layer)
+            .unwrap();
+        assert_eq!(
+            app["reassembled"], true,
+            "frame {frame}: decoded from reassembled bytes"
+        );
+    }
+    // The segments before a completing frame are parts of its message.
+    for frame in [4, 8, 10, 12, 28, 30, 46, 51] {
+        let names: Vec<&str> = streams[frame - 1]["layers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|l| l["name"].as_str().unwrap())
+            .collect();
+        assert_eq!(names.last(), Some(&"segment"), "frame {frame}: {names:?}");
+    }
+    // And the segments a message came from, in stream order.
+    assert_eq!(
+        streams[13]["layers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|l| l["name"] == "reassembled")
+            .unwrap()["fields"]["segments"],
+        serde_json::json!(["#8(42)", "#10(23)", "#12(100)", "#14(314)"])
+    );
+}
+
+#[test]
+fn every_fixture_agrees_with_tshark_per_packet() {
+    every_fixture_agrees(Mode::PerPacket);
+}
+
+#[test]
+fn every_fixture_agrees_with_tshark_on_reassembled_streams() {
+    every_fixture_agrees(Mode::Streams);
 }

@@ -47,7 +47,11 @@ impl Sink {
             view.format
         };
         Ok(Sink {
-            dissector: Dissector::new(),
+            dissector: if view.no_reassemble {
+                Dissector::per_packet()
+            } else {
+                Dissector::new()
+            },
             layers: Vec::with_capacity(16),
             filter,
             format,
@@ -98,6 +102,7 @@ impl Sink {
             info: &info,
             data,
             layers: &self.layers,
+            reassembled: self.dissector.reassembled(),
         };
         if let Some(f) = &self.filter {
             if !f.matches(&p) {

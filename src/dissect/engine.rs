@@ -1,11 +1,23 @@
-//! The dissector: walks a frame one header at a time, outermost first, and keeps the little
-//! state that needs earlier frames (TCP connections: relative sequence numbers, handshake and
-//! teardown phases, and which connections upgraded to WebSocket).
+//! The dissector: walks a frame one header at a time, outermost first, and keeps the state
+//! that needs earlier frames: TCP connections (relative sequence numbers, handshake and
+//! teardown phases, which connections upgraded to WebSocket) and, unless it was made with
+//! [`Dissector::per_packet`], each direction's byte stream.
+//!
+//! Streams: each direction's segments are put in sequence order ([`super::reassembly`]), and
+//! HTTP/1.x, WebSocket and DNS over TCP are decoded on that byte stream, message by message.
+//! A message that one segment holds whole is decoded in that frame, with frame ranges. One that
+//! spans segments is held until the segment that completes it, and decoded there (as tshark
+//! does) from the reassembled bytes: its layers are marked `reassembled` and follow a
+//! `reassembled` layer that lists the frames it came from; the earlier frames show their
+//! payload as a `segment` layer. Held bytes are bounded per message ([`MAX_MESSAGE_BYTES`]) and
+//! for all streams together ([`MAX_HELD_BYTES`]); past a bound the message is given up, said
+//! so, and decoded per packet.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
 
-use super::{FrameInfo, Layer, LinkType, Phase, Proto, TcpMeta};
+use super::reassembly::{self, Piece, Placed};
+use super::{FrameInfo, Layer, LinkType, Phase, Proto, Reassembly, SegmentRole, TcpMeta};
 use crate::wire::header_error::HeaderError;
 use crate::wire::{
     arp, cooked, dns, ethernet, http_message, icmp, icmpv6, ipv4, ipv4::protocol, ipv6, tcp, udp,
@@ -19,12 +31,25 @@ const MAX_CONNECTIONS: usize = 1 << 16;
 const MAX_CHAIN: usize = 8;
 /// At most this many WebSocket frames are decoded from one segment.
 const MAX_WS_FRAMES: usize = 32;
+/// The longest message one direction reassembles; a longer one is decoded per packet.
+pub const MAX_MESSAGE_BYTES: usize = 16 << 20;
+/// What all streams together may hold: out-of-order segments and unfinished messages.
+pub const MAX_HELD_BYTES: usize = 256 << 20;
+/// At most this many frames are listed for one reassembled message (the count goes on).
+const MAX_LISTED_SEGMENTS: usize = 4096;
 /// Longest header this module pads to when a header is cut short (IPv4/TCP maximum).
 const PAD: usize = 60;
 
 /// Ports whose UDP payload is decoded as DNS.
 fn is_dns_port(p: u16) -> bool {
     matches!(p, 53 | 5353 | 5355)
+}
+
+/// The bytes a DNS message over TCP takes with its two-byte length (RFC 1035 §4.2.2), when
+/// that length is there and could be a message (12 bytes of header at least).
+fn dns_tcp_len(b: &[u8]) -> Option<usize> {
+    let n = usize::from(u16::from_be_bytes([*b.first()?, *b.get(1)?]));
+    (n >= 12).then_some(2 + n)
 }
 
 type Endpoint = (IpAddr, u16);
@@ -54,13 +79,109 @@ struct Conn {
     /// permessage-deflate, when the server's 101 response agreed to it: the DEFLATE stream of
     /// each direction, kept across messages.
     deflate: Option<Box<super::pmce::ConnDeflate>>,
+    /// Per direction: its byte stream, once it carried data (stream decoding only).
+    flows: [Option<Box<Flow>>; 2],
+}
+
+impl Conn {
+    /// Bytes this connection's streams hold.
+    fn held(&self) -> usize {
+        self.flows.iter().flatten().map(|f| f.held()).sum()
+    }
+}
+
+/// One direction's byte stream, for decoding messages that span segments.
+#[derive(Debug, Default)]
+struct Flow {
+    order: reassembly::Direction,
+    /// The bytes of a message begun but not complete, from its first byte.
+    buf: Vec<u8>,
+    /// The frames whose bytes are in `buf`, and how many each gave.
+    frames: Vec<(u64, u32)>,
+    /// Bytes of the stream were lost (a gap, a snap-length cut, a message given up): what
+    /// follows is not read as messages until one starts recognisably (an HTTP start line).
+    lost: bool,
+}
+
+impl Flow {
+    fn held(&self) -> usize {
+        self.order.held_bytes() + self.buf.len()
+    }
+
+    /// Drops the unfinished message, giving its bytes back to the budget.
+    fn drop_message(&mut self, budget: &mut usize) {
+        *budget += self.buf.len();
+        self.buf = Vec::new();
+        self.frames.clear();
+    }
+
+    /// Adds bytes from `frame` to the unfinished message.
+    fn append(&mut self, frame: u64, bytes: &[u8], budget: &mut usize) {
+        *budget -= bytes.len();
+        self.buf.extend_from_slice(bytes);
+        match self.frames.last_mut() {
+            Some((f, n)) if *f == frame => *n += bytes.len() as u32,
+            _ => self.frames.push((frame, bytes.len() as u32)),
+        }
+    }
+
+    /// Removes the first `n` bytes (a message now decoded); returns where they came from.
+    fn take_message(&mut self, n: usize, budget: &mut usize) -> Vec<(u64, u32)> {
+        *budget += n;
+        self.buf.drain(..n);
+        let mut left = n;
+        let mut from = Vec::new();
+        let mut used = 0;
+        for (frame, got) in &mut self.frames {
+            if left == 0 {
+                break;
+            }
+            let take = (*got as usize).min(left);
+            if from.len() < MAX_LISTED_SEGMENTS {
+                from.push((*frame, take as u32));
+            }
+            left -= take;
+            *got -= take as u32;
+            if *got == 0 {
+                used += 1;
+            }
+        }
+        self.frames.drain(..used);
+        from
+    }
+}
+
+/// What the stream holds at its front.
+enum Pdu {
+    /// A whole message of this many bytes.
+    Whole(usize),
+    /// A message begun; its length, when known.
+    Partial(Option<u64>),
+    /// Not a message wirelab reads: data.
+    Opaque,
 }
 
 /// Turns frames into layers. Keep one per capture: it remembers TCP connections.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Dissector {
     conns: HashMap<(Endpoint, Endpoint), Conn>,
     next_stream: u32,
+    /// Decode messages on each direction's byte stream (the default); when false, each
+    /// segment is decoded alone (tshark's `tcp.desegment_tcp_streams:FALSE`).
+    reassemble: bool,
+    /// The messages the last frame completed, put together from several segments.
+    reassembled: Vec<u8>,
+    pieces: Vec<Piece>,
+    /// Bytes all streams may still hold.
+    budget: usize,
+    max_held: usize,
+    max_message: usize,
+}
+
+impl Default for Dissector {
+    fn default() -> Dissector {
+        Dissector::with_limits(MAX_MESSAGE_BYTES, MAX_HELD_BYTES)
+    }
 }
 
 /// Where we are inside the frame while walking it.
@@ -71,6 +192,10 @@ struct Walk<'a> {
     quoted: bool,
     /// Tunnels (VXLAN) entered so far.
     inner: u8,
+    /// The frame's number.
+    frame: u64,
+    /// `data` is reassembled bytes, not the frame.
+    reassembled: bool,
 }
 
 impl Walk<'_> {
@@ -84,6 +209,7 @@ impl Walk<'_> {
             problem,
             quoted: self.quoted,
             inner: self.inner,
+            reassembled: self.reassembled,
         });
     }
 
@@ -139,6 +265,7 @@ impl Walk<'_> {
                     problem: Some(err),
                     quoted: self.quoted,
                     inner: self.inner,
+                    reassembled: self.reassembled,
                 });
                 return;
             }
@@ -148,18 +275,56 @@ impl Walk<'_> {
 }
 
 impl Dissector {
+    /// A dissector that decodes messages on TCP's reassembled byte streams.
     pub fn new() -> Dissector {
         Dissector::default()
+    }
+
+    /// A dissector that decodes each segment alone, as tshark with
+    /// `-o tcp.desegment_tcp_streams:FALSE` (`dissect --no-reassemble`).
+    pub fn per_packet() -> Dissector {
+        Dissector {
+            reassemble: false,
+            ..Dissector::default()
+        }
+    }
+
+    /// Stream decoding with other bounds: the longest message, and what all streams may hold.
+    pub fn with_limits(max_message: usize, max_held: usize) -> Dissector {
+        Dissector {
+            conns: HashMap::new(),
+            next_stream: 0,
+            reassemble: true,
+            reassembled: Vec::new(),
+            pieces: Vec::new(),
+            budget: max_held,
+            max_held,
+            max_message,
+        }
+    }
+
+    /// The messages the last frame completed, put together from several segments: what the
+    /// ranges of its layers marked `reassembled` index.
+    pub fn reassembled(&self) -> &[u8] {
+        &self.reassembled
+    }
+
+    /// Bytes all streams hold now (out-of-order segments and unfinished messages).
+    pub fn held_bytes(&self) -> usize {
+        self.max_held - self.budget
     }
 
     /// Dissects one frame into `out` (cleared first).
     pub fn dissect(&mut self, info: &FrameInfo, data: &[u8], out: &mut Vec<Layer>) {
         out.clear();
+        self.reassembled.clear();
         let mut w = Walk {
             data,
             out,
             quoted: false,
             inner: 0,
+            frame: info.number,
+            reassembled: false,
         };
         match info.link {
             LinkType::Ethernet => self.ethernet(&mut w, 0),
@@ -454,37 +619,432 @@ impl Dissector {
         if body.is_empty() {
             return;
         }
-        if websocket {
-            return self.websocket(w, addrs, &h, body_at, end, body_at + seg_len);
+        if self.reassemble {
+            return self.stream(w, addrs, &h, body_at, end, seg_len);
         }
+        self.per_packet_payload(w, addrs, &h, websocket, body_at, end, body_at + seg_len);
+    }
+
+    /// A segment's payload decoded alone: messages are read only where they start in it.
+    #[allow(clippy::too_many_arguments)]
+    fn per_packet_payload(
+        &mut self,
+        w: &mut Walk,
+        addrs: (IpAddr, IpAddr),
+        h: &tcp::Header,
+        websocket: bool,
+        body_at: usize,
+        end: usize,
+        wire_end: usize,
+    ) {
+        if websocket {
+            return self.websocket(w, addrs, h, body_at, end, wire_end);
+        }
+        let body = w.data.get(body_at..end).unwrap_or(&[]);
         // DNS over TCP (RFC 1035 §4.2.2): a two-byte length, then the message; decoded when
         // this segment holds all of it.
-        if (is_dns_port(h.src_port) || is_dns_port(h.dst_port)) && body.len() >= 2 + 12 {
-            let n = usize::from(u16::from_be_bytes([body[0], body[1]]));
-            if n >= 12 && body.len() >= 2 + n {
-                if let Ok(m) = dns::Message::parse(&body[2..2 + n]) {
-                    let problem = m.problem.clone();
-                    w.push(Proto::Dns(Box::new(m)), body_at, body_at + 2 + n, problem);
-                    return w.data_to(body_at + 2 + n, end);
+        if is_dns_port(h.src_port) || is_dns_port(h.dst_port) {
+            if let Some(n) = dns_tcp_len(body).filter(|&n| body.len() >= n) {
+                if self.dns_tcp(w, body_at, body_at + n) {
+                    return w.data_to(body_at + n, end);
                 }
             }
         }
-        if let Some(m) = http_message::Message::parse(body) {
-            let upgrade_req = m.is_websocket_upgrade_request();
-            let switching = m.is_switching_protocols();
-            if switching {
-                self.note_deflate(addrs, &h, &m.headers);
-            }
-            let hend = body_at + m.header_len;
-            let sio_request = matches!(&m.start, http_message::StartLine::Request { target, .. } if target.contains("/socket.io/"));
-            w.push(Proto::Http(Box::new(m)), body_at, hend, None);
-            self.note_upgrade(addrs, &h, upgrade_req, switching);
-            if self.socketio_body(addrs, &h, sio_request) && hend < end {
-                return self.socketio(w, hend, end, false);
-            }
-            return w.data_to(hend, end);
+        if !self.http(w, addrs, h, body_at, end, end) {
+            w.data_to(body_at, end);
         }
-        w.data_to(body_at, end);
+    }
+
+    /// DNS over TCP: the message after its two-byte length, from `at` to `end`.
+    fn dns_tcp(&mut self, w: &mut Walk, at: usize, end: usize) -> bool {
+        let msg = w.data.get(at + 2..end).unwrap_or(&[]);
+        match dns::Message::parse(msg) {
+            Ok(m) => {
+                let problem = m.problem.clone();
+                w.push(Proto::Dns(Box::new(m)), at, end, problem);
+                true
+            }
+            Err(_) => false,
+        }
+    }
+
+    /// An HTTP message at `at`: its header block, then (to `body_end`) its body, as Engine.IO
+    /// on a socket.io connection or as data; `end` is where the bytes end. False if the bytes
+    /// are not HTTP.
+    #[allow(clippy::too_many_arguments)]
+    fn http(
+        &mut self,
+        w: &mut Walk,
+        addrs: (IpAddr, IpAddr),
+        h: &tcp::Header,
+        at: usize,
+        body_end: usize,
+        end: usize,
+    ) -> bool {
+        let Some(m) = http_message::Message::parse(w.data.get(at..body_end).unwrap_or(&[])) else {
+            return false;
+        };
+        let upgrade_req = m.is_websocket_upgrade_request();
+        let switching = m.is_switching_protocols();
+        if switching {
+            self.note_deflate(addrs, h, &m.headers);
+        }
+        let hend = at + m.header_len;
+        let sio_request = matches!(&m.start, http_message::StartLine::Request { target, .. } if target.contains("/socket.io/"));
+        w.push(Proto::Http(Box::new(m)), at, hend, None);
+        self.note_upgrade(addrs, h, upgrade_req, switching);
+        if self.socketio_body(addrs, h, sio_request) && hend < body_end {
+            self.socketio(w, hend, body_end, false);
+            return true;
+        }
+        w.data_to(hend, end.max(body_end));
+        true
+    }
+
+    /// A segment's payload on its direction's byte stream.
+    fn stream(
+        &mut self,
+        w: &mut Walk,
+        addrs: (IpAddr, IpAddr),
+        h: &tcp::Header,
+        body_at: usize,
+        end: usize,
+        seg_len: usize,
+    ) {
+        let (key, dir) = Self::key(addrs, h);
+        let Some(mut flow) = self
+            .conns
+            .get_mut(&key)
+            .map(|c| c.flows[dir].take().unwrap_or_default())
+        else {
+            return w.data_to(body_at, end);
+        };
+        let captured = end.saturating_sub(body_at).min(seg_len);
+        let seq = h.seq.wrapping_add(u32::from(h.flags.syn()));
+        let seg = reassembly::Segment {
+            frame: w.frame,
+            seq,
+            wire_len: seg_len as u32,
+            captured: w.data.get(body_at..body_at + captured).unwrap_or(&[]),
+        };
+        let mut pieces = std::mem::take(&mut self.pieces);
+        pieces.clear();
+        let placed = flow.order.push(seg, &mut self.budget, &mut pieces);
+        match placed {
+            Placed::Retransmission => w.push(
+                Proto::Segment(SegmentRole::Retransmission),
+                body_at,
+                end,
+                None,
+            ),
+            Placed::Held => w.push(Proto::Segment(SegmentRole::OutOfOrder), body_at, end, None),
+            Placed::InOrder | Placed::Empty => {}
+        }
+        let cut = pieces.iter().any(|p| matches!(p, Piece::Cut { .. }));
+        for piece in pieces.drain(..) {
+            match piece {
+                Piece::This { offset, len } => {
+                    let (s, e) = (body_at + offset, body_at + offset + len);
+                    if offset > 0 {
+                        w.push(
+                            Proto::Segment(SegmentRole::Retransmission),
+                            body_at,
+                            s,
+                            None,
+                        );
+                    }
+                    if cut {
+                        // Cut by the snap length: this segment alone, as far as it was captured.
+                        flow.drop_message(&mut self.budget);
+                        flow.lost = true;
+                        let ws = self.conns.get(&key).is_some_and(|c| c.websocket);
+                        self.per_packet_payload(w, addrs, h, ws, s, end, body_at + seg_len);
+                    } else if flow.buf.is_empty() {
+                        self.in_frame(w, &mut flow, addrs, h, s, e);
+                    } else if len > self.budget || flow.buf.len() + len > self.max_message {
+                        self.give_up_midway(w, &mut flow, s, e);
+                    } else {
+                        flow.append(w.frame, &w.data[s..e], &mut self.budget);
+                        self.grown_message(w, &mut flow, addrs, h, Some((s, e)));
+                    }
+                }
+                Piece::Held { frame, bytes } => {
+                    if flow.lost && http_message::Message::looks_like(&bytes) {
+                        flow.lost = false;
+                    }
+                    if flow.lost {
+                        continue;
+                    }
+                    if bytes.len() > self.budget || flow.buf.len() + bytes.len() > self.max_message
+                    {
+                        self.give_up_midway(w, &mut flow, 0, 0);
+                    } else {
+                        flow.append(frame, &bytes, &mut self.budget);
+                        self.grown_message(w, &mut flow, addrs, h, None);
+                    }
+                }
+                Piece::Gap { .. } | Piece::Cut { .. } => {
+                    flow.drop_message(&mut self.budget);
+                    flow.lost = true;
+                }
+            }
+        }
+        self.pieces = pieces;
+        match self.conns.get_mut(&key) {
+            Some(c) => c.flows[dir] = Some(flow),
+            None => self.budget += flow.held(),
+        }
+    }
+
+    /// What message starts at the front of `b`, on this direction of the connection.
+    fn pdu(&self, addrs: (IpAddr, IpAddr), h: &tcp::Header, flow: &Flow, b: &[u8]) -> Pdu {
+        let (key, _) = Self::key(addrs, h);
+        let websocket = self.conns.get(&key).is_some_and(|c| c.websocket);
+        if websocket && !flow.lost {
+            return match websocket_frame::FrameHeader::parse(b) {
+                Ok(f) => {
+                    let total = (f.header_len as u64).saturating_add(f.payload_len);
+                    if b.len() as u64 >= total {
+                        Pdu::Whole(total as usize)
+                    } else {
+                        Pdu::Partial(Some(total))
+                    }
+                }
+                Err(e) if e.is_truncated() => Pdu::Partial(None),
+                Err(_) => Pdu::Opaque,
+            };
+        }
+        if is_dns_port(h.src_port) || is_dns_port(h.dst_port) {
+            if flow.lost {
+                return Pdu::Opaque;
+            }
+            return match dns_tcp_len(b) {
+                None if b.len() < 2 => Pdu::Partial(None),
+                None => Pdu::Opaque,
+                Some(n) if b.len() >= n => Pdu::Whole(n),
+                Some(n) => Pdu::Partial(Some(n as u64)),
+            };
+        }
+        match http_message::extent(b) {
+            http_message::Extent::Whole(n) => Pdu::Whole(n),
+            http_message::Extent::NeedMore(n) => Pdu::Partial(n.map(|n| n as u64)),
+            http_message::Extent::NotHttp => Pdu::Opaque,
+        }
+    }
+
+    /// Decodes one whole message at `at..end` of the walk's bytes.
+    fn message(
+        &mut self,
+        w: &mut Walk,
+        addrs: (IpAddr, IpAddr),
+        h: &tcp::Header,
+        at: usize,
+        end: usize,
+    ) {
+        let (key, _) = Self::key(addrs, h);
+        if self.conns.get(&key).is_some_and(|c| c.websocket) {
+            return self.websocket(w, addrs, h, at, end, end);
+        }
+        if is_dns_port(h.src_port) || is_dns_port(h.dst_port) {
+            if !self.dns_tcp(w, at, end) {
+                w.push(
+                    Proto::Broken("dns", 7),
+                    at,
+                    end,
+                    dns::Message::parse(w.data.get(at + 2..end).unwrap_or(&[])).err(),
+                );
+            }
+            return;
+        }
+        if !self.http(w, addrs, h, at, end, end) {
+            w.data_to(at, end);
+        }
+    }
+
+    /// New in-order bytes of this frame, `at..end`, with no unfinished message before them:
+    /// whole messages are decoded here; an unfinished one at the end is kept for later.
+    fn in_frame(
+        &mut self,
+        w: &mut Walk,
+        flow: &mut Flow,
+        addrs: (IpAddr, IpAddr),
+        h: &tcp::Header,
+        mut at: usize,
+        end: usize,
+    ) {
+        let (key, dir) = Self::key(addrs, h);
+        while at < end {
+            let pending = self.conns.get(&key).map_or(0, |c| c.ws_pending[dir]);
+            if pending > 0 {
+                // The rest of a WebSocket frame given up on: per packet, as far as it goes.
+                return self.websocket(w, addrs, h, at, end, end);
+            }
+            let b = &w.data[at..end];
+            if flow.lost && http_message::Message::looks_like(b) {
+                flow.lost = false;
+            }
+            match self.pdu(addrs, h, flow, b) {
+                Pdu::Whole(n) => {
+                    self.message(w, addrs, h, at, at + n);
+                    at += n;
+                }
+                Pdu::Partial(total) => {
+                    let n = end - at;
+                    if total.is_some_and(|t| t > self.max_message as u64)
+                        || n > self.max_message
+                        || n > self.budget
+                    {
+                        return self.give_up_at_start(w, flow, addrs, h, at, end, total);
+                    }
+                    flow.append(w.frame, b, &mut self.budget);
+                    w.push(Proto::Segment(SegmentRole::Part), at, end, None);
+                    return;
+                }
+                Pdu::Opaque => return w.data_to(at, end),
+            }
+        }
+    }
+
+    /// The unfinished message grew (by this frame's bytes `this`, or by held ones): decodes it
+    /// if it is now whole, and what follows it.
+    fn grown_message(
+        &mut self,
+        w: &mut Walk,
+        flow: &mut Flow,
+        addrs: (IpAddr, IpAddr),
+        h: &tcp::Header,
+        this: Option<(usize, usize)>,
+    ) {
+        // How many of the frame's own bytes are still in the buffer (at its end).
+        let mut own = this.map_or(0, |(s, e)| e - s);
+        loop {
+            if flow.buf.is_empty() {
+                return;
+            }
+            let pdu = self.pdu(addrs, h, flow, &flow.buf);
+            match pdu {
+                Pdu::Whole(n) => {
+                    let before = flow.buf.len() - own;
+                    let from_this = n.saturating_sub(before).min(own);
+                    if let (Some((_, e)), true) = (this, from_this > 0) {
+                        let s = e - own;
+                        w.push(Proto::Segment(SegmentRole::Part), s, s + from_this, None);
+                    }
+                    own -= from_this;
+                    let base = self.reassembled.len();
+                    self.reassembled.extend_from_slice(&flow.buf[..n]);
+                    let segments = flow.take_message(n, &mut self.budget);
+                    w.push(
+                        Proto::Reassembled(Box::new(Reassembly {
+                            segments,
+                            length: n,
+                        })),
+                        base,
+                        base,
+                        None,
+                    );
+                    if let Some(l) = w.out.last_mut() {
+                        (l.end, l.captured, l.reassembled) = (base + n, n, true);
+                    }
+                    let bytes = std::mem::take(&mut self.reassembled);
+                    let mut rw = Walk {
+                        data: &bytes,
+                        out: &mut *w.out,
+                        quoted: false,
+                        inner: w.inner,
+                        frame: w.frame,
+                        reassembled: true,
+                    };
+                    self.message(&mut rw, addrs, h, base, base + n);
+                    self.reassembled = bytes;
+                    if let (Some((_, e)), true) = (this, own > 0 && own == flow.buf.len()) {
+                        // What is left is this frame's own: decode it in the frame.
+                        flow.drop_message(&mut self.budget);
+                        return self.in_frame(w, flow, addrs, h, e - own, e);
+                    }
+                }
+                Pdu::Partial(total) => {
+                    if total.is_some_and(|t| t > self.max_message as u64) {
+                        let (s, e) = this.map_or((0, 0), |(_, e)| (e - own, e));
+                        let why = self.limit(total);
+                        self.give_up_midway(w, flow, s, e);
+                        if let Some(Layer { problem, .. }) = w.out.last_mut().filter(|_| s < e) {
+                            *problem = Some(why);
+                        }
+                        return;
+                    }
+                    if let Some((_, e)) = this.filter(|_| own > 0) {
+                        w.push(Proto::Segment(SegmentRole::Part), e - own, e, None);
+                    }
+                    return;
+                }
+                Pdu::Opaque => {
+                    flow.drop_message(&mut self.budget);
+                    if let Some((_, e)) = this.filter(|_| own > 0) {
+                        w.data_to(e - own, e);
+                    }
+                    return;
+                }
+            }
+        }
+    }
+
+    /// Why a message is given up on, for the layer that says so.
+    fn limit(&self, total: Option<u64>) -> HeaderError {
+        HeaderError::Limit {
+            what: "reassembly",
+            detail: match total {
+                Some(t) if t > self.max_message as u64 => format!(
+                    "a message of {t} bytes is longer than the {} bytes one stream reassembles, so it is shown per packet",
+                    self.max_message
+                ),
+                _ => format!(
+                    "the streams hold {} bytes, all that they may ({} in all, {} a message), so this message is shown per packet",
+                    self.max_held - self.budget,
+                    self.max_held,
+                    self.max_message
+                ),
+            },
+        }
+    }
+
+    /// A message that starts at `at` and cannot be held: this frame's bytes `at..end` are
+    /// decoded per packet (a WebSocket frame's later segments are then counted off as its
+    /// payload), with the reason on the first layer.
+    #[allow(clippy::too_many_arguments)]
+    fn give_up_at_start(
+        &mut self,
+        w: &mut Walk,
+        flow: &mut Flow,
+        addrs: (IpAddr, IpAddr),
+        h: &tcp::Header,
+        at: usize,
+        end: usize,
+        total: Option<u64>,
+    ) {
+        let why = self.limit(total);
+        flow.drop_message(&mut self.budget);
+        let (key, _) = Self::key(addrs, h);
+        let ws = self.conns.get(&key).is_some_and(|c| c.websocket);
+        // Past a WebSocket frame the stream is still in step (its length is known); past an
+        // unfinished DNS or HTTP message it is not, until an HTTP message starts again.
+        flow.lost = !ws;
+        let first = w.out.len();
+        self.per_packet_payload(w, addrs, h, ws, at, end, end);
+        if let Some(l) = w.out.get_mut(first) {
+            l.problem = Some(why);
+        }
+    }
+
+    /// A message already begun cannot grow: what was held of it is dropped, this frame's bytes
+    /// `at..end` are shown as data with the reason, and the stream is out of step.
+    fn give_up_midway(&mut self, w: &mut Walk, flow: &mut Flow, at: usize, end: usize) {
+        let why = self.limit(None);
+        flow.drop_message(&mut self.budget);
+        flow.lost = true;
+        if at < end {
+            w.push(Proto::Data, at, end, Some(why));
+        }
     }
 
     fn websocket(
@@ -641,12 +1201,15 @@ impl Dissector {
         let (key, dir) = Self::key(addrs, h);
         if self.conns.len() >= MAX_CONNECTIONS && !self.conns.contains_key(&key) {
             self.conns.clear();
+            self.budget = self.max_held;
         }
         let f = h.flags;
         // A new SYN on a closed connection (port reuse) starts a new stream.
         let reopen = f.syn() && !f.ack() && self.conns.get(&key).is_some_and(|c| c.closed);
         if reopen {
-            self.conns.remove(&key);
+            if let Some(c) = self.conns.remove(&key) {
+                self.budget += c.held();
+            }
         }
         let next_stream = &mut self.next_stream;
         let c = self.conns.entry(key).or_insert_with(|| {
@@ -826,8 +1389,8 @@ mod tests {
     }
 
     #[test]
-    fn websocket_frame_spanning_segments() {
-        let mut d = Dissector::new();
+    fn websocket_frame_spanning_segments_per_packet() {
+        let mut d = Dissector::per_packet();
         let mut out = Vec::new();
         let mut run = |bytes: Vec<u8>, out: &mut Vec<Layer>| {
             d.dissect(&info(LinkType::Ipv4, bytes.len()), &bytes, out);
@@ -860,7 +1423,7 @@ mod tests {
     /// the second only readable with the window the first left (context takeover).
     #[test]
     fn websocket_deflate_inflates_with_context_takeover() {
-        let mut d = Dissector::new();
+        let mut d = Dissector::per_packet();
         let mut out = Vec::new();
         let mut run = |bytes: Vec<u8>, out: &mut Vec<Layer>| {
             d.dissect(&info(LinkType::Ipv4, bytes.len()), &bytes, out);
@@ -890,7 +1453,7 @@ mod tests {
             "the compressed payload"
         );
         // Without the agreement, RSV1 frames stay compressed bytes.
-        let mut d = Dissector::new();
+        let mut d = Dissector::per_packet();
         let plain: [&[u8]; 3] = [
             b"GET / HTTP/1.1\r\nUpgrade: websocket\r\n\r\n",
             b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n\r\n",
@@ -903,6 +1466,208 @@ mod tests {
         }
         assert_eq!(out[2].name(), "websocket");
         assert!(!out.iter().any(|l| matches!(l.proto, Proto::Pmce(_))));
+    }
+
+    /// Layer names of each frame, fed to `d` in order: (client → server?, seq, payload).
+    fn stream_names(d: &mut Dissector, segs: &[(bool, u32, &[u8])]) -> Vec<String> {
+        let mut out = Vec::new();
+        segs.iter()
+            .map(|&(to_server, seq, p)| {
+                let (sp, dp) = if to_server { (5000, 80) } else { (80, 5000) };
+                let bytes = segment(sp, dp, seq, p);
+                d.dissect(&info(LinkType::Ipv4, bytes.len()), &bytes, &mut out);
+                out.iter().map(|l| l.name()).collect::<Vec<_>>().join(" ")
+            })
+            .collect()
+    }
+
+    const UPGRADE: &[u8] =
+        b"GET /chat HTTP/1.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n";
+    /// The 101 response with a 2-byte text frame right after it in the same segment.
+    const SWITCH: &[u8] =
+        b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n\r\n\x81\x02hi";
+
+    /// A 256-byte binary frame: its header and 100 bytes in one segment, the other 156 and a
+    /// text frame in the next.
+    fn split_frame() -> (Vec<u8>, Vec<u8>) {
+        let mut first = vec![0x82, 0x7e, 0x01, 0x00];
+        first.extend(std::iter::repeat_n(0xab, 100));
+        let mut second = vec![0xab; 156];
+        second.extend_from_slice(&[0x81, 0x02, b'o', b'k']);
+        (first, second)
+    }
+
+    #[test]
+    fn stream_websocket_frame_spanning_segments_is_decoded_where_it_completes() {
+        let mut d = Dissector::new();
+        let (first, second) = split_frame();
+        let s = SWITCH.len() as u32;
+        let names = stream_names(
+            &mut d,
+            &[
+                (true, 1, UPGRADE),
+                (false, 1, SWITCH),
+                (false, 1 + s, &first),
+                (false, 1 + s + 104, &second),
+            ],
+        );
+        assert_eq!(
+            names[1], "ipv4 tcp http websocket",
+            "the frame after the 101, in step"
+        );
+        assert_eq!(names[2], "ipv4 tcp segment");
+        assert_eq!(names[3], "ipv4 tcp segment reassembled websocket websocket");
+        let mut out = Vec::new();
+        let (first, second) = split_frame();
+        let mut d = Dissector::new();
+        for (i, (to_server, seq, p)) in [
+            (true, 1, UPGRADE),
+            (false, 1, SWITCH),
+            (false, 1 + s, &first[..]),
+            (false, 1 + s + 104, &second[..]),
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            let (sp, dp) = if to_server { (5000, 80) } else { (80, 5000) };
+            let bytes = segment(sp, dp, seq, p);
+            let mut fi = info(LinkType::Ipv4, bytes.len());
+            fi.number = i as u64 + 1;
+            d.dissect(&fi, &bytes, &mut out);
+        }
+        // The segment layer is the 156 bytes of this frame that finish the frame; the
+        // reassembled layer and the binary frame index the reassembled bytes; the text frame
+        // after it is this frame's own.
+        assert_eq!(
+            (out[2].start, out[2].end, out[2].reassembled),
+            (40, 196, false)
+        );
+        let Proto::Reassembled(r) = &out[3].proto else {
+            panic!("{out:?}")
+        };
+        assert_eq!(
+            (r.length, &r.segments[..]),
+            (260, &[(3, 104), (4, 156)][..])
+        );
+        assert!(out[3].reassembled && out[4].reassembled);
+        assert!(
+            matches!(out[4].proto, Proto::WebSocket(f) if f.payload_len == 256 && f.opcode == 2)
+        );
+        assert_eq!((out[4].start, out[4].end), (0, 260));
+        assert_eq!(d.reassembled().len(), 260);
+        assert!(d.reassembled()[4..].iter().all(|&b| b == 0xab));
+        assert!(matches!(out[5].proto, Proto::WebSocket(f) if f.payload_len == 2));
+        assert_eq!(
+            (out[5].start, out[5].end, out[5].reassembled),
+            (196, 200, false)
+        );
+        assert_eq!(d.held_bytes(), 0);
+    }
+
+    #[test]
+    fn stream_out_of_order_and_retransmitted_segments() {
+        let mut d = Dissector::new();
+        let (first, second) = split_frame();
+        let s = SWITCH.len() as u32;
+        let names = stream_names(
+            &mut d,
+            &[
+                (true, 1, UPGRADE),
+                (false, 1, SWITCH),
+                (false, 1 + s + 104, &second), // ahead of `first`: held
+                (false, 1 + s, &first),        // fills the gap: both frames are decoded here
+                (false, 1 + s, &first),        // again
+            ],
+        );
+        assert_eq!(names[2], "ipv4 tcp segment");
+        assert_eq!(
+            names[3],
+            "ipv4 tcp segment reassembled websocket reassembled websocket"
+        );
+        assert_eq!(names[4], "ipv4 tcp segment");
+        let mut out = Vec::new();
+        let again = segment(80, 5000, 1 + s, &first);
+        d.dissect(&info(LinkType::Ipv4, again.len()), &again, &mut out);
+        assert_eq!(out[2].proto, Proto::Segment(SegmentRole::Retransmission));
+        assert_eq!(d.held_bytes(), 0);
+    }
+
+    /// A frame longer than the longest message held is decoded per packet, said so, and the
+    /// stream stays in step: the frame after it is decoded.
+    #[test]
+    fn stream_message_past_the_limit_is_shown_per_packet() {
+        let mut d = Dissector::with_limits(200, 1 << 20);
+        let (first, second) = split_frame();
+        let s = SWITCH.len() as u32;
+        let mut out = Vec::new();
+        stream_names(&mut d, &[(true, 1, UPGRADE), (false, 1, SWITCH)]);
+        let bytes = segment(80, 5000, 1 + s, &first);
+        d.dissect(&info(LinkType::Ipv4, bytes.len()), &bytes, &mut out);
+        assert!(matches!(out[2].proto, Proto::WebSocket(f) if f.payload_len == 256));
+        let why = out[2]
+            .problem
+            .as_ref()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(
+            why.contains("a message of 260 bytes is longer than the 200"),
+            "{why}"
+        );
+        let bytes = segment(80, 5000, 1 + s + 104, &second);
+        d.dissect(&info(LinkType::Ipv4, bytes.len()), &bytes, &mut out);
+        let names: Vec<&str> = out.iter().map(|l| l.name()).collect();
+        assert_eq!(names, ["ipv4", "tcp", "data", "websocket"]);
+        assert_eq!(d.held_bytes(), 0);
+    }
+
+    /// Past what all streams may hold, a message is given up on, said so, and what is held
+    /// never passes the bound; a later message on the stream is decoded again.
+    #[test]
+    fn stream_budget_for_all_streams_is_kept() {
+        let mut d = Dissector::with_limits(1 << 20, 100);
+        let head = b"HTTP/1.1 200 OK\r\nContent-Length: 300\r\n\r\n";
+        let body = [b'x'; 90];
+        let mut out = Vec::new();
+        let mut seq = 1;
+        let mut names = Vec::new();
+        for p in [&head[..], &body, &body, &body, &body[..30]] {
+            let bytes = segment(80, 5000, seq, p);
+            seq += p.len() as u32;
+            d.dissect(&info(LinkType::Ipv4, bytes.len()), &bytes, &mut out);
+            assert!(d.held_bytes() <= 100, "held {}", d.held_bytes());
+            names.push(out.iter().map(|l| l.name()).collect::<Vec<_>>().join(" "));
+            if let Some(e) = out.iter().find_map(|l| l.problem.as_ref()) {
+                assert!(
+                    e.to_string().contains("all that they may (100 in all"),
+                    "{e}"
+                );
+            }
+        }
+        assert_eq!(names[0], "ipv4 tcp segment");
+        assert_eq!(names[1], "ipv4 tcp data", "given up: {names:?}");
+        assert!(out.iter().all(|l| !matches!(l.proto, Proto::Http(_))));
+        let next = b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n";
+        let bytes = segment(80, 5000, seq, next);
+        d.dissect(&info(LinkType::Ipv4, bytes.len()), &bytes, &mut out);
+        assert!(matches!(&out[2].proto, Proto::Http(m) if m.header("content-length") == Some("0")));
+        assert_eq!(d.held_bytes(), 0);
+    }
+
+    /// DNS over TCP with its length in a segment of its own (as fixtures/streams.pcap has it).
+    #[test]
+    fn stream_dns_over_tcp_with_the_length_apart() {
+        let mut d = Dissector::new();
+        let query: &[u8] = &[
+            0x12, 0x34, 0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 0, 1, b'a', 0, 0, 1, 0, 1,
+        ];
+        let mut out = Vec::new();
+        for (seq, p) in [(1u32, &[0u8, 19][..]), (3, query)] {
+            let bytes = segment(5000, 53, seq, p);
+            d.dissect(&info(LinkType::Ipv4, bytes.len()), &bytes, &mut out);
+        }
+        let names: Vec<&str> = out.iter().map(|l| l.name()).collect();
+        assert_eq!(names, ["ipv4", "tcp", "segment", "reassembled", "dns"]);
+        assert!(matches!(&out[4].proto, Proto::Dns(m) if m.id == 0x1234));
     }
 
     /// An empty datagram to port 53 (RFC 768 length 8) is plain UDP, not a cut DNS header.

@@ -446,6 +446,44 @@ pub fn of(layer: &Layer, frame: &[u8]) -> Vec<Field> {
                 }
             }
         }
+        Proto::Segment(role) => {
+            f.add(
+                "role",
+                Value::Static(match role {
+                    super::SegmentRole::Part => "part of a message",
+                    super::SegmentRole::Retransmission => "retransmission",
+                    super::SegmentRole::OutOfOrder => "out of order",
+                }),
+                role.label(),
+            );
+            f.add(
+                "len",
+                Value::U(bytes.len() as u64),
+                "bytes of this segment's payload",
+            );
+        }
+        Proto::Reassembled(r) => {
+            f.add(
+                "length",
+                Value::U(r.length as u64),
+                "bytes of the message, put together from the segments below (tshark's tcp.reassembled.length)",
+            );
+            f.add(
+                "segment.count",
+                Value::U(r.segments.len() as u64),
+                "segments that carried it",
+            );
+            f.add(
+                "segments",
+                Value::List(
+                    r.segments
+                        .iter()
+                        .map(|(frame, n)| format!("#{frame}({n})"))
+                        .collect(),
+                ),
+                "each frame and the bytes it gave, in stream order; the message is decoded in the last",
+            );
+        }
         Proto::Data => {
             f.add(
                 "len",

@@ -1462,6 +1462,7 @@ mod tests {
             info: &info,
             data,
             layers: &layers,
+            reassembled: &[],
         };
         Filter::parse(e)
             .unwrap_or_else(|err| panic!("{e}: {err}"))

@@ -1,16 +1,16 @@
 //! One TCP connection's bytes, each direction in sequence order, as `tshark -z follow,tcp`
-//! shows them: each segment's new bytes are one chunk; retransmitted bytes and overlaps are
-//! dropped; a segment that arrives ahead of a gap waits until the gap fills (or, past
-//! [`MAX_PENDING_BYTES`], the gap is given up on and reported).
+//! shows them: each segment's new bytes are one chunk. The ordering (retransmissions and
+//! overlaps dropped, segments ahead of a gap held until it fills or is given up) is
+//! [`super::reassembly`]'s, shared with the dissector's stream decoding.
 //!
 //! Only captured bytes are shown: a segment cut by the snap length gives its captured part.
 
 use std::net::IpAddr;
 
+use super::reassembly::{self, Direction, Piece};
 use super::{Packet, Proto};
 
-/// Bytes of out-of-order segments held per direction while waiting for a gap to fill.
-pub const MAX_PENDING_BYTES: usize = 4 << 20;
+pub use reassembly::MAX_PENDING_BYTES;
 
 /// What following a stream produces, in order.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -33,13 +33,9 @@ pub enum Event {
 
 #[derive(Debug, Default)]
 struct Side {
-    /// Sequence number of the next byte expected.
-    next: Option<u32>,
+    order: Direction,
     /// Captured bytes delivered so far (the offset of the next chunk, counted as tshark does).
     offset: u64,
-    /// Segments ahead of `next`: (seq, frame, wire length, captured bytes).
-    pending: Vec<(u32, u64, u32, Vec<u8>)>,
-    pending_bytes: usize,
 }
 
 /// Follows TCP stream `stream` through a capture, one packet at a time.
@@ -49,6 +45,7 @@ pub struct Follow {
     /// The two endpoints: node 0 sent the first data.
     pub nodes: Option<[(IpAddr, u16); 2]>,
     sides: [Side; 2],
+    pieces: Vec<Piece>,
 }
 
 impl Follow {
@@ -57,6 +54,7 @@ impl Follow {
             stream,
             nodes: None,
             sides: [Side::default(), Side::default()],
+            pieces: Vec::new(),
         }
     }
 
@@ -81,7 +79,7 @@ impl Follow {
             .layers
             .iter()
             .rev()
-            .find(|l| !l.quoted && l.start >= tcp_end)
+            .find(|l| !l.quoted && !l.reassembled && l.start >= tcp_end)
             .map_or(tcp_end, |l| l.end);
         let payload = p.data.get(tcp_end..ip_end.max(tcp_end)).unwrap_or(&[]);
         let payload = &payload[..payload.len().min(wire_len as usize)];
@@ -98,79 +96,42 @@ impl Follow {
         let Some(node) = self.nodes.and_then(|n| n.iter().position(|e| *e == from)) else {
             return;
         };
-        if wire_len == 0 {
-            return;
-        }
         let side = &mut self.sides[node];
-        let next = *side.next.get_or_insert(seq);
-        let ahead = seq.wrapping_sub(next) as i32;
-        if ahead > 0 {
-            if side.pending_bytes + payload.len() > MAX_PENDING_BYTES {
-                // Give up waiting: report the gap and go on from the earliest held segment.
-                side.pending.sort_by_key(|(s, ..)| s.wrapping_sub(next));
-                let first = side.pending.first().map_or(seq, |(s, ..)| *s);
-                let skip = first.wrapping_sub(next);
-                let skip_to = if skip < ahead as u32 { first } else { seq };
-                out.push(Event::Gap {
-                    node,
-                    frame: p.info.number,
-                    missing: u64::from(skip_to.wrapping_sub(next)),
-                });
-                side.next = Some(skip_to);
-                Self::flush(side, node, out);
-                return self.packet(p, out);
-            }
-            side.pending_bytes += payload.len();
-            side.pending
-                .push((seq, p.info.number, wire_len, payload.to_vec()));
-            return;
-        }
-        Self::deliver(side, node, p.info.number, seq, wire_len, payload, out);
-        Self::flush(side, node, out);
-    }
-
-    /// Delivers a segment that starts at or before the next expected byte.
-    fn deliver(
-        side: &mut Side,
-        node: usize,
-        frame: u64,
-        seq: u32,
-        wire_len: u32,
-        payload: &[u8],
-        out: &mut Vec<Event>,
-    ) {
-        let next = side.next.unwrap_or(seq);
-        let old = next.wrapping_sub(seq);
-        if old >= wire_len {
-            return; // all retransmitted
-        }
-        let new = payload.get(old as usize..).unwrap_or(&[]);
-        if !new.is_empty() {
+        let seg = reassembly::Segment {
+            frame: p.info.number,
+            seq,
+            wire_len,
+            captured: payload,
+        };
+        self.pieces.clear();
+        // One stream is followed: no budget beyond the per-direction cap.
+        let mut budget = usize::MAX;
+        side.order.push(seg, &mut budget, &mut self.pieces);
+        for piece in self.pieces.drain(..) {
+            let (frame, bytes) = match piece {
+                Piece::This { offset, len } => {
+                    (p.info.number, payload[offset..offset + len].to_vec())
+                }
+                Piece::Held { frame, bytes } => (frame, bytes),
+                Piece::Gap { missing } => {
+                    out.push(Event::Gap {
+                        node,
+                        frame: p.info.number,
+                        missing,
+                    });
+                    continue;
+                }
+                // tshark's follow counts captured bytes only: a snap-length cut is no gap.
+                Piece::Cut { .. } => continue,
+            };
+            let n = bytes.len() as u64;
             out.push(Event::Data {
                 node,
                 frame,
                 offset: side.offset,
-                bytes: new.to_vec(),
+                bytes,
             });
-        }
-        side.offset += new.len() as u64;
-        side.next = Some(seq.wrapping_add(wire_len));
-    }
-
-    /// Delivers held segments that the stream has now reached.
-    fn flush(side: &mut Side, node: usize, out: &mut Vec<Event>) {
-        loop {
-            let next = side.next.unwrap_or(0);
-            let Some(i) = side
-                .pending
-                .iter()
-                .position(|(s, ..)| next.wrapping_sub(*s) as i32 >= 0)
-            else {
-                return;
-            };
-            let (seq, frame, wire_len, bytes) = side.pending.swap_remove(i);
-            side.pending_bytes -= bytes.len();
-            Self::deliver(side, node, frame, seq, wire_len, &bytes, out);
+            side.offset += n;
         }
     }
 }

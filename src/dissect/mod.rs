@@ -20,6 +20,7 @@ pub mod filter;
 pub mod follow;
 pub mod hex_input;
 pub mod pmce;
+pub mod reassembly;
 pub mod socketio;
 pub mod stats;
 
@@ -196,10 +197,45 @@ pub enum Proto {
     EngineIo(Box<socketio::EngineIoLayer>),
     /// A Socket.IO packet inside an Engine.IO message.
     SocketIo(Box<socketio::SocketIoLayer>),
+    /// TCP payload the stream decoding did not decode in this frame: see [`SegmentRole`].
+    Segment(SegmentRole),
+    /// A message put together from several segments: its layers follow, with ranges in the
+    /// packet's reassembled bytes ([`Packet::reassembled`]).
+    Reassembled(Box<Reassembly>),
     /// Bytes no protocol above claims: application data, or what follows an unknown header.
     Data,
     /// A header that could not be read at all: its name and its OSI layer.
     Broken(&'static str, u8),
+}
+
+/// Why a segment's payload is not decoded in its own frame.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SegmentRole {
+    /// Part of a message that a later segment completes (tshark's "TCP segment of a
+    /// reassembled PDU").
+    Part,
+    /// Bytes already seen in an earlier segment.
+    Retransmission,
+    /// Ahead of bytes not seen yet: held until they come.
+    OutOfOrder,
+}
+
+impl SegmentRole {
+    pub fn label(self) -> &'static str {
+        match self {
+            SegmentRole::Part => "TCP segment of a reassembled message",
+            SegmentRole::Retransmission => "TCP retransmission: bytes seen before",
+            SegmentRole::OutOfOrder => "TCP out of order: held until the bytes before it come",
+        }
+    }
+}
+
+/// Where a reassembled message's bytes came from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reassembly {
+    /// Each frame that carried part of it, and how many bytes it gave, in stream order.
+    pub segments: Vec<(u64, u32)>,
+    pub length: usize,
 }
 
 /// One layer of a dissected frame.
@@ -219,6 +255,9 @@ pub struct Layer {
     /// How many tunnels (VXLAN) this layer is inside: 0 for the frame's own headers, 1 for
     /// the frame a VXLAN header carries, and so on.
     pub inner: u8,
+    /// The range is in the packet's reassembled bytes, not in the frame: this layer was
+    /// decoded from a message that several segments carried.
+    pub reassembled: bool,
 }
 
 impl Layer {
@@ -245,6 +284,8 @@ impl Layer {
             Proto::Pmce(_) => "pmce",
             Proto::EngineIo(_) => "engineio",
             Proto::SocketIo(_) => "socketio",
+            Proto::Segment(_) => "segment",
+            Proto::Reassembled(_) => "reassembled",
             Proto::Data => "data",
             Proto::Broken(n, _) => n,
         }
@@ -278,6 +319,8 @@ impl Layer {
             Proto::Pmce(_) => "WebSocket per-message deflate (decompressed)",
             Proto::EngineIo(_) => "Engine.IO v4",
             Proto::SocketIo(_) => "Socket.IO v5",
+            Proto::Segment(r) => r.label(),
+            Proto::Reassembled(_) => "Reassembled TCP stream bytes",
             Proto::Data => "Data (payload)",
             Proto::Broken(..) => "Unreadable header",
         }
@@ -296,7 +339,8 @@ impl Layer {
             | Proto::Ipv6Ext(_)
             | Proto::Icmp(_)
             | Proto::Icmpv6(_) => 3,
-            Proto::Tcp(..) | Proto::Udp(_) => 4,
+            // Bytes of TCP's stream: held or put together by the transport layer.
+            Proto::Tcp(..) | Proto::Udp(_) | Proto::Segment(_) | Proto::Reassembled(_) => 4,
             // A tunnel header on top of UDP: wirelab counts it with the application layer
             // (it is UDP's payload), as it does DNS.
             Proto::Vxlan(_) => 7,
@@ -334,9 +378,26 @@ pub struct Packet<'a> {
     pub info: &'a FrameInfo,
     pub data: &'a [u8],
     pub layers: &'a [Layer],
+    /// Messages this frame completed, put together from several segments: the bytes that the
+    /// ranges of layers marked `reassembled` index (empty when there are none).
+    pub reassembled: &'a [u8],
 }
 
-impl Packet<'_> {
+impl<'a> Packet<'a> {
+    /// The bytes `l`'s range indexes: the frame, or the reassembled messages.
+    pub fn bytes_of(&self, l: &Layer) -> &'a [u8] {
+        if l.reassembled {
+            self.reassembled
+        } else {
+            self.data
+        }
+    }
+
+    /// The layer's fields (see [`Layer::fields`]), read from the bytes its range indexes.
+    pub fn fields_of(&self, l: &Layer) -> Vec<Field> {
+        l.fields(self.bytes_of(l))
+    }
+
     /// The first layer with this name.
     pub fn layer(&self, name: &str) -> Option<&Layer> {
         self.layers.iter().find(|l| l.name() == name)
@@ -395,7 +456,11 @@ impl Packet<'_> {
                     icmpv6_body = m.echo.is_some();
                 }
                 Proto::Data if !icmpv6_body && prev_icmpv6 => {}
-                Proto::Pmce(_) | Proto::EngineIo(_) | Proto::SocketIo(_) => {}
+                Proto::Pmce(_)
+                | Proto::EngineIo(_)
+                | Proto::SocketIo(_)
+                | Proto::Segment(_)
+                | Proto::Reassembled(_) => {}
                 _ => each(l.name()),
             }
             prev_icmpv6 = matches!(l.proto, Proto::Icmpv6(_));

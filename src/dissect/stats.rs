@@ -21,6 +21,8 @@ pub struct PhsRow {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Conversation {
     pub proto: &'static str,
+    /// TCP's stream index (what `--follow` takes); none for UDP.
+    pub stream: Option<u32>,
     pub a: (IpAddr, u16),
     pub b: (IpAddr, u16),
     pub frames_ab: u64,
@@ -31,8 +33,9 @@ pub struct Conversation {
     pub last_ts: f64,
 }
 
-/// A conversation's key: protocol and the two endpoints, lower first.
-type ConvKey = (&'static str, (IpAddr, u16), (IpAddr, u16));
+/// A conversation's key: protocol, the two endpoints (lower first), and TCP's stream index (a
+/// reused port pair is a new stream).
+type ConvKey = (&'static str, (IpAddr, u16), (IpAddr, u16), Option<u32>);
 
 /// Counters filled one packet at a time.
 #[derive(Debug, Default)]
@@ -53,6 +56,10 @@ impl Stats {
         self.bytes += len;
         let mut path = String::new();
         for l in p.layers {
+            // Where the stream decoding held or put bytes together is not a protocol.
+            if matches!(l.proto, Proto::Segment(_) | Proto::Reassembled(_)) {
+                continue;
+            }
             if !path.is_empty() {
                 path.push(':');
             }
@@ -74,19 +81,20 @@ impl Stats {
                 row.bytes += len;
             }
         }
-        let proto = p.layers.iter().find_map(|l| match l.proto {
-            Proto::Tcp(..) => Some("tcp"),
-            Proto::Udp(_) => Some("udp"),
+        let Some((proto, stream)) = p.layers.iter().find_map(|l| match l.proto {
+            Proto::Tcp(_, m) if !l.quoted => Some(("tcp", Some(m.stream))),
+            Proto::Udp(_) if !l.quoted => Some(("udp", None)),
             _ => None,
-        });
-        let (Some(proto), Some((src, dst)), Some((sp, dp))) = (proto, p.ip_addrs(), p.ports())
-        else {
+        }) else {
+            return;
+        };
+        let (Some((src, dst)), Some((sp, dp))) = (p.ip_addrs(), p.ports()) else {
             return;
         };
         let ts = p.info.ts_sec as f64 + f64::from(p.info.ts_nsec) / 1e9;
         let (x, y) = ((src, sp), (dst, dp));
         let (a, b, forward) = if x <= y { (x, y, true) } else { (y, x, false) };
-        let key = (proto, a, b);
+        let key = (proto, a, b, stream);
         let i = match self.conv_index.get(&key) {
             Some(&i) => i,
             None if self.conversations.len() >= MAX_CONVERSATIONS => {
@@ -98,6 +106,7 @@ impl Stats {
                 let (a, b) = if forward { (a, b) } else { (b, a) };
                 self.conversations.push(Conversation {
                     proto,
+                    stream,
                     a,
                     b,
                     frames_ab: 0,

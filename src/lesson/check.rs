@@ -142,9 +142,12 @@ fn layers() -> Vec<Question> {
     ]
 }
 
+/// One frame: its metadata, bytes, layers, and the messages it completed (reassembled).
+type DissectedFrame = (FrameInfo, Vec<u8>, Vec<Layer>, Vec<u8>);
+
 /// Every packet of a capture, dissected.
 struct Dissected {
-    frames: Vec<(FrameInfo, Vec<u8>, Vec<Layer>)>,
+    frames: Vec<DissectedFrame>,
 }
 
 impl Dissected {
@@ -158,7 +161,7 @@ impl Dissected {
                 if let Some((info, data)) = ev {
                     let mut layers = Vec::new();
                     d.dissect(info, data, &mut layers);
-                    frames.push((*info, data.to_vec(), layers));
+                    frames.push((*info, data.to_vec(), layers, d.reassembled().to_vec()));
                 }
                 Ok(true)
             })
@@ -169,7 +172,12 @@ impl Dissected {
     fn packets(&self) -> impl Iterator<Item = Packet<'_>> {
         self.frames
             .iter()
-            .map(|(info, data, layers)| Packet { info, data, layers })
+            .map(|(info, data, layers, reassembled)| Packet {
+                info,
+                data,
+                layers,
+                reassembled,
+            })
     }
 }
 
@@ -564,7 +572,7 @@ fn socketio(capture: &[u8]) -> Result<Vec<Question>> {
     let eio: Vec<(u64, &crate::dissect::socketio::EngineIoLayer)> = d
         .frames
         .iter()
-        .flat_map(|(info, _, layers)| {
+        .flat_map(|(info, _, layers, _)| {
             layers.iter().filter_map(move |l| match &l.proto {
                 Proto::EngineIo(e) => Some((info.number, e.as_ref())),
                 _ => None,

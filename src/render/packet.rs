@@ -269,6 +269,13 @@ fn summary_body<W: Write>(out: &mut W, p: &Packet) -> io::Result<()> {
         out.write_all(if wrote { b": " } else { b"" })?;
         app_summary(out, p, app)?;
         wrote = true;
+    } else if let Some(role) = own.iter().find_map(|l| match l.proto {
+        Proto::Segment(r) => Some(r),
+        _ => None,
+    }) {
+        out.write_all(b" [")?;
+        out.write_all(role.label().as_bytes())?;
+        out.write_all(b"]")?;
     }
     if !wrote {
         let proto = match &ip_layer.proto {
@@ -490,6 +497,9 @@ fn layer_heading<W: Write>(out: &mut W, l: &Layer) -> io::Result<()> {
     if l.inner > 0 {
         out.write_all(b"(inner: in the tunnel) ")?;
     }
+    if l.reassembled && !matches!(l.proto, Proto::Reassembled(_)) {
+        out.write_all(b"(reassembled) ")?;
+    }
     out.write_all(l.title().as_bytes())?;
     out.write_all(b"  [OSI ")?;
     write_u64(out, l.osi().into())?;
@@ -501,6 +511,9 @@ fn layer_heading<W: Write>(out: &mut W, l: &Layer) -> io::Result<()> {
     write_u64(out, l.start as u64)?;
     out.write_all(b"..")?;
     write_u64(out, l.end as u64)?;
+    if l.reassembled {
+        out.write_all(b" of the reassembled bytes")?;
+    }
     out.write_all(b"\n")
 }
 
@@ -512,7 +525,7 @@ pub fn detail<W: Write>(out: &mut W, p: &Packet) -> io::Result<()> {
         layer_heading(out, l)?;
         if matches!(l.proto, Proto::Data) {
             // The payload: its length, then the bytes themselves (at most 256).
-            let bytes = p.data.get(l.start..l.end).unwrap_or(&[]);
+            let bytes = p.bytes_of(l).get(l.start..l.end).unwrap_or(&[]);
             writeln!(out, "    len: {}  — bytes of payload captured", bytes.len())?;
             dump_at(out, &bytes[..bytes.len().min(256)], 0, b"    ")?;
             if bytes.len() > 256 {
@@ -520,7 +533,7 @@ pub fn detail<W: Write>(out: &mut W, p: &Packet) -> io::Result<()> {
             }
             continue;
         }
-        for f in l.fields(p.data) {
+        for f in p.fields_of(l) {
             out.write_all(b"    ")?;
             out.write_all(f.name.as_bytes())?;
             out.write_all(b": ")?;
@@ -570,6 +583,9 @@ pub fn hex<W: Write>(out: &mut W, p: &Packet, colour: bool) -> io::Result<()> {
     frame_line(out, p)?;
     let mut covered = 0;
     for (i, l) in p.layers.iter().enumerate() {
+        if l.reassembled {
+            continue;
+        }
         let (on, off) = if colour {
             (COLOURS[i % COLOURS.len()], "\x1b[0m")
         } else {
@@ -586,7 +602,10 @@ pub fn hex<W: Write>(out: &mut W, p: &Packet, colour: bool) -> io::Result<()> {
             match (
                 l.quoted,
                 l.inner > 0,
-                matches!(l.proto, Proto::Data | Proto::WebSocket(_) | Proto::Pmce(_))
+                matches!(
+                    l.proto,
+                    Proto::Data | Proto::WebSocket(_) | Proto::Pmce(_) | Proto::Segment(_)
+                )
             ) {
                 (true, _, _) => "quoted by the ICMP error",
                 (false, true, true) => "inner payload (in the tunnel)",
@@ -609,6 +628,44 @@ pub fn hex<W: Write>(out: &mut W, p: &Packet, colour: bool) -> io::Result<()> {
             p.data.len()
         )?;
         dump_at(out, p.data.get(covered..).unwrap_or(&[]), covered, b"  ")?;
+    }
+    // Messages this frame completed, from the bytes of several segments: offsets are in the
+    // reassembled bytes, as Wireshark's "Reassembled TCP" tab shows them.
+    for (i, l) in p.layers.iter().enumerate().filter(|(_, l)| l.reassembled) {
+        let (on, off) = if colour {
+            (COLOURS[i % COLOURS.len()], "\x1b[0m")
+        } else {
+            ("", "")
+        };
+        if let Proto::Reassembled(r) = &l.proto {
+            writeln!(
+                out,
+                "{on}[reassembled {}..{} · {} bytes from {} segments: {}]{off}",
+                l.start,
+                l.end,
+                r.length,
+                r.segments.len(),
+                r.segments
+                    .iter()
+                    .map(|(f, n)| format!("#{f}({n})"))
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            )?;
+            continue;
+        }
+        writeln!(
+            out,
+            "{on}[{} {}..{} of the reassembled bytes · OSI {} {}]{off}",
+            l.name(),
+            l.start,
+            l.end,
+            l.osi(),
+            l.osi_name(),
+        )?;
+        let bytes = p.reassembled.get(l.start..l.end).unwrap_or(&[]);
+        out.write_all(on.as_bytes())?;
+        dump_at(out, bytes, l.start, b"  ")?;
+        out.write_all(off.as_bytes())?;
     }
     out.write_all(b"\n")
 }
@@ -714,7 +771,7 @@ pub fn json<W: Write>(out: &mut W, p: &Packet) -> io::Result<()> {
             l.start,
             l.end
         )?;
-        for (j, f) in l.fields(p.data).iter().enumerate() {
+        for (j, f) in p.fields_of(l).iter().enumerate() {
             if j > 0 {
                 out.write_all(b",")?;
             }
@@ -736,6 +793,9 @@ pub fn json<W: Write>(out: &mut W, p: &Packet) -> io::Result<()> {
         }
         if l.inner > 0 {
             write!(out, ",\"inner\":{}", l.inner)?;
+        }
+        if l.reassembled {
+            out.write_all(b",\"reassembled\":true")?;
         }
         if let Some(e) = &l.problem {
             out.write_all(b",\"problem\":")?;
@@ -772,10 +832,11 @@ pub fn stats<W: Write>(out: &mut W, s: &Stats) -> io::Result<()> {
     writeln!(out, "{t}")?;
     writeln!(
         out,
-        "Conversations (TCP and UDP; A is the side that sent first)"
+        "Conversations (TCP and UDP; A is the side that sent first; stream is the index --follow takes)"
     )?;
     let mut t = super::table(&[
         "proto",
+        "stream",
         "A",
         "B",
         "A→B frames",
@@ -789,6 +850,7 @@ pub fn stats<W: Write>(out: &mut W, s: &Stats) -> io::Result<()> {
     for c in &s.conversations {
         t.add_row(vec![
             c.proto.to_string(),
+            c.stream.map_or_else(|| "-".to_string(), |s| s.to_string()),
             endpoint(c.a),
             endpoint(c.b),
             c.frames_ab.to_string(),
@@ -829,7 +891,7 @@ pub fn stats_json<W: Write>(out: &mut W, s: &Stats) -> io::Result<()> {
         .conversations
         .iter()
         .map(|c| {
-            serde_json::json!({"proto": c.proto, "a": endpoint(c.a), "b": endpoint(c.b),
+            serde_json::json!({"proto": c.proto, "stream": c.stream, "a": endpoint(c.a), "b": endpoint(c.b),
                 "frames_ab": c.frames_ab, "bytes_ab": c.bytes_ab, "frames_ba": c.frames_ba,
                 "bytes_ba": c.bytes_ba, "duration": c.last_ts - c.first_ts})
         })

@@ -22,6 +22,9 @@ pub enum HeaderError {
         value: u64,
         reason: &'static str,
     },
+    /// A bound the dissector keeps was reached (TCP reassembly): what it did instead.
+    #[error("{what} gave up: {detail}")]
+    Limit { what: &'static str, detail: String },
 }
 
 impl HeaderError {

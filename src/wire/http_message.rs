@@ -1,5 +1,6 @@
 //! The start line and header fields of an HTTP/1.x message (RFC 9112 §2–5), as seen at the
-//! front of one TCP segment. The body is not decoded.
+//! front of one TCP segment or of a reassembled stream; and [`extent`], how many bytes the
+//! whole message (header block and body, RFC 9112 §6.3) takes. The body is not decoded.
 //!
 //! ```text
 //! request:  METHOD SP target SP HTTP/1.1 CRLF      response: HTTP/1.1 SP 101 SP reason CRLF
@@ -125,6 +126,105 @@ impl Message {
     }
 }
 
+/// How much of a byte stream one HTTP/1.x message takes, from its first byte.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Extent {
+    /// The bytes do not start like an HTTP/1.x message.
+    NotHttp,
+    /// The message has begun but is not all here; `Some(n)` when its length is known.
+    NeedMore(Option<usize>),
+    /// The whole message is the first `n` bytes.
+    Whole(usize),
+}
+
+/// The length of the message at the front of `b` (RFC 9112 §6.3): the header block, then a
+/// body of `Content-Length` bytes or `chunked` chunks up to the last one and its trailer. A
+/// request with neither has no body; so have responses 1xx, 204 and 304. A response with
+/// neither runs until the connection closes: only its header block is counted here, and the
+/// body that follows is data. (A response to HEAD has a Content-Length and no body; telling
+/// it needs the request, so it is not told apart.)
+pub fn extent(b: &[u8]) -> Extent {
+    if !Message::looks_like(b) {
+        let prefix = |t: &[u8]| b.len() < t.len() && t.starts_with(b);
+        return if !b.is_empty() && (prefix(b"HTTP/1.") || METHODS.iter().any(|m| prefix(m))) {
+            Extent::NeedMore(None)
+        } else {
+            Extent::NotHttp
+        };
+    }
+    let Some(m) = Message::parse(b) else {
+        return Extent::NotHttp;
+    };
+    if !m.complete {
+        return Extent::NeedMore(None);
+    }
+    let head = m.header_len;
+    let no_body = match m.start {
+        StartLine::Response { status, .. } => {
+            (100..200).contains(&status) || status == 204 || status == 304
+        }
+        StartLine::Request { .. } => false,
+    };
+    if no_body {
+        return Extent::Whole(head);
+    }
+    let chunked = m
+        .header("transfer-encoding")
+        .is_some_and(|v| v.to_ascii_lowercase().contains("chunked"));
+    if chunked {
+        return match chunked_len(&b[head..]) {
+            Some(n) => Extent::Whole(head + n),
+            None => Extent::NeedMore(None),
+        };
+    }
+    match m
+        .header("content-length")
+        .map(|v| v.trim().parse::<usize>())
+    {
+        Some(Ok(n)) => {
+            let total = head.saturating_add(n);
+            if b.len() >= total {
+                Extent::Whole(total)
+            } else {
+                Extent::NeedMore(Some(total))
+            }
+        }
+        // An unreadable length: the header block alone (RFC 9112 §6.3 makes it an error).
+        Some(Err(_)) => Extent::Whole(head),
+        None => Extent::Whole(head),
+    }
+}
+
+/// Bytes of a chunked body at the front of `b`, through the last chunk's trailer; `None`
+/// until all of it is there.
+fn chunked_len(b: &[u8]) -> Option<usize> {
+    let mut at = 0;
+    loop {
+        let line_end = at + b.get(at..)?.iter().position(|&c| c == b'\n')?;
+        let line = &b[at..line_end];
+        let hex_digits = line.iter().take_while(|c| c.is_ascii_hexdigit()).count();
+        let size = usize::from_str_radix(std::str::from_utf8(&line[..hex_digits]).ok()?, 16)
+            .ok()
+            .or((hex_digits == 0).then_some(0))?;
+        at = line_end + 1;
+        if size == 0 {
+            // Trailer fields, then an empty line.
+            loop {
+                let end = at + b.get(at..)?.iter().position(|&c| c == b'\n')?;
+                let empty = b[at..end].iter().all(|&c| c == b'\r');
+                at = end + 1;
+                if empty {
+                    return Some(at);
+                }
+            }
+        }
+        at = at.checked_add(size)?;
+        // The CRLF after the chunk's data.
+        let end = at + b.get(at..)?.iter().position(|&c| c == b'\n')?;
+        at = end + 1;
+    }
+}
+
 /// Splits on LF (dropping a CR before it); the last piece may end without a newline.
 struct Lines<'a> {
     b: &'a [u8],
@@ -192,6 +292,42 @@ mod tests {
         assert!(m.is_switching_protocols());
         assert!(!m.complete);
         assert_eq!(m.header("Upgrade"), Some("websocket"));
+    }
+
+    #[test]
+    fn extent_of_requests_and_responses() {
+        assert_eq!(extent(REQUEST), Extent::Whole(REQUEST.len()));
+        let mut two = REQUEST.to_vec();
+        two.extend_from_slice(REQUEST);
+        assert_eq!(
+            extent(&two),
+            Extent::Whole(REQUEST.len()),
+            "only the first message"
+        );
+        let resp = b"HTTP/1.0 200 OK\r\nContent-Length: 5\r\n\r\nhello";
+        assert_eq!(extent(resp), Extent::Whole(resp.len()));
+        assert_eq!(extent(&resp[..40]), Extent::NeedMore(Some(resp.len())));
+        assert_eq!(
+            extent(&resp[..20]),
+            Extent::NeedMore(None),
+            "header block not ended"
+        );
+        assert_eq!(extent(b"HTT"), Extent::NeedMore(None));
+        assert_eq!(extent(b"GE"), Extent::NeedMore(None));
+        assert_eq!(extent(b"\x82\x05hello"), Extent::NotHttp);
+        let upgrade = b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n\r\n\x81\x02hi";
+        assert_eq!(extent(upgrade), Extent::Whole(upgrade.len() - 4));
+        let no_length = b"HTTP/1.1 200 OK\r\n\r\nbody until close";
+        assert_eq!(extent(no_length), Extent::Whole(19));
+    }
+
+    #[test]
+    fn extent_of_a_chunked_body() {
+        let m = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\nc;ext=1\r\n world again\r\n0\r\nX-T: 1\r\n\r\n";
+        assert_eq!(extent(m), Extent::Whole(m.len()));
+        for cut in 47..m.len() {
+            assert_eq!(extent(&m[..cut]), Extent::NeedMore(None), "cut at {cut}");
+        }
     }
 
     #[test]

@@ -104,12 +104,17 @@ const FIELDS: &[(&str, &str, &str)] = &[
 /// heuristic decodes an IPv6-extension test datagram as GPRS-NS, names a text HTTP body
 /// `data-text-lines`, and (until per-packet decoding follows the reassembled stream) TCP
 /// payload wirelab shows as data on an HTTP or DNS connection. On reassembled streams tshark
-/// also names a whole WebSocket frame's payload `data`; wirelab's websocket layer holds it.
+/// also names a whole WebSocket frame's payload `data` (wirelab's websocket layer holds it),
+/// and names an HTTP body by its media type (`urlencoded-form`) where wirelab says `data`.
 fn protocols_differ_by_design(theirs: &str, mine: &str) -> bool {
+    let body_by_media_type = mine
+        .strip_suffix(":http:data")
+        .is_some_and(|m| theirs.starts_with(&format!("{m}:http:")));
     theirs.contains("gprs-ns")
         || theirs.contains("data-text-lines")
         || mine.ends_with(":tcp:data")
         || (mine.ends_with(":websocket") && theirs == format!("{mine}:data"))
+        || body_by_media_type
 }
 
 fn root() -> PathBuf {
@@ -445,6 +450,85 @@ fn split_messages_are_decoded_where_they_complete() {
             .unwrap()["fields"]["segments"],
         serde_json::json!(["#8(42)", "#10(23)", "#12(100)", "#14(314)"])
     );
+}
+
+fn layers_named(p: &Value, name: &str) -> usize {
+    p["layers"]
+        .as_array()
+        .map_or(0, |ls| ls.iter().filter(|l| l["name"] == name).count())
+}
+
+/// fixtures/streams-real.pcap, from real programs (curl and python3 -m http.server, python
+/// `websockets`, dig +tcp and dnsmasq): a 300 kB response and a 100 kB POST, WebSocket
+/// messages of 70,000 and 200,000 bytes each way, reassembled where tshark reassembles them;
+/// and fixtures/streams-gap.pcap, the same with one segment of the response deleted: the gap
+/// is reported where tshark reports it ("previous segment not captured"), the response is not
+/// decoded, and the connections after it are.
+#[test]
+fn real_programs_streams_and_a_gap() {
+    let json = |file: &str| -> Vec<Value> {
+        let out = Command::new(env!("CARGO_BIN_EXE_wirelab"))
+            .args(["dissect", "--format", "json"])
+            .arg(root().join("fixtures").join(file))
+            .output()
+            .expect("run wirelab");
+        assert!(out.status.success());
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .map(|l| serde_json::from_str(l).expect("JSON"))
+            .collect()
+    };
+    let real = json("streams-real.pcap");
+    for (frame, length, layer, field, v) in [
+        (23, "299190", "http", "response.code", "200"),
+        (37, "100159", "http", "request.method", "POST"),
+        (40, "555", "http", "response.code", "501"),
+        (55, "70014", "websocket", "payload_length", "70000"),
+        (59, "70010", "websocket", "payload_length", "70000"),
+        (66, "200014", "websocket", "payload_length", "200000"),
+        (74, "200010", "websocket", "payload_length", "200000"),
+    ] {
+        let p = &real[frame - 1];
+        assert_eq!(ours(p, "reassembled", "length"), [length], "frame {frame}");
+        assert_eq!(ours(p, layer, field), [v], "frame {frame}");
+    }
+    let dns_over_tcp: Vec<&Value> = real.iter().filter(|p| layers_named(p, "dns") > 0).collect();
+    assert_eq!(
+        dns_over_tcp.len(),
+        4,
+        "dig +tcp: two queries, two responses"
+    );
+    assert!(dns_over_tcp.iter().all(|p| layers_named(p, "tcp") == 1));
+
+    let gap = json("streams-gap.pcap");
+    let after_gap: Vec<u64> = gap
+        .iter()
+        .filter(|p| {
+            p["layers"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|l| l["name"] == "segment" && l["fields"]["role"] == "after a gap")
+        })
+        .map(|p| p["frame"].as_u64().unwrap())
+        .collect();
+    assert_eq!(
+        after_gap,
+        [13],
+        "reported on the segment after the hole, as tshark does"
+    );
+    assert_eq!(
+        ours(&gap[12], "segment", "missing"),
+        ["32768"],
+        "the deleted segment's length"
+    );
+    assert!(
+        !gap.iter()
+            .any(|p| ours(p, "http", "response.code") == ["200"]),
+        "the 300 kB response lost a segment: not decoded"
+    );
+    assert_eq!(ours(&gap[35], "http", "request.method"), ["POST"]);
+    assert_eq!(ours(&gap[64], "websocket", "payload_length"), ["200000"]);
 }
 
 #[test]

@@ -615,12 +615,21 @@ impl Dissector {
         let (meta, websocket) = self.track(addrs, &h, seg_len as u32);
         w.push(Proto::Tcp(h, meta), at, at + hl, None);
         let body_at = at + hl;
-        let body = w.data.get(body_at..end).unwrap_or(&[]);
-        if body.is_empty() {
-            return;
+        if self.reassemble && h.flags.ack() {
+            let (key, dir) = Self::key(addrs, &h);
+            if let Some(f) = self
+                .conns
+                .get_mut(&key)
+                .and_then(|c| c.flows[1 - dir].as_mut())
+            {
+                f.order.acked(h.ack);
+            }
         }
-        if self.reassemble {
-            return self.stream(w, addrs, &h, body_at, end, seg_len);
+        if self.reassemble && (seg_len > 0 || h.flags.fin()) {
+            return self.stream(w, addrs, &h, body_at, end.max(body_at), seg_len);
+        }
+        if w.data.get(body_at..end).is_none_or(|b| b.is_empty()) {
+            return;
         }
         self.per_packet_payload(w, addrs, &h, websocket, body_at, end, body_at + seg_len);
     }
@@ -726,19 +735,33 @@ impl Dissector {
             seq,
             wire_len: seg_len as u32,
             captured: w.data.get(body_at..body_at + captured).unwrap_or(&[]),
+            fin: h.flags.fin(),
         };
         let mut pieces = std::mem::take(&mut self.pieces);
         pieces.clear();
         let placed = flow.order.push(seg, &mut self.budget, &mut pieces);
+        if let Some(missing) = pieces.iter().find_map(|p| match p {
+            Piece::Gap { missing } => Some(*missing),
+            _ => None,
+        }) {
+            w.push(
+                Proto::Segment(SegmentRole::AfterGap { missing }),
+                body_at,
+                body_at,
+                None,
+            );
+        }
         match placed {
-            Placed::Retransmission => w.push(
+            Placed::Retransmission if end > body_at => w.push(
                 Proto::Segment(SegmentRole::Retransmission),
                 body_at,
                 end,
                 None,
             ),
-            Placed::Held => w.push(Proto::Segment(SegmentRole::OutOfOrder), body_at, end, None),
-            Placed::InOrder | Placed::Empty => {}
+            Placed::Held if end > body_at => {
+                w.push(Proto::Segment(SegmentRole::OutOfOrder), body_at, end, None)
+            }
+            _ => {}
         }
         let cut = pieces.iter().any(|p| matches!(p, Piece::Cut { .. }));
         for piece in pieces.drain(..) {

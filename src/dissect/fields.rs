@@ -453,9 +453,17 @@ pub fn of(layer: &Layer, frame: &[u8]) -> Vec<Field> {
                     super::SegmentRole::Part => "part of a message",
                     super::SegmentRole::Retransmission => "retransmission",
                     super::SegmentRole::OutOfOrder => "out of order",
+                    super::SegmentRole::AfterGap { .. } => "after a gap",
                 }),
                 role.label(),
             );
+            if let super::SegmentRole::AfterGap { missing } = role {
+                f.add(
+                    "missing",
+                    Value::U(*missing),
+                    "bytes of the stream before this segment that the capture does not hold",
+                );
+            }
             f.add(
                 "len",
                 Value::U(bytes.len() as u64),

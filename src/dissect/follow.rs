@@ -23,12 +23,21 @@ pub enum Event {
         offset: u64,
         bytes: Vec<u8>,
     },
-    /// Bytes never captured: the stream continues `missing` bytes later.
+    /// Bytes never captured: the stream continues `missing` bytes later. tshark's follow
+    /// shows it as a chunk of text ([`gap_text`]) at `offset`, counted in the offsets after it.
     Gap {
         node: usize,
         frame: u64,
+        offset: u64,
         missing: u64,
     },
+}
+
+/// The chunk tshark's follow prints for a gap: `[N bytes missing in capture file]` and a NUL.
+pub fn gap_text(missing: u64) -> Vec<u8> {
+    let mut t = format!("[{missing} bytes missing in capture file]").into_bytes();
+    t.push(0);
+    t
 }
 
 #[derive(Debug, Default)]
@@ -74,14 +83,9 @@ impl Follow {
         };
         let from = (src, h.src_port);
         let wire_len = meta.len;
-        // The segment's captured payload: what follows the TCP header, up to the IP length.
-        let ip_end = p
-            .layers
-            .iter()
-            .rev()
-            .find(|l| !l.quoted && !l.reassembled && l.start >= tcp_end)
-            .map_or(tcp_end, |l| l.end);
-        let payload = p.data.get(tcp_end..ip_end.max(tcp_end)).unwrap_or(&[]);
+        // The segment's captured payload: what follows the TCP header, up to the length the
+        // IP header gives (link padding after it is not TCP's).
+        let payload = p.data.get(tcp_end..).unwrap_or(&[]);
         let payload = &payload[..payload.len().min(wire_len as usize)];
         let mut seq = h.seq;
         if h.flags.syn() {
@@ -96,12 +100,16 @@ impl Follow {
         let Some(node) = self.nodes.and_then(|n| n.iter().position(|e| *e == from)) else {
             return;
         };
+        if h.flags.ack() {
+            self.sides[1 - node].order.acked(h.ack);
+        }
         let side = &mut self.sides[node];
         let seg = reassembly::Segment {
             frame: p.info.number,
             seq,
             wire_len,
             captured: payload,
+            fin: h.flags.fin(),
         };
         self.pieces.clear();
         // One stream is followed: no budget beyond the per-direction cap.
@@ -117,8 +125,10 @@ impl Follow {
                     out.push(Event::Gap {
                         node,
                         frame: p.info.number,
+                        offset: side.offset,
                         missing,
                     });
+                    side.offset += gap_text(missing).len() as u64;
                     continue;
                 }
                 // tshark's follow counts captured bytes only: a snap-length cut is no gap.

@@ -218,6 +218,10 @@ pub enum SegmentRole {
     Retransmission,
     /// Ahead of bytes not seen yet: held until they come.
     OutOfOrder,
+    /// Bytes before this segment were never captured, and are no longer waited for (tshark's
+    /// "previous segment not captured"): the message they belonged to is lost. The layer is
+    /// empty (its range has no bytes).
+    AfterGap { missing: u64 },
 }
 
 impl SegmentRole {
@@ -226,6 +230,7 @@ impl SegmentRole {
             SegmentRole::Part => "TCP segment of a reassembled message",
             SegmentRole::Retransmission => "TCP retransmission: bytes seen before",
             SegmentRole::OutOfOrder => "TCP out of order: held until the bytes before it come",
+            SegmentRole::AfterGap { .. } => "TCP previous segment not captured",
         }
     }
 }

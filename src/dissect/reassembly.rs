@@ -7,7 +7,10 @@
 //! - ahead of it (a gap): the segment is held until the gap fills;
 //! - past [`MAX_PENDING_BYTES`] held in this direction, or past what the caller's budget for
 //!   all streams allows, the gap is given up on: it is reported, and the stream goes on from the
-//!   earliest held segment.
+//!   earliest held segment;
+//! - at once when the other side has acknowledged the missing bytes ([`Direction::acked`]):
+//!   the receiver had them, so the capture lost them and no retransmission will bring them
+//!   (tshark's "ACKed unseen segment" and "previous segment not captured"); and at a FIN.
 //!
 //! Only captured bytes exist: a segment cut by the snap length releases its captured part and
 //! then reports the cut, so a caller that needs whole messages knows they are broken there.
@@ -26,6 +29,8 @@ pub struct Segment<'a> {
     pub wire_len: u32,
     /// Captured data bytes: `wire_len` of them, or fewer when the snap length cut the frame.
     pub captured: &'a [u8],
+    /// The FIN flag: no bytes come after this segment's, so a gap before it never fills.
+    pub fin: bool,
 }
 
 /// What placing a segment released, in stream order.
@@ -67,6 +72,9 @@ struct HeldSegment {
 pub struct Direction {
     /// Sequence number of the next byte expected.
     next: Option<u32>,
+    /// The highest acknowledgement the other side sent past `next`: bytes before it will not
+    /// be retransmitted.
+    acked_past: Option<u32>,
     held: Vec<HeldSegment>,
     held_bytes: usize,
 }
@@ -77,14 +85,41 @@ impl Direction {
         self.held_bytes
     }
 
+    /// The other side acknowledged up to `ack` (the sequence number it expects next).
+    pub fn acked(&mut self, ack: u32) {
+        if let Some(next) = self.next {
+            if ack.wrapping_sub(next) as i32 > 0
+                && self
+                    .acked_past
+                    .is_none_or(|a| ack.wrapping_sub(a) as i32 > 0)
+            {
+                self.acked_past = Some(ack);
+            }
+        }
+    }
+
     /// Places `seg`; appends what it releases to `out`. `budget` is what the caller lets all
     /// its streams hold together: held bytes are taken from it and given back when released.
     pub fn push(&mut self, seg: Segment, budget: &mut usize, out: &mut Vec<Piece>) -> Placed {
         if seg.wire_len == 0 {
+            if seg.fin && self.next.is_some() {
+                // The end of the stream: bytes still missing before it will not come.
+                while let Some(next) = self.next.filter(|n| seg.seq.wrapping_sub(*n) as i32 > 0) {
+                    self.give_up_gap(next, seg.seq, budget, out);
+                }
+            }
             return Placed::Empty;
         }
         let next = *self.next.get_or_insert(seg.seq);
         let ahead = seg.seq.wrapping_sub(next) as i32;
+        let acked_gap = self
+            .acked_past
+            .is_some_and(|a| a.wrapping_sub(seg.seq) as i32 >= 0);
+        if ahead > 0 && acked_gap {
+            // The bytes before this segment were received but not captured: no wait.
+            self.give_up_gap(next, seg.seq, budget, out);
+            return self.push(seg, budget, out);
+        }
         if ahead > 0 {
             let n = seg.captured.len();
             if self.held_bytes + n <= MAX_PENDING_BYTES && n <= *budget {
@@ -98,25 +133,30 @@ impl Direction {
                 });
                 return Placed::Held;
             }
-            // Give up waiting: the stream goes on from the earliest held segment, or from this
-            // one if it is earlier still.
-            let first = self
-                .held
-                .iter()
-                .map(|h| h.seq)
-                .min_by_key(|s| s.wrapping_sub(next))
-                .filter(|s| s.wrapping_sub(next) < ahead as u32)
-                .unwrap_or(seg.seq);
-            out.push(Piece::Gap {
-                missing: u64::from(first.wrapping_sub(next)),
-            });
-            self.next = Some(first);
-            self.flush(budget, out);
+            self.give_up_gap(next, seg.seq, budget, out);
             return self.push(seg, budget, out);
         }
         let placed = self.release_this(&seg, out);
         self.flush(budget, out);
         placed
+    }
+
+    /// Gives up waiting for the bytes at `next`: the stream goes on from the earliest held
+    /// segment, or from `upto` if that is earlier still, and the gap is reported.
+    fn give_up_gap(&mut self, next: u32, upto: u32, budget: &mut usize, out: &mut Vec<Piece>) {
+        let ahead = upto.wrapping_sub(next);
+        let first = self
+            .held
+            .iter()
+            .map(|h| h.seq)
+            .min_by_key(|s| s.wrapping_sub(next))
+            .filter(|s| s.wrapping_sub(next) < ahead)
+            .unwrap_or(upto);
+        out.push(Piece::Gap {
+            missing: u64::from(first.wrapping_sub(next)),
+        });
+        self.next = Some(first);
+        self.flush(budget, out);
     }
 
     /// The segment just placed, which starts at or before the next expected byte.
@@ -190,6 +230,7 @@ mod tests {
             seq,
             wire_len: bytes.len() as u32,
             captured: bytes,
+            fin: false,
         }
     }
 
@@ -250,9 +291,60 @@ mod tests {
             seq: 1,
             wire_len: 10,
             captured: b"abc",
+            fin: false,
         };
         let (text, _) = run(&[cut, seg(2, 11, b"next")], usize::MAX);
         assert_eq!(text, "abc[cut 7]next");
+    }
+
+    /// A FIN past missing bytes: they will not come, so the gap is reported then, and what
+    /// was held after it is released.
+    #[test]
+    fn a_fin_after_a_gap_ends_the_wait() {
+        let fin = Segment {
+            frame: 4,
+            seq: 12,
+            wire_len: 0,
+            captured: b"",
+            fin: true,
+        };
+        let (text, placed) = run(
+            &[seg(1, 0, b"ab"), seg(2, 5, b"fg"), seg(3, 10, b"kl"), fin],
+            usize::MAX,
+        );
+        assert_eq!(text, "ab[gap 3]fg[gap 3]kl");
+        assert_eq!(placed[3], Placed::Empty);
+        let fin_in_order = Segment { seq: 2, ..fin };
+        let (text, _) = run(&[seg(1, 0, b"ab"), fin_in_order], usize::MAX);
+        assert_eq!(text, "ab", "no gap before a FIN in order");
+    }
+
+    /// Bytes the other side acknowledged but the capture does not hold are not waited for: the
+    /// next segment reports the gap and is in order.
+    #[test]
+    fn acknowledged_missing_bytes_are_a_gap_at_once() {
+        let mut d = Direction::default();
+        let mut budget = usize::MAX;
+        let mut out = Vec::new();
+        d.push(seg(1, 0, b"ab"), &mut budget, &mut out);
+        d.acked(7);
+        out.clear();
+        assert_eq!(
+            d.push(seg(3, 5, b"fg"), &mut budget, &mut out),
+            Placed::InOrder
+        );
+        assert_eq!(
+            out,
+            [Piece::Gap { missing: 3 }, Piece::This { offset: 0, len: 2 }]
+        );
+        // An acknowledgement that is not past the stream changes nothing: the next segment
+        // ahead is held.
+        d.acked(3);
+        out.clear();
+        assert_eq!(
+            d.push(seg(4, 9, b"jk"), &mut budget, &mut out),
+            Placed::Held
+        );
     }
 
     /// Past the budget for all streams, a gap is given up at once and reported.

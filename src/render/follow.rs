@@ -76,16 +76,32 @@ pub fn event<W: Write>(out: &mut W, f: FollowFormat, e: &Event) -> io::Result<()
             Event::Gap {
                 node,
                 frame,
+                offset,
                 missing,
             },
         ) => super::json_line(
             out,
-            &json!({"type": "gap", "node": node, "frame": frame, "missing": missing}),
+            &json!({"type": "gap", "node": node, "frame": frame, "offset": offset, "missing": missing}),
         ),
-        (_, Event::Gap { node, missing, .. }) => {
-            let tab = if *node == 1 { "\t" } else { "" };
-            writeln!(out, "{tab}[{missing} bytes missing in capture file]")
-        }
+        // As tshark's follow: the note is a chunk of its own, in the offsets.
+        (
+            ff,
+            Event::Gap {
+                node,
+                frame,
+                offset,
+                missing,
+            },
+        ) => event(
+            out,
+            ff,
+            &Event::Data {
+                node: *node,
+                frame: *frame,
+                offset: *offset,
+                bytes: crate::dissect::follow::gap_text(*missing),
+            },
+        ),
         (FollowFormat::Ascii, Event::Data { node, bytes, .. }) => {
             let tab: &[u8] = if *node == 1 { b"\t" } else { b"" };
             out.write_all(tab)?;

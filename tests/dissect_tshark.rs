@@ -378,22 +378,8 @@ fn every_fixture_agrees(mode: Mode) {
 /// values tshark gives there; per packet, those frames decode none of it.
 #[test]
 fn split_messages_are_decoded_where_they_complete() {
-    let path = root().join("fixtures/streams.pcap");
-    let run = |extra: &[&str]| -> Vec<Value> {
-        let out = Command::new(env!("CARGO_BIN_EXE_wirelab"))
-            .args(["dissect", "--format", "json"])
-            .args(extra)
-            .arg(&path)
-            .output()
-            .expect("run wirelab");
-        assert!(out.status.success());
-        String::from_utf8_lossy(&out.stdout)
-            .lines()
-            .map(|l| serde_json::from_str(l).expect("JSON"))
-            .collect()
-    };
-    let streams = run(&[]);
-    let per_packet = run(&["--no-reassemble"]);
+    let streams = wirelab_json("streams.pcap", &[]);
+    let per_packet = wirelab_json("streams.pcap", &["--no-reassemble"]);
     let value =
         |ps: &[Value], frame: usize, layer: &str, field: &str| ours(&ps[frame - 1], layer, field);
     // (frame, layer, field, value, tshark's reassembled length there)
@@ -452,6 +438,21 @@ fn split_messages_are_decoded_where_they_complete() {
     );
 }
 
+/// `wirelab dissect --format json EXTRA fixtures/FILE`, one value a packet.
+fn wirelab_json(file: &str, extra: &[&str]) -> Vec<Value> {
+    let out = Command::new(env!("CARGO_BIN_EXE_wirelab"))
+        .args(["dissect", "--format", "json"])
+        .args(extra)
+        .arg(root().join("fixtures").join(file))
+        .output()
+        .expect("run wirelab");
+    assert!(out.status.success());
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("JSON"))
+        .collect()
+}
+
 fn layers_named(p: &Value, name: &str) -> usize {
     p["layers"]
         .as_array()
@@ -466,19 +467,7 @@ fn layers_named(p: &Value, name: &str) -> usize {
 /// decoded, and the connections after it are.
 #[test]
 fn real_programs_streams_and_a_gap() {
-    let json = |file: &str| -> Vec<Value> {
-        let out = Command::new(env!("CARGO_BIN_EXE_wirelab"))
-            .args(["dissect", "--format", "json"])
-            .arg(root().join("fixtures").join(file))
-            .output()
-            .expect("run wirelab");
-        assert!(out.status.success());
-        String::from_utf8_lossy(&out.stdout)
-            .lines()
-            .map(|l| serde_json::from_str(l).expect("JSON"))
-            .collect()
-    };
-    let real = json("streams-real.pcap");
+    let real = wirelab_json("streams-real.pcap", &[]);
     for (frame, length, layer, field, v) in [
         (23, "299190", "http", "response.code", "200"),
         (37, "100159", "http", "request.method", "POST"),
@@ -500,7 +489,7 @@ fn real_programs_streams_and_a_gap() {
     );
     assert!(dns_over_tcp.iter().all(|p| layers_named(p, "tcp") == 1));
 
-    let gap = json("streams-gap.pcap");
+    let gap = wirelab_json("streams-gap.pcap", &[]);
     let after_gap: Vec<u64> = gap
         .iter()
         .filter(|p| {

@@ -615,16 +615,6 @@ impl Dissector {
         let (meta, websocket) = self.track(addrs, &h, seg_len as u32);
         w.push(Proto::Tcp(h, meta), at, at + hl, None);
         let body_at = at + hl;
-        if self.reassemble && h.flags.ack() {
-            let (key, dir) = Self::key(addrs, &h);
-            if let Some(f) = self
-                .conns
-                .get_mut(&key)
-                .and_then(|c| c.flows[1 - dir].as_mut())
-            {
-                f.order.acked(h.ack);
-            }
-        }
         if self.reassemble && (seg_len > 0 || h.flags.fin()) {
             return self.stream(w, addrs, &h, body_at, end.max(body_at), seg_len);
         }
@@ -1244,6 +1234,11 @@ impl Dissector {
             c
         });
         let other = 1 - dir;
+        // The other direction's stream: what this side acknowledged, it had (a hole the
+        // capture shows there is a loss of the capture, not of the network).
+        if let (true, Some(fl)) = (f.ack(), c.flows[other].as_mut()) {
+            fl.order.acked(h.ack);
+        }
         if f.syn() {
             c.base[dir] = Some(h.seq);
             c.wscale[dir] = h.options.wscale;

@@ -35,7 +35,9 @@ const MAX_WS_FRAMES: usize = 32;
 pub const MAX_MESSAGE_BYTES: usize = 16 << 20;
 /// What all streams together may hold: out-of-order segments and unfinished messages.
 pub const MAX_HELD_BYTES: usize = 256 << 20;
-/// At most this many frames are listed for one reassembled message (the count goes on).
+/// At most this many frames are listed for one unfinished message; past it the last entry
+/// takes the further segments (the count stays exact), so the list is bounded however small
+/// the segments.
 const MAX_LISTED_SEGMENTS: usize = 4096;
 /// Longest header this module pads to when a header is cut short (IPv4/TCP maximum).
 const PAD: usize = 60;
@@ -96,11 +98,15 @@ struct Flow {
     order: reassembly::Direction,
     /// The bytes of a message begun but not complete, from its first byte.
     buf: Vec<u8>,
-    /// The frames whose bytes are in `buf`, and how many each gave.
-    frames: Vec<(u64, u32)>,
+    /// The frames whose bytes are in `buf`: frame, bytes it gave, and segments the entry
+    /// stands for (more than 1 only in the last entry, once the list is full).
+    frames: Vec<(u64, u32, u32)>,
     /// Bytes of the stream were lost (a gap, a snap-length cut, a message given up): what
     /// follows is not read as messages until one starts recognisably (an HTTP start line).
     lost: bool,
+    /// The unfinished message's length, once known (0: not known): until `buf` holds that
+    /// much it is not parsed again, so a long message costs one parse, not one a segment.
+    need: usize,
 }
 
 impl Flow {
@@ -113,41 +119,52 @@ impl Flow {
         *budget += self.buf.len();
         self.buf = Vec::new();
         self.frames.clear();
+        self.need = 0;
     }
 
     /// Adds bytes from `frame` to the unfinished message.
     fn append(&mut self, frame: u64, bytes: &[u8], budget: &mut usize) {
         *budget -= bytes.len();
         self.buf.extend_from_slice(bytes);
+        let n = bytes.len() as u32;
+        let full = self.frames.len() >= MAX_LISTED_SEGMENTS;
         match self.frames.last_mut() {
-            Some((f, n)) if *f == frame => *n += bytes.len() as u32,
-            _ => self.frames.push((frame, bytes.len() as u32)),
+            Some((f, got, _)) if *f == frame => *got += n,
+            Some((f, got, segs)) if full => {
+                (*f, *got, *segs) = (frame, *got + n, *segs + 1);
+            }
+            _ => self.frames.push((frame, n, 1)),
         }
     }
 
-    /// Removes the first `n` bytes (a message now decoded); returns where they came from.
-    fn take_message(&mut self, n: usize, budget: &mut usize) -> Vec<(u64, u32)> {
+    /// Removes the first `n` bytes (a message now decoded); returns where they came from and
+    /// how many segments carried them.
+    fn take_message(&mut self, n: usize, budget: &mut usize) -> (Vec<(u64, u32)>, usize) {
         *budget += n;
         self.buf.drain(..n);
+        self.need = 0;
         let mut left = n;
         let mut from = Vec::new();
+        let mut count = 0;
         let mut used = 0;
-        for (frame, got) in &mut self.frames {
+        for (frame, got, segs) in &mut self.frames {
             if left == 0 {
                 break;
             }
             let take = (*got as usize).min(left);
-            if from.len() < MAX_LISTED_SEGMENTS {
-                from.push((*frame, take as u32));
-            }
+            from.push((*frame, take as u32));
             left -= take;
             *got -= take as u32;
             if *got == 0 {
                 used += 1;
+                count += *segs as usize;
+            } else {
+                // A segment split between this message and the next counts for both.
+                count += 1;
             }
         }
         self.frames.drain(..used);
-        from
+        (from, count)
     }
 }
 
@@ -910,6 +927,7 @@ impl Dissector {
                         return self.give_up_at_start(w, flow, addrs, h, at, end, total);
                     }
                     flow.append(w.frame, b, &mut self.budget);
+                    flow.need = total.map_or(0, |t| t as usize);
                     w.push(Proto::Segment(SegmentRole::Part), at, end, None);
                     return;
                 }
@@ -934,7 +952,11 @@ impl Dissector {
             if flow.buf.is_empty() {
                 return;
             }
-            let pdu = self.pdu(addrs, h, flow, &flow.buf);
+            let pdu = if flow.need > flow.buf.len() {
+                Pdu::Partial(Some(flow.need as u64))
+            } else {
+                self.pdu(addrs, h, flow, &flow.buf)
+            };
             match pdu {
                 Pdu::Whole(n) => {
                     let before = flow.buf.len() - own;
@@ -946,10 +968,11 @@ impl Dissector {
                     own -= from_this;
                     let base = self.reassembled.len();
                     self.reassembled.extend_from_slice(&flow.buf[..n]);
-                    let segments = flow.take_message(n, &mut self.budget);
+                    let (segments, count) = flow.take_message(n, &mut self.budget);
                     w.push(
                         Proto::Reassembled(Box::new(Reassembly {
                             segments,
+                            count,
                             length: n,
                         })),
                         base,
@@ -986,6 +1009,7 @@ impl Dissector {
                         }
                         return;
                     }
+                    flow.need = total.map_or(0, |t| t as usize);
                     if let Some((_, e)) = this.filter(|_| own > 0) {
                         w.push(Proto::Segment(SegmentRole::Part), e - own, e, None);
                     }
@@ -1668,6 +1692,43 @@ mod tests {
         let bytes = segment(80, 5000, seq, next);
         d.dissect(&info(LinkType::Ipv4, bytes.len()), &bytes, &mut out);
         assert!(matches!(&out[2].proto, Proto::Http(m) if m.header("content-length") == Some("0")));
+        assert_eq!(d.held_bytes(), 0);
+    }
+
+    /// A message in more segments than are listed (one byte a segment): the list stays at its
+    /// bound, the count and the bytes stay exact.
+    #[test]
+    fn stream_message_in_more_segments_than_are_listed() {
+        let mut d = Dissector::new();
+        let s = SWITCH.len() as u32;
+        stream_names(&mut d, &[(true, 1, UPGRADE), (false, 1, SWITCH)]);
+        let n = MAX_LISTED_SEGMENTS + 1000;
+        let mut frame = vec![0x82, 0x7e, (n >> 8) as u8, n as u8];
+        frame.extend(std::iter::repeat_n(0x5a, n));
+        let mut out = Vec::new();
+        for (i, b) in frame.iter().enumerate() {
+            let bytes = segment(80, 5000, 1 + s + i as u32, std::slice::from_ref(b));
+            let mut fi = info(LinkType::Ipv4, bytes.len());
+            fi.number = 10 + i as u64;
+            d.dissect(&fi, &bytes, &mut out);
+        }
+        let Some(Proto::Reassembled(r)) = out
+            .iter()
+            .map(|l| &l.proto)
+            .find(|p| matches!(p, Proto::Reassembled(_)))
+        else {
+            panic!("{out:?}")
+        };
+        assert_eq!((r.length, r.count), (n + 4, n + 4));
+        assert_eq!(r.segments.len(), MAX_LISTED_SEGMENTS);
+        assert_eq!(
+            r.segments.iter().map(|(_, b)| *b as usize).sum::<usize>(),
+            n + 4
+        );
+        assert_eq!(r.segments.last().map(|s| s.0), Some(10 + n as u64 + 3));
+        assert!(out
+            .iter()
+            .any(|l| matches!(l.proto, Proto::WebSocket(f) if f.payload_len == n as u64)));
         assert_eq!(d.held_bytes(), 0);
     }
 

@@ -478,7 +478,7 @@ pub fn of(layer: &Layer, frame: &[u8]) -> Vec<Field> {
             );
             f.add(
                 "segment.count",
-                Value::U(r.segments.len() as u64),
+                Value::U(r.count as u64),
                 "segments that carried it",
             );
             f.add(

@@ -238,8 +238,11 @@ impl SegmentRole {
 /// Where a reassembled message's bytes came from.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Reassembly {
-    /// Each frame that carried part of it, and how many bytes it gave, in stream order.
+    /// Each frame that carried part of it, and how many bytes it gave, in stream order; past
+    /// 4096 entries the last one stands for the rest (its frame is the last).
     pub segments: Vec<(u64, u32)>,
+    /// Segments that carried it.
+    pub count: usize,
     pub length: usize,
 }
 

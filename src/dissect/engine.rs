@@ -675,7 +675,11 @@ impl Dissector {
     fn dns_tcp(&mut self, w: &mut Walk, at: usize, end: usize) -> bool {
         let msg = w.data.get(at + 2..end).unwrap_or(&[]);
         match dns::Message::parse(msg) {
-            Ok(m) => {
+            Ok(mut m) => {
+                m.tcp_length = w
+                    .data
+                    .get(at..at + 2)
+                    .map(|b| u16::from_be_bytes([b[0], b[1]]));
                 let problem = m.problem.clone();
                 w.push(Proto::Dns(Box::new(m)), at, end, problem);
                 true
@@ -1341,6 +1345,7 @@ impl Dissector {
 mod tests {
     use super::*;
     use crate::dissect::engine_test_frames::SYN_FRAME;
+    use crate::dissect::{Span, Value};
 
     fn info(link: LinkType, len: usize) -> FrameInfo {
         FrameInfo {
@@ -1390,7 +1395,16 @@ mod tests {
             }
             for l in &out {
                 assert!(l.start <= l.end && l.end <= n, "range out of frame at {n}");
-                let _ = l.fields(&SYN_FRAME[..n]);
+                // A field's range is within its layer and what was captured; a field whose
+                // bytes were cut has none.
+                for f in l.fields(&SYN_FRAME[..n]) {
+                    if let Span::One(s, e) = f.span {
+                        assert!(s < e && l.start + e <= n, "{} at {n}: {s}..{e}", f.name);
+                        assert!(l.start + e <= l.end, "{} past its layer at {n}", f.name);
+                    } else if f.value == Value::Truncated {
+                        assert_eq!(f.span, Span::None, "{} cut at {n}", f.name);
+                    }
+                }
             }
         }
         // A cut inside the IPv4 header still shows the fields that were captured.
@@ -1747,6 +1761,59 @@ mod tests {
         let names: Vec<&str> = out.iter().map(|l| l.name()).collect();
         assert_eq!(names, ["ipv4", "tcp", "segment", "reassembled", "dns"]);
         assert!(matches!(&out[4].proto, Proto::Dns(m) if m.id == 0x1234));
+        // Field ranges count the two length bytes, as tshark's dns.length comes first: the
+        // question's name (1 "a" 0) is at 12 of the message, so at 14 of the layer.
+        let fields = out[4].fields(d.reassembled());
+        let span = |name: &str| {
+            fields
+                .iter()
+                .find(|f| f.name == name)
+                .map(|f| f.span.clone())
+        };
+        assert_eq!(span("length"), Some(Span::One(0, 2)));
+        assert_eq!(span("id"), Some(Span::One(2, 4)));
+        assert_eq!(span("count.add_rr"), Some(Span::One(12, 14)));
+        assert_eq!(span("qry.name"), Some(Span::Each(vec![(14, 17)])));
+        assert_eq!(span("qry.type"), Some(Span::Each(vec![(17, 19)])));
+    }
+
+    /// A masked client frame with a 16-bit length: the length's bytes run from the second
+    /// byte to the key (tshark's websocket.payload_length is the 7-bit byte alone, then
+    /// payload_length_ext_16), the key is the 4 bytes before the payload.
+    #[test]
+    fn websocket_length_range() {
+        let mut d = Dissector::new();
+        let mut out = Vec::new();
+        let req = b"GET /chat HTTP/1.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n";
+        let resp = b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n\r\n";
+        let mut frame = vec![0x82, 0xfe, 0x00, 0xc8, 1, 2, 3, 4];
+        frame.extend(std::iter::repeat_n(0x55, 200));
+        for (sp, dp, seq, p) in [
+            (5000, 80, 1, &req[..]),
+            (80, 5000, 1, &resp[..]),
+            (5000, 80, 1 + req.len() as u32, &frame[..]),
+        ] {
+            let bytes = segment(sp, dp, seq, p);
+            d.dissect(&info(LinkType::Ipv4, bytes.len()), &bytes, &mut out);
+        }
+        let ws = out
+            .iter()
+            .find(|l| l.name() == "websocket")
+            .expect("a frame");
+        let bytes = segment(5000, 80, 1 + req.len() as u32, &frame);
+        let fields = ws.fields(&bytes);
+        let span = |name: &str| {
+            fields
+                .iter()
+                .find(|f| f.name == name)
+                .map(|f| f.span.clone())
+        };
+        assert_eq!(span("opcode"), Some(Span::One(0, 1)));
+        assert_eq!(span("mask"), Some(Span::One(1, 2)));
+        assert_eq!(span("payload_length"), Some(Span::One(1, 4)));
+        assert_eq!(span("masking_key"), Some(Span::One(4, 8)));
+        assert_eq!(span("payload"), Some(Span::One(8, 208)));
+        assert_eq!(ws.end - ws.start, 208);
     }
 
     /// An empty datagram to port 53 (RFC 768 length 8) is plain UDP, not a cut DNS header.

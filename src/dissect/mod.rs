@@ -27,7 +27,7 @@ pub mod stats;
 use std::net::IpAddr;
 
 pub use engine::Dissector;
-pub use fields::{Field, Value};
+pub use fields::{Field, Span, Value};
 
 use crate::layers::TcpIpLayer;
 use crate::wire::{

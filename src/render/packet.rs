@@ -7,7 +7,7 @@ use std::net::IpAddr;
 
 use super::num;
 use crate::dissect::stats::Stats;
-use crate::dissect::{Layer, Packet, Proto, Value};
+use crate::dissect::{Field, Layer, Packet, Proto, Span, Value};
 use crate::wire::{arp, dns, http_message::StartLine, icmp, icmpv6};
 
 /// Writes `HH:MM:SS.ffffff` (UTC), with as many sub-second digits as the capture has.
@@ -771,7 +771,8 @@ pub fn json<W: Write>(out: &mut W, p: &Packet) -> io::Result<()> {
             l.start,
             l.end
         )?;
-        for (j, f) in p.fields_of(l).iter().enumerate() {
+        let fields = p.fields_of(l);
+        for (j, f) in fields.iter().enumerate() {
             if j > 0 {
                 out.write_all(b",")?;
             }
@@ -788,6 +789,7 @@ pub fn json<W: Write>(out: &mut W, p: &Packet) -> io::Result<()> {
             }
         }
         out.write_all(b"}")?;
+        field_ranges(out, l.start, &fields)?;
         if l.quoted {
             out.write_all(b",\"quoted\":true")?;
         }
@@ -804,6 +806,47 @@ pub fn json<W: Write>(out: &mut W, p: &Packet) -> io::Result<()> {
         out.write_all(b"}")?;
     }
     out.write_all(b"]}\n")
+}
+
+/// `,"field_ranges":{"src":[26,30],"qry.name":[[54,68]],…}`: where each field's bytes are, in
+/// the coordinates of the layer's `range` (a list's items each have theirs); fields computed
+/// by wirelab have none.
+fn field_ranges<W: Write>(out: &mut W, base: usize, fields: &[Field]) -> io::Result<()> {
+    let pair = |out: &mut W, (s, e): (usize, usize)| -> io::Result<()> {
+        out.write_all(b"[")?;
+        write_u64(out, (base + s) as u64)?;
+        out.write_all(b",")?;
+        write_u64(out, (base + e) as u64)?;
+        out.write_all(b"]")
+    };
+    out.write_all(b",\"field_ranges\":{")?;
+    let mut first = true;
+    for f in fields {
+        if matches!(f.span, Span::None) {
+            continue;
+        }
+        if !first {
+            out.write_all(b",")?;
+        }
+        first = false;
+        json_str(out, f.name)?;
+        out.write_all(b":")?;
+        match &f.span {
+            Span::None => {}
+            Span::One(s, e) => pair(out, (*s, *e))?,
+            Span::Each(v) => {
+                out.write_all(b"[")?;
+                for (i, &r) in v.iter().enumerate() {
+                    if i > 0 {
+                        out.write_all(b",")?;
+                    }
+                    pair(out, r)?;
+                }
+                out.write_all(b"]")?;
+            }
+        }
+    }
+    out.write_all(b"}")
 }
 
 /// The protocol hierarchy and conversation tables.

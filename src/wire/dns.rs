@@ -24,6 +24,8 @@ pub struct Question {
     pub name: String,
     pub qtype: u16,
     pub qclass: u16,
+    /// Where the name starts and ends in the message (the type follows it).
+    pub name_at: (usize, usize),
 }
 
 /// Decoded record data.
@@ -48,6 +50,10 @@ pub struct Record {
     /// Seconds a resolver may cache the record.
     pub ttl: u32,
     pub data: RData,
+    /// Where the name starts and ends in the message (type, class, TTL and length follow
+    /// it, then the data to `data_end`).
+    pub name_at: (usize, usize),
+    pub data_end: usize,
 }
 
 /// A parsed DNS message. When a question or record is cut or malformed, what came before it
@@ -65,6 +71,9 @@ pub struct Message {
     pub questions: Vec<Question>,
     pub answers: Vec<Record>,
     pub problem: Option<HeaderError>,
+    /// Over TCP: the two-byte length that comes before the message (RFC 1035 §4.2.2),
+    /// which the parser's caller read; offsets above are within the message after it.
+    pub tcp_length: Option<u16>,
 }
 
 impl Message {
@@ -97,6 +106,7 @@ impl Message {
             questions: Vec::new(),
             answers: Vec::new(),
             problem: None,
+            tcp_length: None,
         };
         let mut at = HEADER_LEN;
         for _ in 0..usize::from(m.qdcount).min(MAX_RECORDS) {
@@ -127,21 +137,22 @@ impl Message {
     }
 }
 
-fn read_question(b: &[u8], at: usize) -> Result<(Question, usize), HeaderError> {
-    let (name, at) = read_name(b, at)?;
+fn read_question(b: &[u8], start: usize) -> Result<(Question, usize), HeaderError> {
+    let (name, at) = read_name(b, start)?;
     need(b, at + 4, "dns", "question type and class")?;
     Ok((
         Question {
             name,
             qtype: be16(b, at),
             qclass: be16(b, at + 2),
+            name_at: (start, at),
         },
         at + 4,
     ))
 }
 
-fn read_record(b: &[u8], at: usize) -> Result<(Record, usize), HeaderError> {
-    let (name, at) = read_name(b, at)?;
+fn read_record(b: &[u8], name_start: usize) -> Result<(Record, usize), HeaderError> {
+    let (name, at) = read_name(b, name_start)?;
     need(b, at + 10, "dns", "record type, class, TTL and length")?;
     let (rtype, class, ttl) = (be16(b, at), be16(b, at + 2), be32(b, at + 4));
     let rdlen = usize::from(be16(b, at + 8));
@@ -173,6 +184,8 @@ fn read_record(b: &[u8], at: usize) -> Result<(Record, usize), HeaderError> {
             class,
             ttl,
             data,
+            name_at: (name_start, at),
+            data_end: end,
         },
         end,
     ))
@@ -318,6 +331,12 @@ mod tests {
         assert_eq!(m.answers[0].ttl, 60);
         assert_eq!(m.answers[0].data, RData::A(Ipv4Addr::new(192, 0, 2, 7)));
         assert_eq!(m.problem, None);
+        // Where each part is: the question's name is 14 bytes at 12 (7example4test0), the
+        // answer's name the 2-byte pointer after the question's type and class, its data the
+        // last 4 bytes.
+        assert_eq!(m.questions[0].name_at, (12, 26));
+        assert_eq!(m.answers[0].name_at, (30, 32));
+        assert_eq!(m.answers[0].data_end, RESPONSE.len());
     }
 
     #[test]

@@ -46,6 +46,11 @@ pub struct Message {
     pub header_len: usize,
     /// False when the segment ended before the blank line that closes the header block.
     pub complete: bool,
+    /// Where the start line's three parts are (method, target, version; or version, status,
+    /// reason), as `[start, end)` offsets in the message.
+    pub start_at: [(usize, usize); 3],
+    /// Where each kept header line is, without its line ending.
+    pub header_at: Vec<(usize, usize)>,
 }
 
 impl Message {
@@ -61,6 +66,7 @@ impl Message {
         }
         let mut lines = Lines::new(b);
         let first = lines.next()?;
+        let start_at = three_parts(first);
         let text = String::from_utf8_lossy(first);
         let mut parts = text.splitn(3, ' ');
         let (a, b2, c) = (
@@ -82,13 +88,17 @@ impl Message {
             }
         };
         let mut headers = Vec::new();
+        let mut header_at = Vec::new();
         let mut complete = false;
-        while let Some(line) = lines.next() {
+        loop {
+            let line_at = lines.at;
+            let Some(line) = lines.next() else { break };
             if line.is_empty() && lines.ended_with_newline {
                 complete = true;
                 break;
             }
             if headers.len() < MAX_HEADERS {
+                header_at.push((line_at, line_at + line.len()));
                 let text = String::from_utf8_lossy(line);
                 match text.split_once(':') {
                     Some((n, v)) => headers.push((n.trim().to_string(), v.trim().to_string())),
@@ -101,6 +111,8 @@ impl Message {
             headers,
             header_len: lines.at,
             complete,
+            start_at,
+            header_at,
         })
     }
 
@@ -226,6 +238,19 @@ fn chunked_len(b: &[u8]) -> Option<usize> {
 }
 
 /// Splits on LF (dropping a CR before it); the last piece may end without a newline.
+/// The `[start, end)` of a start line's three space-separated parts; the third runs to the
+/// end of the line (a reason phrase has spaces). A part that is missing is empty, at the end.
+fn three_parts(line: &[u8]) -> [(usize, usize); 3] {
+    let n = line.len();
+    let s1 = line.iter().position(|&c| c == b' ').unwrap_or(n);
+    let s2 = line
+        .get(s1 + 1..)
+        .and_then(|r| r.iter().position(|&c| c == b' '))
+        .map_or(n, |i| s1 + 1 + i);
+    let after = |i: usize| (i + 1).min(n);
+    [(0, s1), (after(s1), s2), (after(s2), n)]
+}
+
 struct Lines<'a> {
     b: &'a [u8],
     at: usize,
@@ -283,6 +308,17 @@ mod tests {
         assert!(m.complete);
         assert_eq!(m.header_len, REQUEST.len());
         assert!(!m.is_websocket_upgrade_request());
+        // "GET", "/", "HTTP/1.1", then the header lines without their CRLF.
+        assert_eq!(m.start_at, [(0, 3), (4, 5), (6, 14)]);
+        let lines: Vec<&[u8]> = m.header_at.iter().map(|&(a, b)| &REQUEST[a..b]).collect();
+        assert_eq!(
+            lines,
+            [
+                &b"Host: 127.0.0.1:18080"[..],
+                b"User-Agent: curl/7.88.1",
+                b"Accept: */*"
+            ]
+        );
     }
 
     #[test]
@@ -292,6 +328,12 @@ mod tests {
         assert!(m.is_switching_protocols());
         assert!(!m.complete);
         assert_eq!(m.header("Upgrade"), Some("websocket"));
+        // The reason phrase keeps its space; the cut line is still a header line.
+        assert_eq!(m.start_at, [(0, 8), (9, 12), (13, 32)]);
+        assert_eq!(m.header_at, [(34, 52), (54, 58)]);
+        // A start line with fewer than three parts: the missing ones are empty, at its end.
+        let odd = Message::parse(b"HTTP/1.1\r\n\r\n").unwrap();
+        assert_eq!(odd.start_at, [(0, 8), (8, 8), (8, 8)]);
     }
 
     #[test]

@@ -29,6 +29,8 @@ pub struct Message {
     pub source_lladdr: Option<Mac>,
     /// Target link-layer address option (NDP option 2).
     pub target_lladdr: Option<Mac>,
+    /// Where the source and target link-layer addresses are in the message (0: absent).
+    pub lladdr_at: [usize; 2],
     /// Bytes of the ICMPv6 message understood as header (the rest is data).
     pub header_len: usize,
 }
@@ -45,6 +47,7 @@ impl Message {
             na_flags: None,
             source_lladdr: None,
             target_lladdr: None,
+            lladdr_at: [0; 2],
             header_len: HEADER_LEN,
         };
         match m.icmp_type {
@@ -92,6 +95,9 @@ impl Message {
                     1 => self.source_lladdr = Some(mac),
                     2 => self.target_lladdr = Some(mac),
                     _ => {}
+                }
+                if let 1 | 2 = kind {
+                    self.lladdr_at[usize::from(kind - 1)] = at + 2;
                 }
             }
             at += bytes;
@@ -141,6 +147,9 @@ mod tests {
             m.source_lladdr.map(|m| m.to_string()).as_deref(),
             Some("02:00:00:00:00:01")
         );
+        // The option starts after the 8-byte header and the 16-byte target; its MAC after
+        // the option's type and length.
+        assert_eq!(m.lladdr_at, [26, 0]);
         assert!(Message::parse(&NS[..20]).unwrap_err().is_truncated());
     }
 

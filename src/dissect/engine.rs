@@ -107,6 +107,10 @@ struct Flow {
     /// The unfinished message's length, once known (0: not known): until `buf` holds that
     /// much it is not parsed again, so a long message costs one parse, not one a segment.
     need: usize,
+    /// How far the unfinished message's HTTP extent has been read (see
+    /// [`http_message::extent_from`]), so that its header block or chunks are not read again
+    /// on each segment.
+    resume: http_message::Resume,
 }
 
 impl Flow {
@@ -120,6 +124,7 @@ impl Flow {
         self.buf = Vec::new();
         self.frames.clear();
         self.need = 0;
+        self.resume = http_message::Resume::default();
     }
 
     /// Adds bytes from `frame` to the unfinished message.
@@ -143,6 +148,7 @@ impl Flow {
         *budget += n;
         self.buf.drain(..n);
         self.need = 0;
+        self.resume = http_message::Resume::default();
         let mut left = n;
         let mut from = Vec::new();
         let mut count = 0;
@@ -831,10 +837,18 @@ impl Dissector {
     }
 
     /// What message starts at the front of `b`, on this direction of the connection.
-    fn pdu(&self, addrs: (IpAddr, IpAddr), h: &tcp::Header, flow: &Flow, b: &[u8]) -> Pdu {
+    /// `lost`: bytes before were lost; `resume`: how far this message was read before.
+    fn pdu(
+        &self,
+        addrs: (IpAddr, IpAddr),
+        h: &tcp::Header,
+        lost: bool,
+        resume: &mut http_message::Resume,
+        b: &[u8],
+    ) -> Pdu {
         let (key, _) = Self::key(addrs, h);
         let websocket = self.conns.get(&key).is_some_and(|c| c.websocket);
-        if websocket && !flow.lost {
+        if websocket && !lost {
             return match websocket_frame::FrameHeader::parse(b) {
                 Ok(f) => {
                     let total = (f.header_len as u64).saturating_add(f.payload_len);
@@ -849,7 +863,7 @@ impl Dissector {
             };
         }
         if is_dns_port(h.src_port) || is_dns_port(h.dst_port) {
-            if flow.lost {
+            if lost {
                 return Pdu::Opaque;
             }
             return match dns_tcp_len(b) {
@@ -859,7 +873,7 @@ impl Dissector {
                 Some(n) => Pdu::Partial(Some(n as u64)),
             };
         }
-        match http_message::extent(b) {
+        match http_message::extent_from(b, resume) {
             http_message::Extent::Whole(n) => Pdu::Whole(n),
             http_message::Extent::NeedMore(n) => Pdu::Partial(n.map(|n| n as u64)),
             http_message::Extent::NotHttp => Pdu::Opaque,
@@ -917,7 +931,8 @@ impl Dissector {
             if flow.lost && http_message::Message::looks_like(b) {
                 flow.lost = false;
             }
-            match self.pdu(addrs, h, flow, b) {
+            let mut resume = http_message::Resume::default();
+            match self.pdu(addrs, h, flow.lost, &mut resume, b) {
                 Pdu::Whole(n) => {
                     self.message(w, addrs, h, at, at + n);
                     at += n;
@@ -932,6 +947,7 @@ impl Dissector {
                     }
                     flow.append(w.frame, b, &mut self.budget);
                     flow.need = total.map_or(0, |t| t as usize);
+                    flow.resume = resume;
                     w.push(Proto::Segment(SegmentRole::Part), at, end, None);
                     return;
                 }
@@ -959,7 +975,7 @@ impl Dissector {
             let pdu = if flow.need > flow.buf.len() {
                 Pdu::Partial(Some(flow.need as u64))
             } else {
-                self.pdu(addrs, h, flow, &flow.buf)
+                self.pdu(addrs, h, flow.lost, &mut flow.resume, &flow.buf)
             };
             match pdu {
                 Pdu::Whole(n) => {

@@ -156,6 +156,27 @@ pub enum Extent {
 /// body that follows is data. (A response to HEAD has a Content-Length and no body; telling
 /// it needs the request, so it is not told apart.)
 pub fn extent(b: &[u8]) -> Extent {
+    extent_from(b, &mut Resume::default())
+}
+
+/// How far an unfinished message has been read: given back to [`extent_from`] with the same
+/// bytes and more, the next call starts where this one stopped, so a message that arrives in
+/// many segments is read once in all rather than once a segment.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Resume {
+    /// Bytes searched for the blank line that ends the header block, without finding it.
+    searched: usize,
+    /// A chunked body: where its header block ends (0: not known yet) and where the first
+    /// chunk not yet whole starts.
+    head: usize,
+    chunk_at: usize,
+}
+
+/// [`extent`], resuming from `r` (which starts as `Resume::default()` for each message).
+pub fn extent_from(b: &[u8], r: &mut Resume) -> Extent {
+    if r.head > 0 {
+        return chunked_from(b, r);
+    }
     if !Message::looks_like(b) {
         let prefix = |t: &[u8]| b.len() < t.len() && t.starts_with(b);
         return if !b.is_empty() && (prefix(b"HTTP/1.") || METHODS.iter().any(|m| prefix(m))) {
@@ -163,6 +184,13 @@ pub fn extent(b: &[u8]) -> Extent {
         } else {
             Extent::NotHttp
         };
+    }
+    // Only once a blank line is there can the header block be whole: until then, the bytes
+    // searched before are not searched again.
+    let from = r.searched.saturating_sub(2);
+    if !has_blank_line(&b[from..]) {
+        r.searched = b.len();
+        return Extent::NeedMore(None);
     }
     let Some(m) = Message::parse(b) else {
         return Extent::NotHttp;
@@ -184,10 +212,8 @@ pub fn extent(b: &[u8]) -> Extent {
         .header("transfer-encoding")
         .is_some_and(|v| v.to_ascii_lowercase().contains("chunked"));
     if chunked {
-        return match chunked_len(&b[head..]) {
-            Some(n) => Extent::Whole(head + n),
-            None => Extent::NeedMore(None),
-        };
+        (r.head, r.chunk_at) = (head, head);
+        return chunked_from(b, r);
     }
     match m
         .header("content-length")
@@ -207,37 +233,68 @@ pub fn extent(b: &[u8]) -> Extent {
     }
 }
 
-/// Bytes of a chunked body at the front of `b`, through the last chunk's trailer; `None`
-/// until all of it is there.
-fn chunked_len(b: &[u8]) -> Option<usize> {
+/// True if `b` holds an empty line after a line end (`\n\n` or `\n\r\n`): what ends a header
+/// block, as [`Lines`] reads it.
+fn has_blank_line(b: &[u8]) -> bool {
     let mut at = 0;
-    loop {
-        let line_end = at + b.get(at..)?.iter().position(|&c| c == b'\n')?;
-        let line = &b[at..line_end];
-        let hex_digits = line.iter().take_while(|c| c.is_ascii_hexdigit()).count();
-        let size = usize::from_str_radix(std::str::from_utf8(&line[..hex_digits]).ok()?, 16)
-            .ok()
-            .or((hex_digits == 0).then_some(0))?;
-        at = line_end + 1;
-        if size == 0 {
-            // Trailer fields, then an empty line.
-            loop {
-                let end = at + b.get(at..)?.iter().position(|&c| c == b'\n')?;
-                let empty = b[at..end].iter().all(|&c| c == b'\r');
-                at = end + 1;
-                if empty {
-                    return Some(at);
-                }
-            }
+    while let Some(i) = b.get(at..).and_then(|r| r.iter().position(|&c| c == b'\n')) {
+        let nl = at + i;
+        match b.get(nl + 1..nl + 3) {
+            Some([b'\n', _]) | Some([b'\r', b'\n']) => return true,
+            None if b.get(nl + 1) == Some(&b'\n') => return true,
+            _ => {}
         }
-        at = at.checked_add(size)?;
-        // The CRLF after the chunk's data.
-        let end = at + b.get(at..)?.iter().position(|&c| c == b'\n')?;
-        at = end + 1;
+        at = nl + 1;
+    }
+    false
+}
+
+/// The whole message's length once its chunked body (from `r.head`) is all there: each
+/// chunk's size line, data and line end, up to the last chunk and its trailer. Chunks found
+/// whole are not read again (`r.chunk_at`).
+fn chunked_from(b: &[u8], r: &mut Resume) -> Extent {
+    loop {
+        match chunk(b, r.chunk_at) {
+            Some(Chunk::More(next)) => r.chunk_at = next,
+            Some(Chunk::Last(end)) => return Extent::Whole(end),
+            None => return Extent::NeedMore(None),
+        }
     }
 }
 
-/// Splits on LF (dropping a CR before it); the last piece may end without a newline.
+enum Chunk {
+    /// A chunk with data, whole: the next starts here.
+    More(usize),
+    /// The last chunk and its trailer: the body ends here.
+    Last(usize),
+}
+
+/// The chunk at `at`; `None` until all of it is there.
+fn chunk(b: &[u8], at: usize) -> Option<Chunk> {
+    let line_end = at + b.get(at..)?.iter().position(|&c| c == b'\n')?;
+    let line = &b[at..line_end];
+    let hex_digits = line.iter().take_while(|c| c.is_ascii_hexdigit()).count();
+    let size = usize::from_str_radix(std::str::from_utf8(&line[..hex_digits]).ok()?, 16)
+        .ok()
+        .or((hex_digits == 0).then_some(0))?;
+    let mut at = line_end + 1;
+    if size == 0 {
+        // Trailer fields, then an empty line.
+        loop {
+            let end = at + b.get(at..)?.iter().position(|&c| c == b'\n')?;
+            let empty = b[at..end].iter().all(|&c| c == b'\r');
+            at = end + 1;
+            if empty {
+                return Some(Chunk::Last(at));
+            }
+        }
+    }
+    at = at.checked_add(size)?;
+    // The CRLF after the chunk's data.
+    let end = at + b.get(at..)?.iter().position(|&c| c == b'\n')?;
+    Some(Chunk::More(end + 1))
+}
+
 /// The `[start, end)` of a start line's three space-separated parts; the third runs to the
 /// end of the line (a reason phrase has spaces). A part that is missing is empty, at the end.
 fn three_parts(line: &[u8]) -> [(usize, usize); 3] {
@@ -251,6 +308,7 @@ fn three_parts(line: &[u8]) -> [(usize, usize); 3] {
     [(0, s1), (after(s1), s2), (after(s2), n)]
 }
 
+/// Splits on LF (dropping a CR before it); the last piece may end without a newline.
 struct Lines<'a> {
     b: &'a [u8],
     at: usize,
@@ -370,6 +428,38 @@ mod tests {
         for cut in 47..m.len() {
             assert_eq!(extent(&m[..cut]), Extent::NeedMore(None), "cut at {cut}");
         }
+    }
+
+    /// A message read as it grows, one `Resume` for all of it, gives at every length what a
+    /// fresh read of those bytes gives: for each way of growing (a byte at a time, or in
+    /// steps of 2..7, so that a step lands inside `\r\n\r\n` and inside a chunk size line).
+    #[test]
+    fn resumed_reads_equal_fresh_reads() {
+        let messages: [&[u8]; 5] = [
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\nc;ext=1\r\n world again\r\n0\r\nX-T: 1\r\n\r\n",
+            b"HTTP/1.0 200 OK\r\nContent-Length: 5\r\n\r\nhello",
+            b"GET /a HTTP/1.1\nHost: x\n\n",
+            b"POST /p HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n1a\r\nabcdefghijklmnopqrstuvwxyz\r\n0\r\n\r\n",
+            b"HTTP/1.1 204 No Content\r\nX: \r\r\n\r\n",
+        ];
+        for m in messages {
+            for step in 1..8 {
+                let mut r = Resume::default();
+                let mut len = 0;
+                loop {
+                    len = (len + step).min(m.len());
+                    let fresh = extent(&m[..len]);
+                    assert_eq!(extent_from(&m[..len], &mut r), fresh, "{len} of {m:?}");
+                    if !matches!(fresh, Extent::NeedMore(_)) {
+                        break;
+                    }
+                }
+                assert_eq!(extent_from(m, &mut r), extent(m));
+            }
+        }
+        // Whole from the last read: it is the whole message, not one byte short.
+        let m = messages[0];
+        assert_eq!(extent(m), Extent::Whole(m.len()));
     }
 
     #[test]

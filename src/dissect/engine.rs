@@ -142,11 +142,23 @@ impl Flow {
         }
     }
 
-    /// Removes the first `n` bytes (a message now decoded); returns where they came from and
-    /// how many segments carried them.
-    fn take_message(&mut self, n: usize, budget: &mut usize) -> (Vec<(u64, u32)>, usize) {
+    /// Moves the first `n` bytes (a message now whole) to the end of `into`; returns where
+    /// they came from and how many segments carried them. A message that is all the buffer
+    /// holds, going to an empty `into`, changes hands without a copy.
+    fn take_message(
+        &mut self,
+        n: usize,
+        into: &mut Vec<u8>,
+        budget: &mut usize,
+    ) -> (Vec<(u64, u32)>, usize) {
         *budget += n;
-        self.buf.drain(..n);
+        if into.is_empty() && n == self.buf.len() {
+            // (What `into` held is dropped: a stream between messages holds no memory.)
+            *into = std::mem::take(&mut self.buf);
+        } else {
+            into.extend_from_slice(&self.buf[..n]);
+            self.buf.drain(..n);
+        }
         self.need = 0;
         self.resume = http_message::Resume::default();
         let mut left = n;
@@ -987,8 +999,8 @@ impl Dissector {
                     }
                     own -= from_this;
                     let base = self.reassembled.len();
-                    self.reassembled.extend_from_slice(&flow.buf[..n]);
-                    let (segments, count) = flow.take_message(n, &mut self.budget);
+                    let (segments, count) =
+                        flow.take_message(n, &mut self.reassembled, &mut self.budget);
                     w.push(
                         Proto::Reassembled(Box::new(Reassembly {
                             segments,
